@@ -1,0 +1,366 @@
+//! Tool arguments, their JSON Schemas and their validation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{TaskStatus, ToolError};
+
+/// Limits enforced on tool arguments. Servers read them from configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Longest topic, in characters, after trimming.
+    pub max_topic_chars: usize,
+    /// Most findings one `add_findings` or `complete_research_task` call may carry.
+    pub max_findings_per_call: usize,
+    /// Longest finding, in characters.
+    pub max_finding_chars: usize,
+    /// Most findings one task may hold in total.
+    pub max_findings_per_task: u32,
+    /// Page size used when a paginated call gives no `limit`.
+    pub default_page_size: u32,
+    /// Largest `limit` a paginated call may ask for.
+    pub max_page_size: u32,
+    /// Longest idempotency key, in characters.
+    pub max_idempotency_key_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_topic_chars: 500,
+            max_findings_per_call: 100,
+            max_finding_chars: 4_000,
+            max_findings_per_task: 10_000,
+            default_page_size: 50,
+            max_page_size: 200,
+            max_idempotency_key_chars: 255,
+        }
+    }
+}
+
+/// Smallest and largest research depth.
+pub const DEPTH_RANGE: std::ops::RangeInclusive<u8> = 1..=5;
+/// Depth used when the caller gives none.
+pub const DEFAULT_DEPTH: u8 = 2;
+
+fn default_depth_schema() -> Option<u8> {
+    Some(DEFAULT_DEPTH)
+}
+
+/// Arguments of `start_research_task`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartResearchTask {
+    /// What to research: 1 to 500 characters; surrounding whitespace is trimmed.
+    pub topic: String,
+    /// How deep to research, from 1 (skim) to 5 (exhaustive). Defaults to 2.
+    #[serde(default)]
+    #[schemars(default = "default_depth_schema", range(min = 1, max = 5))]
+    pub depth: Option<u8>,
+    /// Optional client-chosen key (1 to 255 visible ASCII characters). Repeating a call with
+    /// the same key returns the task the first call created instead of starting another.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `start_research_task` arguments after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidStart {
+    /// The trimmed topic.
+    pub topic: String,
+    /// The depth, defaulted.
+    pub depth: u8,
+    /// The idempotency key, if any.
+    pub idempotency_key: Option<String>,
+}
+
+impl StartResearchTask {
+    /// Checks every field and returns the normalised arguments, or an error naming the field.
+    pub fn validate(&self, limits: &Limits) -> Result<ValidStart, ToolError> {
+        let topic = self.topic.trim();
+        if topic.is_empty() {
+            return Err(ToolError::invalid("topic", "must not be blank"));
+        }
+        let chars = topic.chars().count();
+        if chars > limits.max_topic_chars {
+            return Err(ToolError::invalid(
+                "topic",
+                format!(
+                    "must be at most {} characters, got {chars}",
+                    limits.max_topic_chars
+                ),
+            ));
+        }
+        let depth = self.depth.unwrap_or(DEFAULT_DEPTH);
+        if !DEPTH_RANGE.contains(&depth) {
+            return Err(ToolError::invalid(
+                "depth",
+                format!(
+                    "must be between {} and {}, got {depth}",
+                    DEPTH_RANGE.start(),
+                    DEPTH_RANGE.end()
+                ),
+            ));
+        }
+        if let Some(key) = &self.idempotency_key {
+            let n = key.chars().count();
+            if n == 0 || n > limits.max_idempotency_key_chars {
+                return Err(ToolError::invalid(
+                    "idempotency_key",
+                    format!(
+                        "must be 1 to {} characters, got {n}",
+                        limits.max_idempotency_key_chars
+                    ),
+                ));
+            }
+            if !key.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ToolError::invalid(
+                    "idempotency_key",
+                    "must contain only visible ASCII characters (no spaces)",
+                ));
+            }
+        }
+        Ok(ValidStart {
+            topic: topic.to_owned(),
+            depth,
+            idempotency_key: self.idempotency_key.clone(),
+        })
+    }
+}
+
+/// Arguments of the tools that take only a handle (`get_task_status`, `cancel_research_task`).
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandleArgs {
+    /// The task handle returned by `start_research_task` (starts with `task_`).
+    pub handle: String,
+}
+
+/// Arguments of `add_findings`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddFindings {
+    /// The task handle returned by `start_research_task`.
+    pub handle: String,
+    /// Findings to append, in order: 1 to 100 non-blank strings of up to 4000 characters each.
+    pub findings: Vec<String>,
+}
+
+/// Arguments of `complete_research_task`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteResearchTask {
+    /// The task handle returned by `start_research_task`.
+    pub handle: String,
+    /// Final findings, appended after any added earlier with `add_findings`: 0 to 100
+    /// non-blank strings of up to 4000 characters each.
+    pub findings: Vec<String>,
+}
+
+/// Arguments of `get_task_results`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetTaskResults {
+    /// The task handle returned by `start_research_task`.
+    pub handle: String,
+    /// `next_cursor` from the previous page; omit it for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200. Defaults to 50.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `list_research_tasks`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListResearchTasks {
+    /// Only tasks in this status; omit it for all.
+    #[serde(default)]
+    pub status: Option<TaskStatus>,
+    /// `next_cursor` from the previous page; omit it for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200. Defaults to 50.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<u32>,
+}
+
+/// Checks a list of findings against the limits. `allow_empty` is true for
+/// `complete_research_task`, which may complete a task without new findings.
+pub fn validate_findings(
+    findings: &[String],
+    allow_empty: bool,
+    limits: &Limits,
+) -> Result<(), ToolError> {
+    if findings.is_empty() && !allow_empty {
+        return Err(ToolError::invalid(
+            "findings",
+            "must contain at least one finding",
+        ));
+    }
+    if findings.len() > limits.max_findings_per_call {
+        return Err(ToolError::LimitExceeded {
+            field: "findings",
+            limit: limits.max_findings_per_call as u64,
+            what: "findings per call",
+        });
+    }
+    for (i, f) in findings.iter().enumerate() {
+        if f.trim().is_empty() {
+            return Err(ToolError::invalid("findings", format!("item {i} is blank")));
+        }
+        let n = f.chars().count();
+        if n > limits.max_finding_chars {
+            return Err(ToolError::invalid(
+                "findings",
+                format!(
+                    "item {i} has {n} characters; the limit is {}",
+                    limits.max_finding_chars
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a page size: the default when absent, an error naming `limit` when out of range.
+pub fn page_size(limit: Option<u32>, limits: &Limits) -> Result<u32, ToolError> {
+    match limit {
+        None => Ok(limits.default_page_size),
+        Some(n) if (1..=limits.max_page_size).contains(&n) => Ok(n),
+        Some(n) => Err(ToolError::invalid(
+            "limit",
+            format!("must be between 1 and {}, got {n}", limits.max_page_size),
+        )),
+    }
+}
+
+/// Deserializes tool arguments, naming the offending field in the error.
+///
+/// `serde`'s own messages say what was wrong but not always where; this wraps them with
+/// the path of the field (`depth`, `findings[2]`).
+pub fn parse_arguments<T: serde::de::DeserializeOwned>(
+    arguments: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, ToolError> {
+    let value = serde_json::Value::Object(arguments);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            // Missing and unknown fields are reported at the root; serde names them itself.
+            ToolError::BadArguments { detail: inner }
+        } else {
+            ToolError::InvalidArgument {
+                field: path,
+                reason: inner,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn start(v: serde_json::Value) -> Result<ValidStart, ToolError> {
+        let args: StartResearchTask = parse_arguments(v.as_object().unwrap().clone())?;
+        args.validate(&Limits::default())
+    }
+
+    #[test]
+    fn topic_is_trimmed_and_depth_defaults() {
+        let v = start(json!({"topic": "  quantum dots \n"})).unwrap();
+        assert_eq!(v.topic, "quantum dots");
+        assert_eq!(v.depth, 2);
+    }
+
+    #[test]
+    fn blank_and_long_topics_name_the_field() {
+        let e = start(json!({"topic": "   "})).unwrap_err();
+        assert_eq!(e.to_string(), "invalid argument `topic`: must not be blank");
+        let e = start(json!({"topic": "x".repeat(501)})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `topic`: must be at most 500 characters, got 501"
+        );
+        // 500 multi-byte characters are fine: the limit counts characters, not bytes.
+        assert!(start(json!({"topic": "é".repeat(500)})).is_ok());
+    }
+
+    #[test]
+    fn depth_outside_range_names_the_field() {
+        for d in [0, 6, 255] {
+            let e = start(json!({"topic": "t", "depth": d})).unwrap_err();
+            assert!(e.to_string().starts_with("invalid argument `depth`"), "{e}");
+        }
+        let e = start(json!({"topic": "t", "depth": "deep"})).unwrap_err();
+        assert!(e.to_string().starts_with("invalid argument `depth`"), "{e}");
+        let e = start(json!({"topic": "t", "depth": -1})).unwrap_err();
+        assert!(e.to_string().starts_with("invalid argument `depth`"), "{e}");
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        let e = start(json!({})).unwrap_err();
+        assert!(e.to_string().contains("`topic`"), "{e}");
+        let e = start(json!({"topic": "t", "colour": "red"})).unwrap_err();
+        assert!(e.to_string().contains("`colour`"), "{e}");
+    }
+
+    #[test]
+    fn idempotency_key_rules() {
+        assert!(start(json!({"topic": "t", "idempotency_key": "abc-123"})).is_ok());
+        let e = start(json!({"topic": "t", "idempotency_key": ""})).unwrap_err();
+        assert!(e.to_string().contains("`idempotency_key`"));
+        let e = start(json!({"topic": "t", "idempotency_key": "a b"})).unwrap_err();
+        assert!(e.to_string().contains("`idempotency_key`"));
+    }
+
+    #[test]
+    fn findings_limits() {
+        let l = Limits::default();
+        assert!(validate_findings(&[], true, &l).is_ok());
+        assert!(validate_findings(&[], false, &l).is_err());
+        let too_many = vec!["f".to_string(); l.max_findings_per_call + 1];
+        assert_eq!(
+            validate_findings(&too_many, false, &l)
+                .unwrap_err()
+                .to_string(),
+            "limit exceeded for `findings`: at most 100 findings per call"
+        );
+        let e = validate_findings(&["ok".into(), " ".into()], false, &l).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `findings`: item 1 is blank"
+        );
+        let long = vec!["x".repeat(l.max_finding_chars + 1)];
+        assert!(validate_findings(&long, false, &l).is_err());
+    }
+
+    #[test]
+    fn wrong_type_inside_a_list_names_the_item() {
+        let e = parse_arguments::<AddFindings>(
+            json!({"handle": "h", "findings": ["a", 3]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid argument `findings[1]`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        let l = Limits::default();
+        assert_eq!(page_size(None, &l).unwrap(), 50);
+        assert_eq!(page_size(Some(200), &l).unwrap(), 200);
+        assert!(page_size(Some(0), &l).is_err());
+        assert!(page_size(Some(201), &l).is_err());
+    }
+}

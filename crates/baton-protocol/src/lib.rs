@@ -1,0 +1,153 @@
+//! The research-task tool contract that baton servers and their clients share.
+//!
+//! This crate is deliberately light: no server, no database, no async runtime. It holds
+//!
+//! * the tool names ([`tool`]),
+//! * the argument and result types of every tool, with JSON Schemas (via `schemars`),
+//! * [`TaskStatus`] and the state machine's vocabulary,
+//! * argument validation against configurable [`Limits`], and
+//! * [`ToolError`], whose `Display` texts are the exact messages sent on the wire.
+//!
+//! # Examples
+//!
+//! Validate the arguments of `start_research_task` before doing anything with them:
+//!
+//! ```
+//! use baton_protocol::{Limits, StartResearchTask};
+//!
+//! let args: StartResearchTask =
+//!     serde_json::from_value(serde_json::json!({"topic": "  tidal energy  "})).unwrap();
+//! let valid = args.validate(&Limits::default()).unwrap();
+//! assert_eq!(valid.topic, "tidal energy");
+//! assert_eq!(valid.depth, 2); // the default depth
+//! ```
+//!
+//! Every bad argument names its field:
+//!
+//! ```
+//! use baton_protocol::{Limits, StartResearchTask, ToolError};
+//!
+//! let args = StartResearchTask { topic: "x".into(), depth: Some(9), idempotency_key: None };
+//! let err = args.validate(&Limits::default()).unwrap_err();
+//! assert_eq!(err.to_string(), "invalid argument `depth`: must be between 1 and 5, got 9");
+//! ```
+//!
+//! Unknown, expired, malformed, forged and foreign handles all share one message, so that
+//! an answer never reveals whether a handle exists for somebody else:
+//!
+//! ```
+//! use baton_protocol::ToolError;
+//! assert_eq!(ToolError::UnknownHandle.to_string(), baton_protocol::UNKNOWN_HANDLE_MESSAGE);
+//! ```
+#![deny(missing_docs)]
+
+mod args;
+mod error;
+mod results;
+
+pub use args::{
+    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEPTH_RANGE, GetTaskResults, HandleArgs,
+    Limits, ListResearchTasks, StartResearchTask, ValidStart, page_size, parse_arguments,
+    validate_findings,
+};
+pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
+pub use results::{
+    CancelledTask, CompletedTask, Finding, FindingsAdded, StartedTask, TaskList, TaskResults,
+    TaskStatusView, TaskSummary,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The names of baton's research-task tools, as they appear in `tools/list`.
+pub mod tool {
+    /// Creates a task and returns its handle.
+    pub const START_RESEARCH_TASK: &str = "start_research_task";
+    /// Reads a task's status.
+    pub const GET_TASK_STATUS: &str = "get_task_status";
+    /// Appends findings to a running task.
+    pub const ADD_FINDINGS: &str = "add_findings";
+    /// Appends final findings and completes a task.
+    pub const COMPLETE_RESEARCH_TASK: &str = "complete_research_task";
+    /// Pages through a task's findings.
+    pub const GET_TASK_RESULTS: &str = "get_task_results";
+    /// Cancels a running task.
+    pub const CANCEL_RESEARCH_TASK: &str = "cancel_research_task";
+    /// Lists the caller's own tasks.
+    pub const LIST_RESEARCH_TASKS: &str = "list_research_tasks";
+
+    /// Every research-task tool name, in a stable order.
+    pub const ALL: [&str; 7] = [
+        START_RESEARCH_TASK,
+        GET_TASK_STATUS,
+        ADD_FINDINGS,
+        COMPLETE_RESEARCH_TASK,
+        GET_TASK_RESULTS,
+        CANCEL_RESEARCH_TASK,
+        LIST_RESEARCH_TASKS,
+    ];
+}
+
+/// Where a research task is in its life.
+///
+/// `running` is the only state that accepts changes; `complete` and `cancelled` are final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Accepting findings.
+    Running,
+    /// Completed with its findings; final.
+    Complete,
+    /// Cancelled by its owner; final.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The wire spelling (`running`, `complete`, `cancelled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Running => "running",
+            TaskStatus::Complete => "complete",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(text: &str) -> Option<TaskStatus> {
+        match text {
+            "running" => Some(TaskStatus::Running),
+            "complete" => Some(TaskStatus::Complete),
+            "cancelled" => Some(TaskStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Whether the state is final (no further change is possible).
+    pub fn is_final(self) -> bool {
+        !matches!(self, TaskStatus::Running)
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_through_its_wire_spelling() {
+        for s in [
+            TaskStatus::Running,
+            TaskStatus::Complete,
+            TaskStatus::Cancelled,
+        ] {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+        }
+        assert_eq!(TaskStatus::parse("done"), None);
+    }
+}

@@ -1,0 +1,124 @@
+//! Tool results: each is returned as `structuredContent`, with a text rendering beside it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TaskStatus;
+
+/// Result of `start_research_task`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StartedTask {
+    /// The handle to pass to every later call about this task.
+    pub handle: String,
+    /// Always `running` for a new task.
+    pub status: TaskStatus,
+    /// When the handle stops working unless the task is used again (RFC 3339, UTC).
+    pub expires_at: String,
+    /// True when an earlier call with the same idempotency key created this task.
+    pub replayed: bool,
+}
+
+/// Result of `get_task_status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskStatusView {
+    /// The task's handle.
+    pub handle: String,
+    /// The research topic.
+    pub topic: String,
+    /// The research depth, 1 to 5.
+    pub depth: u8,
+    /// Current status.
+    pub status: TaskStatus,
+    /// How many findings the task holds.
+    pub findings_count: u32,
+    /// Creation time (RFC 3339, UTC).
+    pub created_at: String,
+    /// Time of the last change (RFC 3339, UTC).
+    pub updated_at: String,
+    /// When the handle stops working unless the task is used again (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Result of `add_findings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FindingsAdded {
+    /// The task's handle.
+    pub handle: String,
+    /// Still `running`.
+    pub status: TaskStatus,
+    /// How many findings this call added.
+    pub added: u32,
+    /// How many findings the task holds now.
+    pub findings_count: u32,
+}
+
+/// Result of `complete_research_task`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CompletedTask {
+    /// The task's handle.
+    pub handle: String,
+    /// Always `complete`.
+    pub status: TaskStatus,
+    /// How many findings the completed task holds (earlier ones included).
+    pub result_count: u32,
+}
+
+/// Result of `cancel_research_task`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CancelledTask {
+    /// The task's handle.
+    pub handle: String,
+    /// Always `cancelled`.
+    pub status: TaskStatus,
+}
+
+/// One finding of a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Finding {
+    /// Position in the task, from 1, in the order findings were added.
+    pub index: u32,
+    /// The finding's text.
+    pub text: String,
+}
+
+/// Result of `get_task_results`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskResults {
+    /// The task's handle.
+    pub handle: String,
+    /// Current status.
+    pub status: TaskStatus,
+    /// How many findings the task holds in total.
+    pub findings_count: u32,
+    /// This page of findings, in order.
+    pub findings: Vec<Finding>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One task in `list_research_tasks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskSummary {
+    /// The task's handle.
+    pub handle: String,
+    /// The research topic.
+    pub topic: String,
+    /// Current status.
+    pub status: TaskStatus,
+    /// How many findings the task holds.
+    pub findings_count: u32,
+    /// Creation time (RFC 3339, UTC).
+    pub created_at: String,
+    /// When the handle stops working unless the task is used again (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Result of `list_research_tasks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TaskList {
+    /// The caller's tasks, newest first.
+    pub tasks: Vec<TaskSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}

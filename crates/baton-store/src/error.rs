@@ -1,0 +1,70 @@
+//! Store errors.
+
+use crate::TaskStatus;
+
+/// What went wrong in a store call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// No live task with this id is owned by the caller.
+    NotFound,
+    /// The task is in a final state; it was left unchanged.
+    WrongStatus(TaskStatus),
+    /// The task would hold more than the allowed number of findings; nothing was stored.
+    TooManyFindings {
+        /// The per-task limit.
+        limit: u32,
+    },
+    /// The idempotency key was used before with a different topic or depth.
+    IdempotencyConflict,
+    /// The database could not be reached or timed out; nothing is known to have changed and
+    /// the call may be retried.
+    Unavailable,
+    /// Anything else: a bug, a corrupt row, a failed migration.
+    Internal,
+}
+
+/// An error from a [`crate::TaskStore`] call.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// Creates an error of `kind` with a message for logs.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// [`StoreErrorKind::NotFound`].
+    pub fn not_found() -> Self {
+        StoreError::new(StoreErrorKind::NotFound, "task not found")
+    }
+
+    /// [`StoreErrorKind::WrongStatus`].
+    pub fn wrong_status(status: TaskStatus) -> Self {
+        StoreError::new(
+            StoreErrorKind::WrongStatus(status),
+            format!("task is already {status}"),
+        )
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &StoreErrorKind {
+        &self.kind
+    }
+}
