@@ -1,1 +1,820 @@
-//! placeholder
+//! The SQLite backend of baton's [`TaskStore`]: one file, zero setup.
+//!
+//! [`SqliteStore::open`] creates the database file if it is missing, switches it to WAL
+//! (`synchronous = NORMAL`, foreign keys on, a busy timeout) and applies the embedded
+//! migrations (`migrations/sqlite` in the repository).
+//!
+//! SQLite has one writer at a time, so the store keeps two pools: a write pool of a single
+//! connection, on which every change runs as one statement or one short `BEGIN IMMEDIATE`
+//! transaction, and a read pool of [`SqliteOptions::max_connections`] connections. Concurrent
+//! writes queue in the process instead of failing with `SQLITE_BUSY`, and reads never wait
+//! for writes. Reads write only to refresh a task's idle expiry, at most about once a minute
+//! per task (see [`SqliteOptions::refresh_after`]).
+//!
+//! Times are stored as INTEGER milliseconds since the Unix epoch; anything finer is
+//! truncated, as the `TaskStore` contract says.
+//!
+//! # Example
+//!
+//! ```
+//! use baton_store::{NewTask, TaskId, TaskStatus, TaskStore};
+//! use baton_store_sqlite::{SqliteOptions, SqliteStore};
+//! use chrono::Utc;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("baton.db");
+//! let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default()).await?;
+//!
+//! let now = Utc::now();
+//! let id = TaskId::from_bytes([42; 16]);
+//! let new = NewTask {
+//!     id,
+//!     owner: "alice".into(),
+//!     topic: "tidal energy".into(),
+//!     depth: 2,
+//!     idempotency_key: None,
+//! };
+//! let started = store.start_task(new, now).await?;
+//! assert!(!started.replayed);
+//!
+//! let task = store.get_task("alice", &id, now).await?;
+//! assert_eq!(task.status, TaskStatus::Running);
+//! assert_eq!(task.topic, "tidal energy");
+//! // Other owners see nothing.
+//! assert!(store.get_task("bob", &id, now).await.is_err());
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use baton_store::{
+    Finding, FindingsPage, Lifetimes, NewTask, SigningKeyRecord, StartOutcome, StoreError,
+    StoreErrorKind, Task, TaskId, TaskListCursor, TaskStatus, TaskStore, TasksPage,
+    expiry_after_write,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+
+/// The columns of `tasks`, in the order `task_from_row` reads them.
+macro_rules! task_cols {
+    () => {
+        "id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at"
+    };
+}
+
+/// The embedded migrations (`migrations/sqlite`).
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How to open a [`SqliteStore`].
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// How long tasks live.
+    pub lifetimes: Lifetimes,
+    /// Connections in the read pool (the write pool always has one). At least 1.
+    pub max_connections: u32,
+    /// How long SQLite waits for a lock held by another process before giving up.
+    pub busy_timeout: Duration,
+    /// How long a call waits for a pooled connection before failing with
+    /// `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// Prepared statements kept per connection.
+    pub statement_cache_capacity: usize,
+    /// A read refreshes a task's idle expiry only when the stored `expires_at` is more than
+    /// this far behind the one a write would give; this keeps reads from writing.
+    pub refresh_after: chrono::Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            lifetimes: Lifetimes::default(),
+            max_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+            statement_cache_capacity: 64,
+            refresh_after: chrono::Duration::seconds(60),
+        }
+    }
+}
+
+/// A [`TaskStore`] on one SQLite file. Cloning is cheap and shares the pools.
+#[derive(Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    options: SqliteOptions,
+    filename: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("filename", &self.filename)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `sqlite:` URLs (`sqlite://path`, `sqlite:path?mode=rwc`) and plain file paths.
+fn connect_options(url_or_path: &str) -> Result<SqliteConnectOptions, StoreError> {
+    if url_or_path.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url_or_path).map_err(|e| {
+            StoreError::new(StoreErrorKind::Internal, "invalid SQLite URL").with_source(e)
+        })
+    } else {
+        Ok(SqliteConnectOptions::new().filename(url_or_path))
+    }
+}
+
+fn tuned(base: SqliteConnectOptions, options: &SqliteOptions) -> SqliteConnectOptions {
+    base.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(options.busy_timeout)
+        .foreign_keys(true)
+        .statement_cache_capacity(options.statement_cache_capacity)
+        .pragma("temp_store", "memory")
+}
+
+/// Applies every pending migration to the database at `url_or_path`, creating the file if
+/// it is missing.
+pub async fn migrate(url_or_path: &str) -> Result<(), StoreError> {
+    let options = tuned(
+        connect_options(url_or_path)?.create_if_missing(true),
+        &SqliteOptions::default(),
+    );
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(db_err("connect"))?;
+    let result = MIGRATOR.run(&mut conn).await.map_err(migrate_err);
+    let closed = conn.close().await.map_err(db_err("close"));
+    result.and(closed)
+}
+
+/// The migrations not yet applied to the database at `url_or_path`, as (version,
+/// description), oldest first. A missing file has every migration pending; nothing is
+/// created or changed.
+pub async fn pending_migrations(url_or_path: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    let options = connect_options(url_or_path)?.create_if_missing(false);
+    let all = || {
+        MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| (m.version, m.description.to_string()))
+            .collect::<Vec<_>>()
+    };
+    if !options.get_filename().exists() {
+        return Ok(all());
+    }
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(db_err("connect"))?;
+    let applied = async {
+        let has_table: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(db_err("read migrations"))?;
+        if has_table.is_none() {
+            return Ok(HashSet::new());
+        }
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+                .fetch_all(&mut conn)
+                .await
+                .map_err(db_err("read migrations"))?;
+        Ok::<_, StoreError>(versions.into_iter().collect::<HashSet<i64>>())
+    }
+    .await;
+    let closed = conn.close().await.map_err(db_err("close"));
+    let applied = applied?;
+    closed?;
+    Ok(all()
+        .into_iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .collect())
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url_or_path` — a file path or a
+    /// `sqlite:` URL — and applies pending migrations.
+    pub async fn open(url_or_path: &str, options: SqliteOptions) -> Result<Self, StoreError> {
+        let base = tuned(connect_options(url_or_path)?, &options);
+        let filename = base.get_filename().to_path_buf();
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(db_err("open"))?;
+        MIGRATOR.run(&write).await.map_err(migrate_err)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_with(base.create_if_missing(false))
+            .await
+            .map_err(db_err("open"))?;
+        tracing::debug!(file = %filename.display(), "opened SQLite task store");
+        Ok(SqliteStore {
+            write,
+            read,
+            options,
+            filename,
+        })
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.options
+    }
+
+    /// The database file.
+    pub fn filename(&self) -> &Path {
+        &self.filename
+    }
+
+    /// Closes both pools, waiting for calls in flight, and checkpoints the WAL.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    fn expiry(&self, now_ms: i64, hard_ms: i64) -> i64 {
+        let idle = self.options.lifetimes.idle.num_milliseconds();
+        now_ms.saturating_add(idle).min(hard_ms)
+    }
+
+    /// Refreshes `task`'s idle expiry when a read at `now` finds it well behind. A failed
+    /// refresh is logged, not returned: the read itself succeeded.
+    async fn refresh_on_read(&self, task: &mut Task, now: DateTime<Utc>) {
+        let now = trunc(now);
+        let target = expiry_after_write(now, task.hard_expires_at, &self.options.lifetimes);
+        if target - task.expires_at <= self.options.refresh_after {
+            return;
+        }
+        let result: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
+            "UPDATE tasks SET expires_at = max(expires_at, ?1) \
+             WHERE id = ?2 AND expires_at > ?3 RETURNING expires_at",
+        )
+        .bind(ms(target))
+        .bind(&task.id.as_bytes()[..])
+        .bind(ms(now))
+        .fetch_optional(&self.write)
+        .await;
+        match result {
+            Ok(Some(stored)) => match from_ms(stored) {
+                Ok(t) => task.expires_at = t,
+                Err(e) => tracing::warn!(error = %e, "bad expires_at after refresh"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not refresh a task's expiry"),
+        }
+    }
+
+    async fn read_task(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Task, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks WHERE id = ?1 AND owner = ?2 AND expires_at > ?3"
+        ))
+        .bind(&id.as_bytes()[..])
+        .bind(owner)
+        .bind(ms(now))
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err("read task"))?;
+        match row {
+            Some(row) => task_from_row(&row),
+            None => Err(StoreError::not_found()),
+        }
+    }
+
+    /// Appends `findings` to a running task and, when `complete`, completes it, in one
+    /// `BEGIN IMMEDIATE` transaction.
+    async fn write_findings(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+        complete: bool,
+    ) -> Result<Task, StoreError> {
+        let now_ms = ms(now);
+        let n = findings.len() as i64;
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("begin"))?;
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET findings_count = findings_count + ?1, ",
+            "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
+            "updated_at = ?3, expires_at = min(?3 + ?4, hard_expires_at) ",
+            "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
+            "AND findings_count + ?1 <= ?7 RETURNING ",
+            task_cols!()
+        ))
+        .bind(n)
+        .bind(complete)
+        .bind(now_ms)
+        .bind(self.options.lifetimes.idle.num_milliseconds())
+        .bind(&id.as_bytes()[..])
+        .bind(owner)
+        .bind(i64::from(max_total))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("update task"))?;
+        let Some(row) = row else {
+            let err = diagnose(&mut tx, owner, id, now_ms, n, max_total).await;
+            tx.rollback().await.map_err(db_err("rollback"))?;
+            return Err(err);
+        };
+        let task = task_from_row(&row)?;
+        if n > 0 {
+            let json = serde_json::to_string(findings).map_err(|e| {
+                StoreError::new(StoreErrorKind::Internal, "could not encode findings")
+                    .with_source(e)
+            })?;
+            let first = i64::from(task.findings_count) - n + 1;
+            sqlx::query(
+                "INSERT INTO findings (task_id, idx, text) \
+                 SELECT ?1, ?2 + key, value FROM json_each(?3)",
+            )
+            .bind(&id.as_bytes()[..])
+            .bind(first)
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("insert findings"))?;
+        }
+        tx.commit().await.map_err(db_err("commit"))?;
+        Ok(task)
+    }
+}
+
+/// Why a conditional update on a task matched nothing.
+async fn diagnose(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    id: &TaskId,
+    now_ms: i64,
+    adding: i64,
+    max_total: u32,
+) -> StoreError {
+    let row = sqlx::query(
+        "SELECT status, findings_count FROM tasks WHERE id = ?1 AND owner = ?2 AND expires_at > ?3",
+    )
+    .bind(&id.as_bytes()[..])
+    .bind(owner)
+    .bind(now_ms)
+    .fetch_optional(conn)
+    .await;
+    let row = match row {
+        Ok(Some(row)) => row,
+        Ok(None) => return StoreError::not_found(),
+        Err(e) => return db_err("read task")(e),
+    };
+    let status = match row.try_get::<String, _>(0) {
+        Ok(s) => s,
+        Err(e) => return db_err("read task")(e),
+    };
+    let count: i64 = row.try_get(1).unwrap_or_default();
+    match TaskStatus::parse(&status) {
+        Some(TaskStatus::Running) if count + adding > i64::from(max_total) => StoreError::new(
+            StoreErrorKind::TooManyFindings { limit: max_total },
+            format!("a task may hold at most {max_total} findings"),
+        ),
+        Some(TaskStatus::Running) => StoreError::new(
+            StoreErrorKind::Internal,
+            "conditional update on a running task matched nothing",
+        ),
+        Some(status) => StoreError::wrong_status(status),
+        None => corrupt("status"),
+    }
+}
+
+fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
+    let get_err = |e: sqlx::Error| {
+        StoreError::new(StoreErrorKind::Internal, "sqlite: corrupt task row").with_source(e)
+    };
+    let id: Vec<u8> = row.try_get(0).map_err(get_err)?;
+    let id = TaskId::from_slice(&id).ok_or_else(|| corrupt("id"))?;
+    let depth: i64 = row.try_get(3).map_err(get_err)?;
+    let status: String = row.try_get(4).map_err(get_err)?;
+    let count: i64 = row.try_get(5).map_err(get_err)?;
+    Ok(Task {
+        id,
+        owner: row.try_get(1).map_err(get_err)?,
+        topic: row.try_get(2).map_err(get_err)?,
+        depth: u8::try_from(depth).map_err(|_| corrupt("depth"))?,
+        status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        findings_count: u32::try_from(count).map_err(|_| corrupt("findings_count"))?,
+        created_at: from_ms(row.try_get(6).map_err(get_err)?)?,
+        updated_at: from_ms(row.try_get(7).map_err(get_err)?)?,
+        expires_at: from_ms(row.try_get(8).map_err(get_err)?)?,
+        hard_expires_at: from_ms(row.try_get(9).map_err(get_err)?)?,
+    })
+}
+
+fn corrupt(column: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Internal,
+        format!("sqlite: corrupt value in column {column}"),
+    )
+}
+
+/// Milliseconds since the epoch (sub-millisecond parts are dropped).
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| corrupt("time"))
+}
+
+fn trunc(t: DateTime<Utc>) -> DateTime<Utc> {
+    from_ms(ms(t)).unwrap_or(t)
+}
+
+/// Maps a sqlx error: unreachable, busy or timed-out databases are `Unavailable`, the rest
+/// `Internal`. The message names the operation; bound values (secrets) never appear.
+fn db_err(op: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| {
+        let kind = match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => StoreErrorKind::Unavailable,
+            sqlx::Error::Database(db) => {
+                let primary = db
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(|c| c & 0xff);
+                match primary {
+                    // BUSY, LOCKED, IOERR, FULL, CANTOPEN
+                    Some(5 | 6 | 10 | 13 | 14) => StoreErrorKind::Unavailable,
+                    _ => StoreErrorKind::Internal,
+                }
+            }
+            _ => StoreErrorKind::Internal,
+        };
+        StoreError::new(kind, format!("sqlite: {op} failed: {e}")).with_source(e)
+    }
+}
+
+fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
+    let kind = match &e {
+        sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+            StoreErrorKind::Unavailable
+        }
+        _ => StoreErrorKind::Internal,
+    };
+    StoreError::new(kind, format!("sqlite: migration failed: {e}")).with_source(e)
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn start_task(
+        &self,
+        new: NewTask,
+        now: DateTime<Utc>,
+    ) -> Result<StartOutcome, StoreError> {
+        let now_ms = ms(now);
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("begin"))?;
+        if let Some(key) = &new.idempotency_key {
+            let bound = sqlx::query(
+                "SELECT task_id, topic, depth FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
+            )
+            .bind(&new.owner)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("read idempotency key"))?;
+            if let Some(bound) = bound {
+                let task_id: Vec<u8> = bound.try_get(0).map_err(db_err("read idempotency key"))?;
+                let topic: String = bound.try_get(1).map_err(db_err("read idempotency key"))?;
+                let depth: i64 = bound.try_get(2).map_err(db_err("read idempotency key"))?;
+                let live = sqlx::query(concat!(
+                    "SELECT ",
+                    task_cols!(),
+                    " FROM tasks WHERE id = ?1 AND expires_at > ?2"
+                ))
+                .bind(&task_id)
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("read task"))?;
+                match live {
+                    Some(row) => {
+                        tx.rollback().await.map_err(db_err("rollback"))?;
+                        if topic != new.topic || depth != i64::from(new.depth) {
+                            return Err(StoreError::new(
+                                StoreErrorKind::IdempotencyConflict,
+                                "idempotency key reused with other arguments",
+                            ));
+                        }
+                        return Ok(StartOutcome {
+                            task: task_from_row(&row)?,
+                            replayed: true,
+                        });
+                    }
+                    None => {
+                        // The key's task expired: the key is free again.
+                        sqlx::query("DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2")
+                            .bind(&new.owner)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err("free idempotency key"))?;
+                    }
+                }
+            }
+        }
+        let hard_ms = now_ms.saturating_add(self.options.lifetimes.absolute.num_milliseconds());
+        let row = sqlx::query(concat!(
+            "INSERT INTO tasks (",
+            task_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7) RETURNING ",
+            task_cols!()
+        ))
+        .bind(&new.id.as_bytes()[..])
+        .bind(&new.owner)
+        .bind(&new.topic)
+        .bind(i64::from(new.depth))
+        .bind(now_ms)
+        .bind(self.expiry(now_ms, hard_ms))
+        .bind(hard_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("insert task"))?;
+        let task = task_from_row(&row)?;
+        if let Some(key) = &new.idempotency_key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (owner, key, task_id, topic, depth) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(&new.owner)
+            .bind(key)
+            .bind(&new.id.as_bytes()[..])
+            .bind(&new.topic)
+            .bind(i64::from(new.depth))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("insert idempotency key"))?;
+        }
+        tx.commit().await.map_err(db_err("commit"))?;
+        Ok(StartOutcome {
+            task,
+            replayed: false,
+        })
+    }
+
+    async fn get_task(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Task, StoreError> {
+        let mut task = self.read_task(owner, id, now).await?;
+        self.refresh_on_read(&mut task, now).await;
+        Ok(task)
+    }
+
+    async fn append_findings(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Task, StoreError> {
+        self.write_findings(owner, id, findings, max_total, now, false)
+            .await
+    }
+
+    async fn complete_task(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Task, StoreError> {
+        self.write_findings(owner, id, findings, max_total, now, true)
+            .await
+    }
+
+    async fn cancel_task(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Task, StoreError> {
+        let now_ms = ms(now);
+        let mut conn = self.write.acquire().await.map_err(db_err("acquire"))?;
+        let row = sqlx::query(concat!(
+            "UPDATE tasks SET status = 'cancelled', updated_at = ?1, ",
+            "expires_at = min(?1 + ?2, hard_expires_at) ",
+            "WHERE id = ?3 AND owner = ?4 AND expires_at > ?1 AND status = 'running' RETURNING ",
+            task_cols!()
+        ))
+        .bind(now_ms)
+        .bind(self.options.lifetimes.idle.num_milliseconds())
+        .bind(&id.as_bytes()[..])
+        .bind(owner)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("cancel task"))?;
+        match row {
+            Some(row) => task_from_row(&row),
+            None => Err(diagnose(&mut conn, owner, id, now_ms, 0, u32::MAX).await),
+        }
+    }
+
+    async fn list_findings(
+        &self,
+        owner: &str,
+        id: &TaskId,
+        after: u32,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<FindingsPage, StoreError> {
+        let mut task = self.read_task(owner, id, now).await?;
+        // Findings 1..=findings_count were committed with the count and never change, so
+        // bounding by the count gives a consistent page without a read transaction.
+        let count = task.findings_count;
+        let mut findings = Vec::new();
+        if after < count && limit > 0 {
+            let rows = sqlx::query(
+                "SELECT idx, text FROM findings WHERE task_id = ?1 AND idx > ?2 AND idx <= ?3 \
+                 ORDER BY idx LIMIT ?4",
+            )
+            .bind(&id.as_bytes()[..])
+            .bind(i64::from(after))
+            .bind(i64::from(count))
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err("read findings"))?;
+            findings.reserve(rows.len());
+            for row in rows {
+                let idx: i64 = row.try_get(0).map_err(db_err("read findings"))?;
+                findings.push(Finding {
+                    index: u32::try_from(idx).map_err(|_| corrupt("idx"))?,
+                    text: row.try_get(1).map_err(db_err("read findings"))?,
+                });
+            }
+        }
+        let last = findings.last().map_or(after, |f| f.index);
+        let has_more = last < count;
+        self.refresh_on_read(&mut task, now).await;
+        Ok(FindingsPage {
+            task,
+            findings,
+            has_more,
+        })
+    }
+
+    async fn list_tasks(
+        &self,
+        owner: &str,
+        status: Option<TaskStatus>,
+        after: Option<&TaskListCursor>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<TasksPage, StoreError> {
+        let status = status.map(TaskStatus::as_str);
+        let fetch = i64::from(limit) + 1;
+        let query = match after {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM tasks WHERE owner = ?1 AND expires_at > ?2 ",
+                "AND (?3 IS NULL OR status = ?3) ",
+                "ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ))
+            .bind(owner)
+            .bind(ms(now))
+            .bind(status)
+            .bind(fetch),
+            Some(cursor) => sqlx::query(concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM tasks WHERE owner = ?1 AND expires_at > ?2 ",
+                "AND (?3 IS NULL OR status = ?3) ",
+                "AND (created_at, id) < (?5, ?6) ",
+                "ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ))
+            .bind(owner)
+            .bind(ms(now))
+            .bind(status)
+            .bind(fetch)
+            .bind(ms(cursor.created_at))
+            .bind(&cursor.id.as_bytes()[..]),
+        };
+        let rows = query
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err("list tasks"))?;
+        let mut tasks = rows
+            .iter()
+            .map(task_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if tasks.len() > limit as usize {
+            tasks.truncate(limit as usize);
+            tasks.last().map(|t| TaskListCursor {
+                created_at: t.created_at,
+                id: t.id,
+            })
+        } else {
+            None
+        };
+        Ok(TasksPage { tasks, next })
+    }
+
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM tasks WHERE id IN \
+             (SELECT id FROM tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+        )
+        .bind(ms(now))
+        .bind(i64::from(batch))
+        .execute(&self.write)
+        .await
+        .map_err(db_err("sweep expired tasks"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err("read signing keys"))?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get(0).map_err(db_err("read signing keys"))?;
+                Ok(SigningKeyRecord {
+                    key_id: u16::try_from(id).map_err(|_| corrupt("key_id"))?,
+                    secret: row.try_get(1).map_err(db_err("read signing keys"))?,
+                    created_at: from_ms(row.try_get(2).map_err(db_err("read signing keys"))?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: SigningKeyRecord,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (key_id, secret, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(i64::from(key.key_id))
+        .bind(&key.secret)
+        .bind(ms(key.created_at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err("insert signing key"))?;
+        self.signing_keys().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err("ping"))?;
+        Ok(())
+    }
+}

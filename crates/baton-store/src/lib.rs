@@ -9,6 +9,9 @@
 //! and tests can move time forward without sleeping. Lifetimes (idle and absolute TTL) are
 //! given to the backend when it is opened, as [`Lifetimes`].
 //!
+//! Times are kept to the millisecond: a backend truncates every time it is given to whole
+//! milliseconds and returns exactly that, so that both backends round-trip alike.
+//!
 //! The [`testkit`] module (feature `testkit`) is the single definition of what a backend must
 //! do: a backend's test calls [`testkit::run_all`] with a factory that opens a fresh store.
 //!
@@ -116,8 +119,9 @@ pub trait TaskStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<FindingsPage, StoreError>;
 
-    /// Returns the owner's live tasks, newest first (ties broken by id), optionally only
-    /// those in `status`, starting after `after`.
+    /// Returns the owner's live tasks, newest first (ties broken by id, highest first, in
+    /// byte order), optionally only those in `status`, starting after `after`. `next` is
+    /// set exactly when more tasks follow.
     async fn list_tasks(
         &self,
         owner: &str,
