@@ -1,1 +1,97 @@
-//! placeholder
+//! A searchable catalog of MCP tool definitions, for on-demand tool discovery.
+//!
+//! Register tool definitions (plain serde mirrors of MCP `Tool` objects) with tags, a group and
+//! a pinned flag; get a SHA-256 content digest per tool and a catalog [revision](Catalog::revision);
+//! page through the catalog with opaque cursors bound to the revision; and rank tools for a
+//! natural-language query with BM25F over names (split on `_`, `-`, `.` and camelCase), titles,
+//! descriptions, tags, groups, parameter names and parameter descriptions, with English
+//! stemming and a small synonym list. The index is built once, when the catalog is built.
+//!
+//! This crate depends on nothing else of baton's and not on any MCP SDK.
+//!
+//! # Build a catalog and search it
+//!
+//! ```
+//! use baton_catalog::{Catalog, ToolDefinition, ToolSpec};
+//! use serde_json::json;
+//!
+//! let mut builder = Catalog::builder();
+//! builder.add(
+//!     ToolSpec::new(
+//!         ToolDefinition::new("github_create_issue", "Open a new issue in a repository.")
+//!             .with_input_schema(json!({
+//!                 "type": "object",
+//!                 "properties": {"title": {"type": "string", "description": "Issue title"}},
+//!                 "required": ["title"]
+//!             }))?,
+//!     )
+//!     .with_tags(["source-control"])
+//!     .with_group("github"),
+//! )?;
+//! builder.add(ToolDefinition::new("slack_post_message", "Post a message to a Slack channel."))?;
+//! let catalog = builder.build();
+//!
+//! let hits = catalog.search("creating issues", 5)?;
+//! assert_eq!(hits[0].name(), "github_create_issue");
+//!
+//! // An exact tool name always ranks that tool first.
+//! assert_eq!(catalog.search("slack_post_message", 5)?[0].name(), "slack_post_message");
+//! # Ok::<(), baton_catalog::Error>(())
+//! ```
+//!
+//! # Load JSON and page through it
+//!
+//! ```
+//! use baton_catalog::{Catalog, ErrorKind};
+//!
+//! let catalog = Catalog::load_json_str(r#"{"tools": [
+//!     {"name": "b_tool", "description": "Second.", "inputSchema": {"type": "object"}},
+//!     {"name": "a_tool", "description": "First.", "inputSchema": {"type": "object"},
+//!      "_meta": {"dev.baton/tags": ["demo"], "dev.baton/pinned": true}},
+//!     {"name": "c_tool", "description": "Third.", "inputSchema": {"type": "object"}}
+//! ]}"#)?;
+//! assert!(catalog.get("a_tool").is_some_and(|t| t.pinned()));
+//!
+//! let first = catalog.page(None, 2)?;
+//! assert_eq!(first.entries.len(), 2);
+//! assert_eq!(first.entries[0].name(), "a_tool");
+//! let cursor = first.next_cursor.expect("more tools follow");
+//! let second = catalog.page(Some(&cursor), 2)?;
+//! assert_eq!(second.entries[0].name(), "c_tool");
+//! assert!(second.next_cursor.is_none());
+//!
+//! // Searching with nothing to search for is an error, not an empty success.
+//! assert_eq!(catalog.search("   ", 5).unwrap_err().kind(), ErrorKind::EmptyQuery);
+//! # Ok::<(), baton_catalog::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod catalog;
+mod error;
+mod search;
+mod tool;
+
+pub use catalog::{
+    Catalog, CatalogBuilder, MAX_NAME_LEN, Page, ToolDigest, ToolEntry, tools_json, validate_name,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use search::Hit;
+pub use tool::{
+    CALL_TOOL_NAME, META_GROUP, META_PINNED, META_TAGS, SEARCH_TOOLS_NAME, SearchToolsArgs,
+    ToolDefinition, ToolSpec, call_tool_definition, search_tools_definition,
+};
+
+/// Longest accepted search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Largest accepted search limit.
+pub const MAX_SEARCH_LIMIT: usize = 50;
+/// Search limit used when a `search_tools` call gives none.
+pub const DEFAULT_SEARCH_LIMIT: usize = 5;
+
+/// The `search_tools` result for `hits`: `{"tools": [full definitions, best first]}`.
+pub fn search_result_json(hits: &[Hit<'_>]) -> serde_json::Value {
+    tools_json(hits.iter().map(|h| h.entry.definition()))
+}
+
+#[cfg(test)]
+mod tests;
