@@ -1,1 +1,137 @@
-//! placeholder
+//! baton: a stateless MCP (2026-07-28) server for research tasks.
+//!
+//! This crate is the server: configuration, the MCP handler, the tools, the HTTP and stdio
+//! transports and their layers. The protocol contract lives in `baton-protocol`, handles in
+//! `baton-handle`, storage in `baton-store` and its backends. Read `ARCHITECTURE.md` at the
+//! repository root first.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod cursor;
+pub mod http;
+pub mod keys;
+pub mod principal;
+pub mod store;
+pub mod sweeper;
+pub mod telemetry;
+pub mod tools;
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::Context;
+use baton_handle::Codec;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    app::{Baton, BatonParts},
+    config::ServeArgs,
+    principal::Principal,
+    tools::{ToolTable, research::Research},
+};
+
+/// What `server/discover` tells a model about this server.
+pub fn instructions() -> String {
+    "baton keeps research tasks for you across calls. Start one with start_research_task; it returns a \
+     handle (task_…) that names the task: pass it to get_task_status, add_findings, complete_research_task, \
+     get_task_results and cancel_research_task. list_research_tasks shows your tasks with their handles. \
+     Nothing is remembered between calls except through handles, and any server instance can answer any handle."
+        .to_owned()
+}
+
+/// Builds the handler and everything behind it from `baton serve` options.
+pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_store::TaskStore>)> {
+    let lifetimes = args.lifetimes()?;
+    let store = store::open(&args.database, lifetimes, args.migrate).await?;
+    let ring = keys::load(&args.handle_keys, store.as_ref()).await?;
+    let codec = Codec::new("task", ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
+    let research = Arc::new(Research::new(
+        Arc::clone(&store),
+        codec,
+        args.limits(),
+        lifetimes,
+    ));
+    let mut tools = ToolTable::default();
+    research.register(&mut tools)?;
+    let listed = tools.definitions().cloned().collect();
+    let handler = Baton::new(BatonParts {
+        tools,
+        listed,
+        instructions: instructions(),
+        stdio_principal: Principal::new(&args.stdio_principal),
+    });
+    Ok((handler, store))
+}
+
+/// Runs `baton serve` until SIGINT/SIGTERM (HTTP) or end of input (stdio).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (handler, store) = build(&args).await?;
+    let shutdown = CancellationToken::new();
+    sweeper::spawn(
+        Arc::clone(&store),
+        args.sweep_interval,
+        args.sweep_batch,
+        shutdown.clone(),
+    );
+    spawn_signal_listener(shutdown.clone());
+
+    if args.stdio {
+        use rmcp::ServiceExt;
+        tracing::info!(tools = handler.tools().len(), "serving MCP on stdio");
+        let running = handler
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("stdio transport failed to start")?;
+        let cancel = running.cancellation_token();
+        tokio::select! {
+            quit = running.waiting() => { quit.context("stdio service failed")?; }
+            _ = shutdown.cancelled() => { cancel.cancel(); }
+        }
+        shutdown.cancel();
+        return Ok(());
+    }
+
+    let app = http::app(
+        handler.clone(),
+        store,
+        &http::HttpOptions::from_args(&args),
+        shutdown.clone(),
+    );
+    let tools = handler.tools().len();
+    http::serve(args.listen, app, shutdown.clone(), |bound| {
+        tracing::info!(
+            tools,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "baton listening on http://{bound}/mcp"
+        );
+    })
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_signal_listener(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::info!("shutdown requested: finishing in-flight requests");
+        shutdown.cancel();
+    });
+}

@@ -1,1 +1,135 @@
-fn main() {}
+//! The `baton` command.
+
+use anyhow::Context;
+use baton_server::{
+    config::{DatabaseArgs, LogFormat, ServeArgs},
+    keys, store, sweeper, telemetry,
+};
+use clap::{Parser, Subcommand};
+
+/// baton: a stateless MCP server for research tasks, with signed handles and durable state.
+///
+/// Without a subcommand, `baton` serves (as `baton serve`).
+#[derive(Parser)]
+#[command(name = "baton", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Log format on stderr (filter with RUST_LOG, e.g. `RUST_LOG=baton_server=debug`).
+    #[arg(long, env = "BATON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+
+    /// Tokio worker threads (default: one per core).
+    #[arg(long, env = "BATON_WORKER_THREADS", global = true)]
+    worker_threads: Option<usize>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over Streamable HTTP (default) or stdio.
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations, or list them with --check.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Only report pending migrations; exit 1 when there are some.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Delete expired tasks now (the server also does this in the background).
+    Gc {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Most tasks deleted per statement.
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+    },
+    /// Manage handle-signing keys kept in the database.
+    Keys {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// List key ids and creation times (never the secrets).
+    List,
+    /// Add a key with the next id; instances sign with it after their next restart.
+    Rotate,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = cli.worker_threads {
+        runtime.worker_threads(n);
+    }
+    let runtime = runtime.build().context("cannot start the async runtime")?;
+    let result = runtime.block_on(run(cli));
+    if let Err(e) = &result {
+        tracing::error!("{e:#}");
+    }
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => baton_server::serve(cli.serve).await,
+        Some(Command::Serve(args)) => baton_server::serve(*args).await,
+        Some(Command::Migrate { database, check }) => migrate(&database, check).await,
+        Some(Command::Gc { database, batch }) => {
+            let store = store::open(&database, baton_store::Lifetimes::default(), false).await?;
+            let deleted = sweeper::sweep_once(store.as_ref(), batch).await?;
+            println!("deleted {deleted} expired tasks");
+            Ok(())
+        }
+        Some(Command::Keys { database, action }) => {
+            let store = store::open(&database, baton_store::Lifetimes::default(), false).await?;
+            match action {
+                KeysAction::List => {
+                    for key in store.signing_keys().await? {
+                        println!("{}\t{}", key.key_id, key.created_at.to_rfc3339());
+                    }
+                }
+                KeysAction::Rotate => {
+                    let id = keys::rotate(store.as_ref()).await?;
+                    println!("added handle-signing key {id}; restart instances to sign with it");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(database: &DatabaseArgs, check: bool) -> anyhow::Result<()> {
+    let url = &database.database_url;
+    let pending = match store::Backend::of(url)? {
+        store::Backend::Sqlite => baton_store_sqlite::pending_migrations(url).await?,
+        store::Backend::Postgres => baton_store_postgres::pending_migrations(url).await?,
+    };
+    if check {
+        if pending.is_empty() {
+            println!("no pending migrations");
+            return Ok(());
+        }
+        for (version, description) in &pending {
+            println!("pending: {version} {description}");
+        }
+        std::process::exit(1);
+    }
+    match store::Backend::of(url)? {
+        store::Backend::Sqlite => baton_store_sqlite::migrate(url).await?,
+        store::Backend::Postgres => baton_store_postgres::migrate(url).await?,
+    }
+    println!("applied {} migration(s)", pending.len());
+    Ok(())
+}

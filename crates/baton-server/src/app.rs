@@ -1,0 +1,164 @@
+//! The MCP server handler: what rmcp calls for every request, on HTTP and stdio alike.
+//!
+//! Everything here is built once at start-up ([`Baton::new`]) and shared behind an `Arc`:
+//! rmcp asks the service factory for a handler on every HTTP request, so a clone must be
+//! cheap and must not rebuild tools, schemas or server info.
+
+use std::{borrow::Cow, sync::Arc};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CacheScope, CallToolRequestParams, CallToolResponse, DiscoverResult, Implementation,
+        ListToolsResult, MetaObject, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+        ServerConfig, Tool,
+    },
+    service::RequestContext,
+};
+
+use crate::{principal::Principal, tools::ToolTable};
+
+/// Protocol revisions baton serves: the stateless 2026-07-28 revision and, statelessly on
+/// the same endpoint, the initialize-era revisions clients still use.
+pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
+
+/// How long clients may cache `server/discover` and `tools/list` (they change only when the
+/// server is redeployed with another configuration).
+pub const LIST_TTL_MS: u64 = 10 * 60 * 1000;
+
+/// Most tools per `tools/list` page.
+pub const TOOLS_PAGE_SIZE: usize = 100;
+
+/// What the handler needs, built once.
+pub struct BatonParts {
+    /// Every callable tool.
+    pub tools: ToolTable,
+    /// The tools `tools/list` shows (all of them, or the search entry points).
+    pub listed: Vec<Tool>,
+    /// Guidance for models, sent in `server/discover` and `initialize`.
+    pub instructions: String,
+    /// The principal of stdio callers.
+    pub stdio_principal: Principal,
+}
+
+struct Inner {
+    tools: ToolTable,
+    listed: Vec<Tool>,
+    info: ServerConfig,
+    result_meta: MetaObject,
+    stdio_principal: Principal,
+}
+
+/// baton's MCP handler. Cheap to clone.
+#[derive(Clone)]
+pub struct Baton {
+    inner: Arc<Inner>,
+}
+
+impl Baton {
+    /// Builds the handler.
+    pub fn new(parts: BatonParts) -> Self {
+        let server_info = Implementation::new("baton", env!("CARGO_PKG_VERSION"))
+            .with_title("baton research-task server");
+        let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(server_info.clone())
+            .with_instructions(parts.instructions);
+        let mut result_meta = MetaObject::default();
+        result_meta.insert(
+            "io.modelcontextprotocol/serverInfo".to_owned(),
+            serde_json::to_value(&server_info).unwrap_or_default(),
+        );
+        Baton {
+            inner: Arc::new(Inner {
+                tools: parts.tools,
+                listed: parts.listed,
+                info,
+                result_meta,
+                stdio_principal: parts.stdio_principal,
+            }),
+        }
+    }
+
+    /// Every callable tool.
+    pub fn tools(&self) -> &ToolTable {
+        &self.inner.tools
+    }
+}
+
+fn is_modern(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+impl ServerHandler for Baton {
+    fn get_info(&self) -> ServerConfig {
+        self.inner.info.clone()
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(SUPPORTED_VERSIONS)
+    }
+
+    async fn discover(
+        &self,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        let mut result =
+            DiscoverResult::from_server_info(SUPPORTED_VERSIONS.to_vec(), self.get_info());
+        result.ttl_ms = LIST_TTL_MS;
+        result.cache_scope = CacheScope::Public;
+        Ok(result)
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let listed = &self.inner.listed;
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => crate::cursor::decode_tools_page(&c, listed.len())
+                .ok_or_else(|| ErrorData::invalid_params("invalid cursor for tools/list", None))?,
+        };
+        let end = (start + TOOLS_PAGE_SIZE).min(listed.len());
+        let mut result = ListToolsResult::with_all_items(listed[start..end].to_vec());
+        if end < listed.len() {
+            result.next_cursor = Some(crate::cursor::encode_tools_page(end, listed.len()));
+        }
+        if is_modern(&ctx) {
+            result.ttl_ms = Some(LIST_TTL_MS);
+            result.cache_scope = Some(CacheScope::Public);
+            result.meta = Some(self.inner.result_meta.clone());
+        }
+        Ok(result)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.tools.get(name).map(|t| t.definition.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some(tool) = self.inner.tools.get(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool `{}`", request.name),
+                None,
+            ));
+        };
+        let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
+        let modern = is_modern(&ctx);
+        let mut result = (tool.handler)(principal, request.arguments.unwrap_or_default()).await?;
+        if modern {
+            result.meta = Some(self.inner.result_meta.clone());
+        }
+        Ok(result.into())
+    }
+}

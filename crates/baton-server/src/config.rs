@@ -1,0 +1,214 @@
+//! Configuration: every `baton serve` flag, each also readable from a `BATON_*` variable.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use baton_protocol::Limits;
+use clap::{Args, ValueEnum};
+
+/// How `tools/list` exposes the catalog. Fixed at start-up: it never changes per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ToolExposure {
+    /// `tools/list` returns every tool.
+    Full,
+    /// `tools/list` returns pinned tools plus `search_tools` and `call_tool`; every tool
+    /// stays callable by name.
+    Search,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of the store connection, shared by `serve`, `migrate`, `gc`.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseArgs {
+    /// Where tasks live: `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db")]
+    pub database_url: String,
+
+    /// Most open database connections.
+    #[arg(long, env = "BATON_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How long a request may wait for a free connection before failing as unavailable.
+    #[arg(long, env = "BATON_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: Duration,
+
+    /// Longest a single statement may run (Postgres `statement_timeout`; SQLite busy timeout).
+    #[arg(long, env = "BATON_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_statement_timeout: Duration,
+}
+
+/// `baton serve` options.
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for Streamable HTTP (`POST /mcp`). Port 0 picks a free port.
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Serve MCP over stdin/stdout instead of HTTP (logs go to stderr).
+    #[arg(long, env = "BATON_STDIO")]
+    pub stdio: bool,
+
+    /// The store connection.
+    #[command(flatten, next_help_heading = "Database")]
+    pub database: DatabaseArgs,
+
+    /// Apply pending migrations at start (Postgres; SQLite always migrates on open).
+    /// Instances starting together take turns through an advisory lock.
+    #[arg(long, env = "BATON_MIGRATE")]
+    pub migrate: bool,
+
+    /// Host names accepted in the `Host` header (DNS-rebinding guard), comma-separated.
+    #[arg(
+        long,
+        env = "BATON_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1,::1"
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Accept any `Host` header (behind a proxy that checks it).
+    #[arg(long, env = "BATON_ANY_HOST")]
+    pub any_host: bool,
+
+    /// Origins accepted in the `Origin` header, comma-separated; a request with another
+    /// Origin gets 403. Empty: only requests without an Origin or from the allowed hosts.
+    #[arg(long, env = "BATON_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest request body, in bytes; larger ones get 413.
+    #[arg(long, env = "BATON_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Longest a request may take before it is answered 503.
+    #[arg(long, env = "BATON_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Most requests served at once; more are answered 503 at once rather than queued.
+    #[arg(long, env = "BATON_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+
+    /// A task expires after this long without use.
+    #[arg(long, env = "BATON_IDLE_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub idle_ttl: Duration,
+
+    /// A task expires this long after its creation, however much it is used.
+    #[arg(long, env = "BATON_ABSOLUTE_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub absolute_ttl: Duration,
+
+    /// How often expired tasks are deleted.
+    #[arg(long, env = "BATON_SWEEP_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub sweep_interval: Duration,
+
+    /// Most expired tasks deleted per statement by the sweeper.
+    #[arg(long, env = "BATON_SWEEP_BATCH", default_value_t = 500)]
+    pub sweep_batch: u32,
+
+    /// Handle-signing keys as `ID:SECRET` pairs (SECRET: base64url, at least 32 bytes),
+    /// comma-separated. The largest id signs; all verify. Without it, baton creates a key
+    /// and keeps it in the database, shared by every instance on that database.
+    #[arg(
+        long,
+        env = "BATON_HANDLE_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub handle_keys: Vec<String>,
+
+    /// Most findings one call may carry.
+    #[arg(long, env = "BATON_MAX_FINDINGS_PER_CALL", default_value_t = 100)]
+    pub max_findings_per_call: usize,
+
+    /// Longest finding, in characters.
+    #[arg(long, env = "BATON_MAX_FINDING_CHARS", default_value_t = 4000)]
+    pub max_finding_chars: usize,
+
+    /// Most findings a task may hold.
+    #[arg(long, env = "BATON_MAX_FINDINGS_PER_TASK", default_value_t = 10_000)]
+    pub max_findings_per_task: u32,
+
+    /// How `tools/list` presents tools: every tool, or a search entry point.
+    #[arg(long, env = "BATON_TOOL_EXPOSURE", value_enum, default_value_t = ToolExposure::Full)]
+    pub tool_exposure: ToolExposure,
+
+    /// Extra tool definitions (a JSON array of MCP Tool objects) to list and search.
+    #[arg(long, env = "BATON_CATALOG")]
+    pub catalog: Option<PathBuf>,
+
+    /// Serve the fixture tools, prompts and resources (`test_*`) that the official MCP
+    /// conformance suite calls. For conformance runs only; never on by default.
+    #[arg(long, env = "BATON_CONFORMANCE_FIXTURES")]
+    pub conformance_fixtures: bool,
+
+    /// The principal stdio callers act as (HTTP callers get theirs from the request).
+    #[arg(long, env = "BATON_STDIO_PRINCIPAL", default_value = "anonymous")]
+    pub stdio_principal: String,
+
+    /// How long to wait for in-flight requests on shutdown.
+    #[arg(long, env = "BATON_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    /// The tool-argument limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_findings_per_call: self.max_findings_per_call,
+            max_finding_chars: self.max_finding_chars,
+            max_findings_per_task: self.max_findings_per_task,
+            ..Limits::default()
+        }
+    }
+
+    /// The task lifetimes.
+    pub fn lifetimes(&self) -> anyhow::Result<baton_store::Lifetimes> {
+        let idle = chrono::Duration::from_std(self.idle_ttl)?;
+        let absolute = chrono::Duration::from_std(self.absolute_ttl)?;
+        anyhow::ensure!(
+            idle > chrono::Duration::zero(),
+            "--idle-ttl must be positive"
+        );
+        anyhow::ensure!(
+            absolute >= idle,
+            "--absolute-ttl must be at least --idle-ttl"
+        );
+        Ok(baton_store::Lifetimes { idle, absolute })
+    }
+}
+
+/// Renders a duration the way people write it in config (`24h`, `7d`, `90s`).
+pub fn human_duration(d: chrono::Duration) -> String {
+    fn count(n: i64, unit: &str) -> String {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    }
+    match d.num_seconds() {
+        s if s > 0 && s % 86_400 == 0 => count(s / 86_400, "day"),
+        s if s > 0 && s % 3_600 == 0 => count(s / 3_600, "hour"),
+        s if s > 0 && s % 60 == 0 => count(s / 60, "minute"),
+        s => count(s, "second"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(chrono::Duration::hours(24)), "1 day");
+        assert_eq!(human_duration(chrono::Duration::days(7)), "7 days");
+        assert_eq!(human_duration(chrono::Duration::days(11)), "11 days");
+        assert_eq!(human_duration(chrono::Duration::hours(3)), "3 hours");
+        assert_eq!(human_duration(chrono::Duration::seconds(90)), "90 seconds");
+    }
+}

@@ -1,0 +1,102 @@
+//! Opaque pagination cursors and error references.
+//!
+//! Cursors only carry a position inside the caller's own data (every store call is scoped
+//! by owner), so a tampered cursor can at worst skip within the caller's own list; they are
+//! encoded, not signed, and a cursor that does not decode is an invalid `cursor` argument.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use baton_store::{TaskId, TaskListCursor};
+use chrono::{DateTime, Utc};
+use data_encoding::BASE64URL_NOPAD;
+
+const FINDINGS_PREFIX: &str = "f1.";
+const TASKS_PREFIX: &str = "t1.";
+
+/// Encodes "after finding `index`".
+pub fn encode_findings(index: u32) -> String {
+    BASE64URL_NOPAD.encode(format!("{FINDINGS_PREFIX}{index}").as_bytes())
+}
+
+/// Decodes a findings cursor.
+pub fn decode_findings(text: &str) -> Option<u32> {
+    let raw = decode(text)?;
+    raw.strip_prefix(FINDINGS_PREFIX)?.parse().ok()
+}
+
+/// Encodes a task-list position.
+pub fn encode_tasks(at: &TaskListCursor) -> String {
+    let raw = format!(
+        "{TASKS_PREFIX}{}.{}",
+        at.created_at.timestamp_micros(),
+        data_encoding::HEXLOWER.encode(at.id.as_bytes())
+    );
+    BASE64URL_NOPAD.encode(raw.as_bytes())
+}
+
+/// Decodes a task-list cursor.
+pub fn decode_tasks(text: &str) -> Option<TaskListCursor> {
+    let raw = decode(text)?;
+    let (micros, id) = raw.strip_prefix(TASKS_PREFIX)?.split_once('.')?;
+    let created_at = DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?;
+    let id = TaskId::from_slice(&data_encoding::HEXLOWER.decode(id.as_bytes()).ok()?)?;
+    Some(TaskListCursor { created_at, id })
+}
+
+fn decode(text: &str) -> Option<String> {
+    if text.len() > 128 {
+        return None;
+    }
+    String::from_utf8(BASE64URL_NOPAD.decode(text.as_bytes()).ok()?).ok()
+}
+
+/// A short reference that ties an error shown to a caller to the server's log line.
+pub fn reference() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}-{n:x}", nanos & 0xffff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(decode_findings(&encode_findings(42)), Some(42));
+        let at = TaskListCursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_000).unwrap(),
+            id: TaskId::from_bytes([9; 16]),
+        };
+        assert_eq!(decode_tasks(&encode_tasks(&at)), Some(at));
+    }
+
+    #[test]
+    fn foreign_and_garbage_cursors_are_rejected() {
+        assert_eq!(decode_findings("not a cursor"), None);
+        assert_eq!(
+            decode_findings(&encode_tasks(&TaskListCursor {
+                created_at: Utc::now(),
+                id: TaskId::from_bytes([1; 16]),
+            })),
+            None
+        );
+        assert_eq!(decode_tasks(&encode_findings(3)), None);
+        assert_eq!(decode_tasks(&"A".repeat(1000)), None);
+    }
+}
+
+/// Encodes a `tools/list` page start, bound to the list's length so that a cursor from a
+/// differently configured server is rejected rather than misread.
+pub fn encode_tools_page(start: usize, total: usize) -> String {
+    BASE64URL_NOPAD.encode(format!("l1.{start}.{total}").as_bytes())
+}
+
+/// Decodes a `tools/list` cursor for a list of `total` tools.
+pub fn decode_tools_page(text: &str, total: usize) -> Option<usize> {
+    let raw = decode(text)?;
+    let (start, len) = raw.strip_prefix("l1.")?.split_once('.')?;
+    let (start, len): (usize, usize) = (start.parse().ok()?, len.parse().ok()?);
+    (len == total && start < total).then_some(start)
+}

@@ -1,0 +1,207 @@
+//! Streamable HTTP: the axum app around rmcp's service, with its layers.
+//!
+//! Request flow: TCP (TCP_NODELAY) → axum → tracing → load shedding and concurrency limit →
+//! timeout → principal → rmcp `StreamableHttpService` at `/mcp` (Host/Origin checks, body
+//! limit, headers and `_meta` validation, JSON-RPC) → [`crate::app::Baton`] → tool → store.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    serve::ListenerExt,
+};
+use baton_store::TaskStore;
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    streamable_http_server::session::never::NeverSessionManager,
+};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::trace::TraceLayer;
+
+use crate::{app::Baton, config::ServeArgs, principal::Principal};
+
+/// What the HTTP app needs besides the handler.
+pub struct HttpOptions {
+    /// Host names accepted in `Host` (empty with `any_host`).
+    pub allowed_hosts: Vec<String>,
+    /// Accept any `Host`.
+    pub any_host: bool,
+    /// Origins accepted in `Origin`.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Most requests at once.
+    pub max_concurrent_requests: usize,
+}
+
+impl HttpOptions {
+    /// From `baton serve` flags.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        HttpOptions {
+            allowed_hosts: args.allowed_hosts.clone(),
+            any_host: args.any_host,
+            allowed_origins: args.allowed_origins.clone(),
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: args.request_timeout,
+            max_concurrent_requests: args.max_concurrent_requests,
+        }
+    }
+}
+
+/// Builds the axum app: `/mcp`, `/healthz`, `/readyz`.
+pub fn app(
+    handler: Baton,
+    store: Arc<dyn TaskStore>,
+    options: &HttpOptions,
+    shutdown: CancellationToken,
+) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
+        .with_legacy_session_mode(false)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_cancellation_token(shutdown.child_token());
+    config = if options.any_host {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(options.allowed_hosts.iter().cloned())
+    };
+    if !options.allowed_origins.is_empty() {
+        config = config
+            .with_allowed_origins(options.allowed_origins.iter().cloned())
+            .enforce_origin_validation();
+    }
+    let mcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+
+    let overload = ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |e: tower::BoxError| async move { overloaded(e) },
+        ))
+        .load_shed()
+        .concurrency_limit(options.max_concurrent_requests)
+        .timeout(options.request_timeout);
+
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(attach_principal))
+        .layer(middleware::from_fn_with_state(
+            options.max_body_bytes,
+            reject_malformed_json,
+        ))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(store)
+        .layer(overload)
+        .layer(TraceLayer::new_for_http())
+}
+
+fn overloaded(e: tower::BoxError) -> Response {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        (StatusCode::SERVICE_UNAVAILABLE, "request timed out\n").into_response()
+    } else if e.is::<tower::load_shed::error::Overloaded>() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            "server busy, retry shortly\n",
+        )
+            .into_response()
+    } else {
+        tracing::error!(error = %e, "request failed in a layer");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+    }
+}
+
+/// Until authentication is configured every HTTP caller is the anonymous principal; the
+/// auth layer will replace this one and put the token's subject here instead.
+async fn attach_principal(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Principal::anonymous());
+    next.run(request).await
+}
+
+/// JSON-RPC says a body that is not JSON gets `-32700 Parse error`; rmcp answers such a
+/// body with a plain-text 415, so the body is checked here first (a validating pass that
+/// builds nothing). Bodies over the limit get 413 before anything is parsed.
+async fn reject_malformed_json(
+    State(max_body_bytes): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_json_post = request.method() == axum::http::Method::POST
+        && request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json_post {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max_body_bytes).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds {max_body_bytes} bytes\n"),
+        )
+            .into_response();
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32700, "message": format!("Parse error: {e}")}
+        });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(store): State<Arc<dyn TaskStore>>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store did not answer\n").into_response(),
+    }
+}
+
+/// Binds `addr` with TCP_NODELAY on every accepted socket (without it, replies written in
+/// pieces wait for delayed ACKs: ~40 ms each) and serves until `shutdown` is cancelled,
+/// then finishes in-flight requests.
+pub async fn serve(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    on_bound(listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Background deletion of expired tasks.
+//!
+//! Expired tasks are already invisible (every store call checks expiry); the sweeper only
+//! reclaims space. It runs on every instance; backends make concurrent sweeps safe.
+
+use std::{sync::Arc, time::Duration};
+
+use baton_store::TaskStore;
+use tokio_util::sync::CancellationToken;
+
+/// At most this many batches per tick, so one tick never runs away.
+const MAX_BATCHES_PER_TICK: u32 = 100;
+
+/// Sweeps once: deletes expired tasks in batches until none are left (or the tick's cap).
+pub async fn sweep_once(store: &dyn TaskStore, batch: u32) -> Result<u64, baton_store::StoreError> {
+    let mut total = 0;
+    for _ in 0..MAX_BATCHES_PER_TICK {
+        let deleted = store.sweep_expired(chrono::Utc::now(), batch).await?;
+        total += deleted;
+        if deleted < u64::from(batch) {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Spawns the sweeper; it stops when `shutdown` is cancelled.
+pub fn spawn(store: Arc<dyn TaskStore>, every: Duration, batch: u32, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            match sweep_once(store.as_ref(), batch).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "swept expired tasks"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired tasks failed; will retry"),
+            }
+        }
+    });
+}

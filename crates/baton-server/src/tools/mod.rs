@@ -1,0 +1,100 @@
+//! The tool table: every tool's definition and handler, built once at start-up.
+//!
+//! rmcp calls `list_tools`, `get_tool` and `call_tool` on the server handler; the handler
+//! looks tools up here. Tools are registered by name, listed in name order (deterministic,
+//! so that clients and prompt caches see a stable list).
+
+pub mod research;
+
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
+
+use baton_protocol::ToolError;
+use rmcp::{
+    ErrorData,
+    model::{CallToolResult, ContentBlock, JsonObject, Tool},
+};
+use serde::Serialize;
+
+use crate::principal::Principal;
+
+/// What a tool handler returns.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<CallToolResult, ErrorData>> + Send>>;
+
+/// A tool handler: takes the caller and the raw arguments.
+pub type ToolFn = Arc<dyn Fn(Principal, JsonObject) -> ToolFuture + Send + Sync>;
+
+/// One registered tool.
+#[derive(Clone)]
+pub struct RegisteredTool {
+    /// Its MCP definition.
+    pub definition: Tool,
+    /// Its handler.
+    pub handler: ToolFn,
+}
+
+/// All tools the server can call, by name.
+#[derive(Clone, Default)]
+pub struct ToolTable {
+    tools: BTreeMap<String, RegisteredTool>,
+}
+
+impl ToolTable {
+    /// Adds a tool. A second tool with the same name replaces nothing: it is a start-up bug.
+    pub fn register(&mut self, definition: Tool, handler: ToolFn) -> anyhow::Result<()> {
+        let name = definition.name.to_string();
+        anyhow::ensure!(
+            !self.tools.contains_key(&name),
+            "tool `{name}` is registered twice"
+        );
+        self.tools.insert(
+            name,
+            RegisteredTool {
+                definition,
+                handler,
+            },
+        );
+        Ok(())
+    }
+
+    /// Looks a tool up.
+    pub fn get(&self, name: &str) -> Option<&RegisteredTool> {
+        self.tools.get(name)
+    }
+
+    /// Every definition, in name order.
+    pub fn definitions(&self) -> impl Iterator<Item = &Tool> {
+        self.tools.values().map(|t| &t.definition)
+    }
+
+    /// How many tools there are.
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+}
+
+/// A successful result: the value as `structuredContent` and its JSON as text.
+pub fn structured<T: Serialize>(value: &T) -> Result<CallToolResult, ErrorData> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| ErrorData::internal_error(format!("result serialization: {e}"), None))?;
+    Ok(CallToolResult::structured(value))
+}
+
+/// A tool execution error (`isError: true`) whose text is the error's exact message.
+pub fn tool_error(error: &ToolError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(error.to_string())])
+}
+
+/// Turns a tool's outcome into its wire result.
+pub fn into_result<T: Serialize>(
+    outcome: Result<T, ToolError>,
+) -> Result<CallToolResult, ErrorData> {
+    match outcome {
+        Ok(value) => structured(&value),
+        Err(error) => Ok(tool_error(&error)),
+    }
+}
