@@ -1,1 +1,326 @@
-//! placeholder
+//! The Postgres backend of baton's [`TaskStore`], for a fleet of stateless instances
+//! sharing one database.
+//!
+//! [`PostgresStore::connect`] opens a connection pool (sqlx), runs the embedded migrations
+//! (from `migrations/postgres/`) unless told not to, and returns a store that is cheap to
+//! clone and share between tasks.
+//!
+//! # Connecting
+//!
+//! ```no_run
+//! use baton_store::{Lifetimes, TaskStore};
+//! use baton_store_postgres::{PostgresOptions, PostgresStore};
+//! use std::time::Duration;
+//!
+//! # async fn example() -> Result<(), baton_store::StoreError> {
+//! let options = PostgresOptions {
+//!     lifetimes: Lifetimes::default(),
+//!     max_connections: 20,
+//!     statement_timeout: Duration::from_secs(5),
+//!     ..PostgresOptions::default()
+//! };
+//! let store = PostgresStore::connect("postgres://baton@db.internal/baton", options).await?;
+//! store.ping().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Connection and pool settings
+//!
+//! [`PostgresOptions`] holds them; the defaults suit one instance of a small fleet.
+//!
+//! * `max_connections` (default 10) and `min_connections` (default 0) bound the pool of
+//!   each instance; size the fleet so that instances × `max_connections` stays well below
+//!   the server's `max_connections`.
+//! * `acquire_timeout` (default 5 s): a call that waits longer for a pooled connection
+//!   fails with [`StoreErrorKind::Unavailable`].
+//! * `statement_timeout` (default 10 s) is set on every pooled connection right after it
+//!   connects (`SET statement_timeout`); a statement cancelled by it is rolled back and
+//!   reported as `Unavailable`. Zero disables it.
+//! * Prepared statements are cached per connection (sqlx's statement cache, 256 entries).
+//! * Connections are checked before they are handed out, so after a database restart or
+//!   failover the pool replaces dead connections by itself: at most the first call after
+//!   the outage fails, with `Unavailable`.
+//! * `migrate_on_connect` (default true) runs [`migrate`] before the pool opens.
+//!
+//! # Migrations
+//!
+//! [`migrate`] applies the embedded migrations. Several instances may start (and migrate)
+//! at once: sqlx 0.8's migrator takes a session-level `pg_advisory_lock` (key derived from
+//! the database name) before it even creates its `_sqlx_migrations` table and releases it
+//! when done (`sqlx-core` `Migrator::run_direct` → `sqlx-postgres` `Migrate::lock`), so the
+//! others wait and then find nothing left to do. Migrations run on a dedicated connection
+//! without a statement timeout, which is closed afterwards: if a migration fails, closing
+//! it releases the lock. [`pending_migrations`] lists what [`migrate`] would apply, without
+//! changing anything (for `baton migrate --check`).
+//!
+//! # Consistency model
+//!
+//! * **Atomic:** every change is one SQL statement. Appending (and completing) is a single
+//!   `UPDATE … WHERE status = 'running' AND expires_at > now AND count + n <= max RETURNING`
+//!   with the findings inserted by the same statement (a data-modifying CTE), so a batch
+//!   of findings is stored whole, with contiguous indexes, or not at all. Starting with an
+//!   idempotency key claims the key (`INSERT … ON CONFLICT DO NOTHING`) and inserts the
+//!   task in one statement.
+//! * **Racing instances** are serialised by Postgres row locks (read committed): two
+//!   completions of one task give one `Ok` and one `WrongStatus(Complete)`; concurrent
+//!   appends never lose or reuse an index; racing starts with one key create one task
+//!   (the losers see it as a replay, or `IdempotencyConflict` if their topic or depth
+//!   differ). A reader sees each change entirely or not at all; `list_findings` reads the
+//!   task and its page of findings from one snapshot.
+//! * **Sweeping** (`DELETE … FOR UPDATE SKIP LOCKED`) is safe on every instance at once:
+//!   sweepers never wait for each other and never delete a row twice.
+//! * **Reads** (`get_task`) are a primary-key lookup; they write only when the task's
+//!   stored expiry lags the idle deadline by more than a minute (or half the idle
+//!   lifetime, when that is shorter).
+//! * **Retry** calls that fail with [`StoreErrorKind::Unavailable`] (pool timeout, refused
+//!   or reset connection, server shutdown or start-up, statement timeout, serialization
+//!   failure, deadlock): the statement was rolled back. One caveat is inherent to any
+//!   database client: when the connection dies *while the server commits*, the change may
+//!   have happened. `start_task` with an idempotency key is safe to retry blindly; a
+//!   retried `append_findings` may store its batch twice, and a retried `complete_task` or
+//!   `cancel_task` may answer `WrongStatus` for its own earlier success. `Internal` errors
+//!   are not worth retrying.
+#![deny(missing_docs)]
+
+mod error;
+mod store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use baton_store::{Lifetimes, StoreError, StoreErrorKind};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor, Row};
+
+#[doc(no_inline)]
+pub use baton_store::TaskStore;
+
+/// The embedded migrations (`migrations/postgres/` at the workspace root).
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// How a [`PostgresStore`] connects and how long its tasks live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Task lifetimes (idle and absolute).
+    pub lifetimes: Lifetimes,
+    /// The most connections this instance's pool opens.
+    pub max_connections: u32,
+    /// Connections the pool keeps open even when idle.
+    pub min_connections: u32,
+    /// How long a call waits for a pooled connection before failing `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// Set as `statement_timeout` on every pooled connection; zero disables it.
+    pub statement_timeout: Duration,
+    /// Whether [`PostgresStore::connect`] applies pending migrations first.
+    pub migrate_on_connect: bool,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            lifetimes: Lifetimes::default(),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+            migrate_on_connect: true,
+        }
+    }
+}
+
+/// A [`TaskStore`] on Postgres. Cloning is cheap: clones share one pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    lifetimes: Lifetimes,
+    connect_options: PgConnectOptions,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    // Not the connect options: they may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("lifetimes", &self.lifetimes)
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE_CAPACITY: usize = 256;
+
+fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url)
+        .map(|o| {
+            o.statement_cache_capacity(STATEMENT_CACHE_CAPACITY)
+                .application_name("baton")
+        })
+        .map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Internal,
+                "invalid postgres connection url".to_string(),
+            )
+            .with_source(e)
+        })
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
+    /// with any libpq-style query parameters sqlx understands), migrating it first when
+    /// `options.migrate_on_connect` is set.
+    ///
+    /// Fails with [`StoreErrorKind::Unavailable`] when the database cannot be reached within
+    /// `options.acquire_timeout`, and [`StoreErrorKind::Internal`] on a bad URL or a failed
+    /// migration.
+    pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let connect_options = parse_url(url)?;
+        if options.migrate_on_connect {
+            migrate_with(&connect_options, options.acquire_timeout).await?;
+        }
+        let timeout_ms = options.statement_timeout.as_millis();
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(options.min_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(true)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(format!("SET statement_timeout = {timeout_ms}").as_str())
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(connect_options.clone())
+            .await
+            .map_err(|e| error::from_sqlx("connect", e))?;
+        tracing::debug!(
+            max_connections = options.max_connections,
+            "connected to postgres"
+        );
+        Ok(PostgresStore {
+            pool,
+            lifetimes: options.lifetimes,
+            connect_options,
+            acquire_timeout: options.acquire_timeout,
+        })
+    }
+
+    /// Applies pending migrations to this store's database (see [`migrate`]).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate_with(&self.connect_options, self.acquire_timeout).await
+    }
+
+    /// The task lifetimes this store applies.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// The underlying pool, for diagnostics and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool: waits for checked-out connections to come back, then closes all.
+    /// Calls made afterwards fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Applies every pending embedded migration to the database at `url`.
+///
+/// Safe to call from many instances at once: the migrator holds a Postgres advisory lock
+/// while it works (see the crate docs), so exactly one applies each migration.
+pub async fn migrate(url: &str) -> Result<(), StoreError> {
+    migrate_with(&parse_url(url)?, PostgresOptions::default().acquire_timeout).await
+}
+
+/// Runs the migrator; `connect_timeout` bounds the wait for the first connection only.
+async fn migrate_with(
+    options: &PgConnectOptions,
+    connect_timeout: Duration,
+) -> Result<(), StoreError> {
+    // A dedicated one-connection pool: no statement timeout (waiting for another instance's
+    // lock or building an index may take long), and closing it releases the advisory lock
+    // even if the migration failed half-way.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(connect_timeout)
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| error::from_sqlx("migration connect", e))?;
+    let result = MIGRATOR.run(&pool).await;
+    pool.close().await;
+    result.map_err(error::from_migrate)
+}
+
+/// The embedded migrations not yet applied to the database at `url`, as
+/// `(version, description)`, oldest first; empty when the schema is current.
+///
+/// Reads only. Fails with [`StoreErrorKind::Internal`] when the database holds a migration
+/// this build does not know, one whose checksum differs from the embedded one, or one that
+/// failed half-way.
+pub async fn pending_migrations(url: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    let options = parse_url(url)?;
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| error::from_sqlx("migration check", e))?;
+    let result = applied_migrations(&mut conn).await;
+    let _ = conn.close().await;
+    let applied = result?;
+
+    let internal = |message: String| StoreError::new(StoreErrorKind::Internal, message);
+    for (version, checksum, success) in &applied {
+        if !success {
+            return Err(internal(format!(
+                "migration {version} failed part-way; repair the database by hand"
+            )));
+        }
+        match MIGRATOR.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(internal(format!(
+                    "the database has migration {version}, unknown to this build (newer baton?)"
+                )));
+            }
+            Some(m) if m.checksum.as_ref() != checksum.as_slice() => {
+                return Err(internal(format!(
+                    "migration {version} was changed after it was applied"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version))
+        .map(|m| (m.version, m.description.to_string()))
+        .collect())
+}
+
+async fn applied_migrations(
+    conn: &mut PgConnection,
+) -> Result<Vec<(i64, Vec<u8>, bool)>, StoreError> {
+    let map = |e| error::from_sqlx("migration check", e);
+    let exists: bool = sqlx::query("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map)?
+        .try_get(0)
+        .map_err(map)?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows =
+        sqlx::query("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(map)
+}

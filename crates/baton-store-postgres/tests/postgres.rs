@@ -1,0 +1,225 @@
+//! Postgres-specific behaviour: migrations, connection handling, error mapping, schema.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use baton_store::{Lifetimes, NewTask, StoreErrorKind, TaskId, TaskStore};
+use baton_store_postgres::{PostgresOptions, PostgresStore, migrate, pending_migrations};
+use chrono::{DateTime, TimeZone, Utc};
+use common::TestDb;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn new_task(n: u8) -> NewTask {
+    NewTask {
+        id: TaskId::from_bytes([n; 16]),
+        owner: "alice".into(),
+        topic: "tidal energy".into(),
+        depth: 3,
+        idempotency_key: None,
+    }
+}
+
+#[tokio::test]
+async fn pending_migrations_then_migrate_then_none() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let pending = pending_migrations(&db.url).await.unwrap();
+    assert!(!pending.is_empty());
+    assert_eq!(pending[0].0, 1);
+    assert_eq!(pending[0].1, "initial schema");
+    // Checking changes nothing.
+    assert_eq!(pending_migrations(&db.url).await.unwrap(), pending);
+    migrate(&db.url).await.unwrap();
+    assert!(pending_migrations(&db.url).await.unwrap().is_empty());
+    // Migrating again is a no-op.
+    migrate(&db.url).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_migrate_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move {
+                PostgresStore::connect(&url, common::options(Lifetimes::default())).await
+            })
+        })
+        .collect();
+    for h in handles {
+        let store = h.await.unwrap().unwrap();
+        store.ping().await.unwrap();
+        store.close().await;
+    }
+    assert!(pending_migrations(&db.url).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn connect_without_migrating_leaves_schema_alone() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PostgresOptions {
+        migrate_on_connect: false,
+        ..common::options(Lifetimes::default())
+    };
+    let store = PostgresStore::connect(&db.url, options).await.unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(pending_migrations(&db.url).await.unwrap().len(), 1);
+    // A missing table is a bug, not an outage.
+    let err = store
+        .get_task("alice", &TaskId::from_bytes([1; 16]), t0())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &StoreErrorKind::Internal);
+    store.migrate().await.unwrap();
+    assert!(pending_migrations(&db.url).await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_recovers_after_connections_are_terminated() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PostgresOptions {
+        min_connections: 2,
+        ..common::options(Lifetimes::default())
+    };
+    let store = PostgresStore::connect(&db.url, options).await.unwrap();
+    let task = store.start_task(new_task(1), t0()).await.unwrap().task;
+    for round in 0..3 {
+        let killed = db.terminate_connections().await;
+        assert!(killed >= 1, "round {round}: no connection was terminated");
+        // The first call may fail, but only as Unavailable (retryable)...
+        match store.get_task("alice", &task.id, t0()).await {
+            Ok(t) => assert_eq!(t.id, task.id),
+            Err(e) => assert_eq!(e.kind(), &StoreErrorKind::Unavailable, "{e}"),
+        }
+        // ...and the next one succeeds on a fresh connection.
+        let again = store.get_task("alice", &task.id, t0()).await.unwrap();
+        assert_eq!(again.id, task.id);
+        store.ping().await.unwrap();
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable() {
+    // Nothing listens on port 1.
+    let options = PostgresOptions {
+        acquire_timeout: Duration::from_secs(2),
+        ..PostgresOptions::default()
+    };
+    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/test", options)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &StoreErrorKind::Unavailable, "{err}");
+    let err = pending_migrations("postgres://postgres@127.0.0.1:1/test")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &StoreErrorKind::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn bad_url_is_internal() {
+    let err = PostgresStore::connect(
+        "postgres://127.0.0.1/test?sslmode=sometimes",
+        PostgresOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), &StoreErrorKind::Internal, "{err}");
+}
+
+#[tokio::test]
+async fn statement_timeout_is_set_and_maps_to_unavailable() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PostgresOptions {
+        statement_timeout: Duration::from_millis(250),
+        ..common::options(Lifetimes::default())
+    };
+    let store = PostgresStore::connect(&db.url, options).await.unwrap();
+    let setting: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, "250ms");
+    let err = sqlx::query("SELECT pg_sleep(2)")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("57014"));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn times_are_stored_to_the_millisecond() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store(Lifetimes::default()).await;
+    let now = t0() + chrono::Duration::nanoseconds(123_456_789);
+    let task = store.start_task(new_task(9), now).await.unwrap().task;
+    assert_eq!(
+        task.created_at,
+        t0() + chrono::Duration::milliseconds(123),
+        "truncated, not rounded"
+    );
+    let read = store.get_task("alice", &task.id, now).await.unwrap();
+    assert_eq!(read, task);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn get_task_uses_the_primary_key_and_sweep_uses_the_expiry_index() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store(Lifetimes::default()).await;
+    for n in 0..50 {
+        store.start_task(new_task(n), t0()).await.unwrap();
+    }
+    let pool = store.pool();
+    sqlx::query("ANALYZE tasks").execute(pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT * FROM tasks WHERE id = $1 AND owner = $2 AND expires_at > $3",
+    )
+    .bind(vec![1u8; 16])
+    .bind("alice")
+    .bind(t0())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert!(plan.join("\n").contains("tasks_pkey"), "{plan:?}");
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT 10 \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(t0())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert!(plan.join("\n").contains("tasks_expires_at_idx"), "{plan:?}");
+    tx.rollback().await.unwrap();
+    store.close().await;
+}
