@@ -65,6 +65,18 @@ const K1: f32 = 1.2;
 const SYNONYM_WEIGHT: f32 = 0.6;
 /// How much a tool gains for matching a larger share of the query's terms.
 const COVERAGE: f32 = 2.0;
+/// Share of the tool's name words (its verb and object, service prefix excluded) that the
+/// query matches: the name is the most precise summary of what a tool does.
+const NAME_COVERAGE: f32 = 1.0;
+/// Adjacent query words matching adjacent name words ("pull request", "time off").
+const BIGRAM: f32 = 0.4;
+/// The query's leading verb agrees with the tool's action ("cancel …" → `*_cancel_*`/`*_delete_*`).
+const INTENT: f32 = 0.6;
+/// A matched name object agrees in grammatical number with the query word
+/// ("open pull requests" → `list_pull_requests`, "the pull request" → `get_pull_request`).
+const NUMBER: f32 = 0.35;
+/// How many leading query words are inspected for the intent verb.
+const INTENT_WINDOW: usize = 4;
 const EXACT_NAME_BONUS: f32 = 1.0e6;
 const MENTIONED_NAME_BONUS: f32 = 1.0e5;
 const MAX_SCHEMA_DEPTH: usize = 4;
@@ -165,7 +177,7 @@ const SYNONYMS: &[&[&str]] = &[
         "coordinates",
         "geocode",
     ],
-    &["forecast", "rain", "snow", "temperature", "tomorrow"],
+    &["forecast", "rain", "snow", "temperature"],
     &["shutdown", "stop", "power"],
     &["conversion", "funnel", "convert"],
     &["comment", "discussion", "conversation"],
@@ -177,6 +189,107 @@ const SYNONYMS: &[&[&str]] = &[
     &["calendar", "event", "agenda"],
     &["web", "internet", "online", "google"],
     &["reschedule", "move", "update"],
+    &["participant", "attendee", "attend", "attendance"],
+];
+
+/// Leading request verbs and the tool actions (first word of a tool name after its service
+/// prefix) that carry them out. A verb always also matches itself and its synonym group.
+const INTENTS: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "show", "what", "whats", "which", "who", "whos", "list", "see", "view", "display",
+            "check", "tell", "how", "get", "fetch", "find", "look", "give",
+        ],
+        &[
+            "get", "list", "search", "query", "describe", "read", "find", "lookup", "fetch",
+            "count",
+        ],
+    ),
+    (
+        &[
+            "create", "add", "new", "make", "open", "start", "file", "write", "set", "spin",
+            "register", "put", "draft", "cut",
+        ],
+        &[
+            "create", "add", "make", "launch", "insert", "append", "invite", "write", "quick",
+        ],
+    ),
+    (
+        &[
+            "delete", "remove", "erase", "destroy", "drop", "purge", "cancel", "trash", "wipe",
+            "clear", "kill",
+        ],
+        &[
+            "delete",
+            "remove",
+            "trash",
+            "purge",
+            "void",
+            "cancel",
+            "clear",
+            "terminate",
+            "abort",
+        ],
+    ),
+    (
+        &[
+            "update",
+            "edit",
+            "change",
+            "modify",
+            "rename",
+            "move",
+            "set",
+            "adjust",
+            "mark",
+            "reschedule",
+        ],
+        &[
+            "update",
+            "modify",
+            "change",
+            "set",
+            "move",
+            "adjust",
+            "transition",
+            "flag",
+        ],
+    ),
+    (
+        &[
+            "stop",
+            "shut",
+            "halt",
+            "abort",
+            "pause",
+            "cancel",
+            "kill",
+            "terminate",
+        ],
+        &["stop", "abort", "cancel", "terminate", "mute"],
+    ),
+    (
+        &[
+            "send", "post", "email", "text", "message", "notify", "ping", "reply", "forward",
+            "publish", "tell", "dm",
+        ],
+        &["send", "post", "reply", "publish", "forward"],
+    ),
+    (
+        &["share", "give", "grant", "assign", "hand"],
+        &["share", "assign", "add"],
+    ),
+    (&["call", "phone", "dial", "ring"], &["make", "call"]),
+    (
+        &[
+            "start", "run", "launch", "trigger", "kick", "begin", "execute",
+        ],
+        &["start", "run", "launch", "trigger", "execute", "invoke"],
+    ),
+    (
+        &["restart", "rerun", "retry", "reboot"],
+        &["restart", "rerun", "retry", "reboot"],
+    ),
 ];
 
 fn stemmer() -> &'static Stemmer {
@@ -220,6 +333,20 @@ fn synonyms() -> &'static HashMap<String, Vec<String>> {
 /// Splits text into lower-case, stop-word-free, stemmed terms. Words break at every
 /// non-alphanumeric character and at camelCase boundaries (`getHTTPStatus` → get, http, status).
 pub(crate) fn tokenize(text: &str, emit: &mut impl FnMut(String)) {
+    tokenize_words(text, &mut |_, stem| emit(stem));
+}
+
+/// Whether a lower-case English word looks like a plural noun ("requests", "queries"), judged
+/// on the surface form because stemming erases number.
+pub(crate) fn is_plural(word: &str) -> bool {
+    word.len() > 3
+        && word.ends_with('s')
+        && !["ss", "us", "is", "ous"].iter().any(|e| word.ends_with(e))
+        && word.chars().all(|c| c.is_alphabetic())
+}
+
+/// Like [`tokenize`], but also passes each term's lower-case surface word.
+pub(crate) fn tokenize_words(text: &str, emit: &mut impl FnMut(&str, String)) {
     let mut chars: Vec<char> = Vec::new();
     for run in text.split(|c: char| !c.is_alphanumeric()) {
         if run.is_empty() {
@@ -244,10 +371,41 @@ pub(crate) fn tokenize(text: &str, emit: &mut impl FnMut(String)) {
                 if is_stop_word(&word) {
                     continue;
                 }
-                emit(stemmer().stem(&word).into_owned());
+                let stem = stemmer().stem(&word).into_owned();
+                emit(&word, stem);
             }
         }
     }
+}
+
+fn intents() -> &'static HashMap<String, Vec<String>> {
+    static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (verbs, actions) in INTENTS {
+            let mut stems: Vec<String> = Vec::new();
+            for a in *actions {
+                tokenize(a, &mut |t| stems.push(t));
+            }
+            for v in *verbs {
+                let key = stemmer().stem(v).into_owned();
+                let entry = map.entry(key).or_default();
+                for a in &stems {
+                    if !entry.contains(a) {
+                        entry.push(a.clone());
+                    }
+                }
+            }
+        }
+        map
+    })
+}
+
+/// A tool's name, as index terms: the words after its service prefix, in order.
+#[derive(Debug, Clone, Default)]
+struct NameTerms {
+    /// (term, surface word is plural), in name order.
+    words: Vec<(u32, bool)>,
 }
 
 fn walk_schema(schema: &Map<String, Value>, depth: usize, names: &mut String, descs: &mut String) {
@@ -290,6 +448,10 @@ pub(crate) struct SearchIndex {
     postings: Vec<Vec<(u32, f32)>>,
     /// Lower-cased tool name → document.
     lower_names: HashMap<String, u32>,
+    /// Per document, its name's words (service prefix removed).
+    names: Vec<NameTerms>,
+    /// Terms that are the action (first name word) of some tool.
+    actions: Vec<bool>,
 }
 
 impl SearchIndex {
@@ -379,6 +541,27 @@ impl SearchIndex {
             vocab.insert(term, postings.len() as u32);
             postings.push(list);
         }
+        let mut names = Vec::with_capacity(n);
+        let mut actions = vec![false; postings.len()];
+        for e in entries {
+            let mut group: Vec<String> = Vec::new();
+            tokenize(e.group().unwrap_or_default(), &mut |t| group.push(t));
+            let mut words = Vec::new();
+            let mut prefix = true;
+            tokenize_words(e.name(), &mut |w, t| {
+                if prefix && group.contains(&t) {
+                    return;
+                }
+                prefix = false;
+                if let Some(&tid) = vocab.get(&t) {
+                    words.push((tid, is_plural(w)));
+                }
+            });
+            if let Some(&(tid, _)) = words.first() {
+                actions[tid as usize] = true;
+            }
+            names.push(NameTerms { words });
+        }
         let mut lower_names = HashMap::with_capacity(n);
         for (d, e) in entries.iter().enumerate() {
             lower_names
@@ -389,6 +572,8 @@ impl SearchIndex {
             vocab,
             postings,
             lower_names,
+            names,
+            actions,
         }
     }
 
@@ -398,6 +583,125 @@ impl SearchIndex {
                 .get(&word.to_ascii_lowercase())
                 .map(|&d| d as usize)
         })
+    }
+
+    /// Query words written together that the catalog writes apart, or the reverse:
+    /// "on-call" / "on call" → `oncall`, "paystub" → `pay` + `stub`.
+    fn add_compounds(&self, query: &str, terms: &mut Vec<String>, plural: &mut Vec<bool>) {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut push = |t: String, p: bool, terms: &mut Vec<String>| {
+            if !terms.contains(&t) {
+                terms.push(t);
+                plural.push(p);
+            }
+        };
+        for pair in words.windows(2) {
+            let joined = format!("{}{}", pair[0], pair[1]);
+            let stem = stemmer().stem(&joined).into_owned();
+            if self.vocab.contains_key(&stem) {
+                push(stem, is_plural(&joined), terms);
+            }
+        }
+        for w in &words {
+            let stem = stemmer().stem(w);
+            if w.len() < 6 || is_stop_word(w) || self.vocab.contains_key(stem.as_ref()) {
+                continue;
+            }
+            let split = (3..=w.len() - 3)
+                .filter(|&k| w.is_char_boundary(k))
+                .find_map(|k| {
+                    let (a, b) = (&w[..k], &w[k..]);
+                    let (sa, sb) = (stemmer().stem(a), stemmer().stem(b));
+                    (!is_stop_word(a)
+                        && !is_stop_word(b)
+                        && self.vocab.contains_key(sa.as_ref())
+                        && self.vocab.contains_key(sb.as_ref()))
+                    .then(|| (sa.into_owned(), sb.into_owned(), is_plural(b)))
+                });
+            if let Some((a, b, p)) = split {
+                push(a, false, terms);
+                push(b, p, terms);
+            }
+        }
+    }
+
+    /// The tool actions the query's leading verb asks for: the first of its first few words
+    /// that is a known request verb or some tool's action.
+    fn intent(&self, query: &str) -> Vec<u32> {
+        let table = intents();
+        let syns = synonyms();
+        for word in query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(INTENT_WINDOW)
+        {
+            let stem = stemmer().stem(&word.to_lowercase()).into_owned();
+            let tid = self.vocab.get(&stem).copied();
+            let is_action = tid.is_some_and(|t| self.actions[t as usize]);
+            let Some(mapped) = table.get(&stem) else {
+                if is_action {
+                    return tid.into_iter().collect();
+                }
+                continue;
+            };
+            return std::iter::once(&stem)
+                .chain(mapped)
+                .chain(syns.get(&stem).into_iter().flatten())
+                .filter_map(|t| self.vocab.get(t).copied())
+                .collect();
+        }
+        Vec::new()
+    }
+
+    /// Relative bonus from how well the query matches the tool's name: coverage of the name's
+    /// words, adjacent word pairs, agreement of the leading verb with the tool's action, and
+    /// agreement in number of the matched object words.
+    fn name_boost(
+        &self,
+        d: usize,
+        qterm: &HashMap<u32, (u64, f32)>,
+        plural: &[bool],
+        intent: &[u32],
+    ) -> f32 {
+        let words = &self.names[d].words;
+        if words.is_empty() {
+            return 0.0;
+        }
+        let mut covered = 0.0;
+        let mut bigrams = 0.0f32;
+        let (mut agree, mut disagree) = (false, false);
+        let mut prev: u64 = 0;
+        for (i, &(tid, name_plural)) in words.iter().enumerate() {
+            let (mask, w) = qterm.get(&tid).copied().unwrap_or((0, 0.0));
+            covered += w;
+            if (prev << 1) & mask != 0 || (mask << 1) & prev != 0 {
+                bigrams += 1.0;
+            }
+            // Number is carried by the head noun, the name's last word (`list_pull_requests`).
+            if i > 0 && i + 1 == words.len() && mask != 0 {
+                for p in (0..plural.len().min(64)).filter(|p| mask & (1 << p) != 0) {
+                    if plural[p] == name_plural {
+                        agree = true;
+                    } else {
+                        disagree = true;
+                    }
+                }
+            }
+            prev = mask;
+        }
+        let intent_hit = intent.contains(&words[0].0);
+        NAME_COVERAGE * covered / words.len() as f32
+            + BIGRAM * bigrams.min(2.0)
+            + if intent_hit { INTENT } else { 0.0 }
+            + match (agree, disagree) {
+                (true, _) => NUMBER,
+                (false, true) => -NUMBER,
+                (false, false) => 0.0,
+            }
     }
 
     pub(crate) fn search<'a>(
@@ -455,9 +759,11 @@ impl SearchIndex {
         }
 
         let mut terms: Vec<String> = Vec::new();
-        tokenize(trimmed, &mut |t| {
+        let mut plural: Vec<bool> = Vec::new();
+        tokenize_words(trimmed, &mut |w, t| {
             if !terms.contains(&t) {
                 terms.push(t);
+                plural.push(is_plural(w));
             }
         });
         if terms.is_empty() && !name_matched {
@@ -468,13 +774,19 @@ impl SearchIndex {
                 ),
             ));
         }
+        self.add_compounds(trimmed, &mut terms, &mut plural);
+        terms.truncate(64);
+        plural.truncate(64);
+        let intent = self.intent(trimmed);
 
         let syns = synonyms();
         let mut matched = vec![0u16; n];
         let mut best = vec![0f32; n];
         let mut touched: Vec<u32> = Vec::new();
+        // Per term: which query positions it stands for (bit mask) and how strongly.
+        let mut qterm: HashMap<u32, (u64, f32)> = HashMap::new();
         let groups = terms.len().max(1) as f32;
-        for term in &terms {
+        for (pos, term) in terms.iter().enumerate() {
             touched.clear();
             let variants = std::iter::once((term.as_str(), 1.0f32)).chain(
                 syns.get(term)
@@ -486,6 +798,9 @@ impl SearchIndex {
                 let Some(&tid) = self.vocab.get(variant) else {
                     continue;
                 };
+                let q = qterm.entry(tid).or_insert((0, 0.0));
+                q.0 |= 1 << pos;
+                q.1 = q.1.max(w);
                 for &(d, s) in &self.postings[tid as usize] {
                     let v = s * w;
                     let slot = &mut best[d as usize];
@@ -511,7 +826,8 @@ impl SearchIndex {
             .filter(|(_, s)| **s > 0.0)
             .map(|(d, &s)| {
                 let coverage = f32::from(matched[d]) / groups;
-                (s * (1.0 + COVERAGE * coverage), d as u32)
+                let boost = self.name_boost(d, &qterm, &plural, &intent);
+                (s * (1.0 + COVERAGE * coverage + boost), d as u32)
             })
             .collect();
         let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));

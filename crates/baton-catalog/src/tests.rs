@@ -363,3 +363,129 @@ fn bench_catalog_loads_and_searches() {
         "stripe_create_refund"
     );
 }
+
+/// Tools that share their object and differ only in action or number, the way real catalogs do.
+fn crud() -> Catalog {
+    let mut b = Catalog::builder();
+    let tools = [
+        ("repo_get_pull_request", "Details of one pull request."),
+        (
+            "repo_list_pull_requests",
+            "Pull requests of a repository, by state.",
+        ),
+        (
+            "repo_create_pull_request",
+            "New pull request from a branch.",
+        ),
+        ("repo_delete_branch", "Delete a branch of a repository."),
+        ("repo_create_branch", "Create a branch in a repository."),
+        ("cal_delete_event", "Delete an event from a calendar."),
+        ("cal_update_event", "Change an event in a calendar."),
+        ("cal_get_event_attendees", "Attendees of a calendar event."),
+        ("hr_approve_time_off_request", "Approve a time off request."),
+        ("hr_create_time_off_request", "File a time off request."),
+        ("hr_get_request", "Get a request for time or money."),
+        ("oncall_list_oncalls", "Who is currently on duty."),
+        ("payroll_get_pay_stub", "One employee pay stub."),
+    ];
+    for (n, d) in tools {
+        b.add(ToolSpec::new(def(n, d, json!({}))).with_group(n.split('_').next().unwrap()))
+            .unwrap();
+    }
+    b.build()
+}
+
+#[test]
+fn plural_object_prefers_list_singular_prefers_get() {
+    let c = crud();
+    assert!(crate::search::is_plural("requests"));
+    assert!(crate::search::is_plural("queries"));
+    for w in ["status", "access", "analysis", "bus", "pr"] {
+        assert!(!crate::search::is_plural(w), "{w}");
+    }
+    assert_eq!(
+        c.search("pull requests by alice", 3).unwrap()[0].name(),
+        "repo_list_pull_requests"
+    );
+    assert_eq!(
+        c.search("show pull request 42", 3).unwrap()[0].name(),
+        "repo_get_pull_request"
+    );
+}
+
+#[test]
+fn leading_verb_sets_intent() {
+    let c = crud();
+    // "open" leading the request means create; as an adjective later it does not.
+    assert_eq!(
+        c.search("open a pull request", 3).unwrap()[0].name(),
+        "repo_create_pull_request"
+    );
+    assert_eq!(
+        c.search("which pull requests are open", 3).unwrap()[0].name(),
+        "repo_list_pull_requests"
+    );
+    // cancel → delete, start → create, change → update
+    assert_eq!(
+        c.search("cancel the event", 3).unwrap()[0].name(),
+        "cal_delete_event"
+    );
+    assert_eq!(
+        c.search("start a branch", 3).unwrap()[0].name(),
+        "repo_create_branch"
+    );
+    assert_eq!(
+        c.search("edit the event", 3).unwrap()[0].name(),
+        "cal_update_event"
+    );
+    // a leading verb that is itself a tool action
+    assert_eq!(
+        c.search("approve the time off request", 3).unwrap()[0].name(),
+        "hr_approve_time_off_request"
+    );
+}
+
+#[test]
+fn adjacent_words_matching_the_name_rank_higher() {
+    let c = crud();
+    // "time off request" matches hr_get_request's words too, but not as a phrase.
+    let hits = names(&c.search("time off request", 5).unwrap());
+    assert!(hits[..2].iter().all(|n| n.contains("time_off")), "{hits:?}");
+}
+
+#[test]
+fn compound_words_join_and_split() {
+    let c = crud();
+    assert_eq!(
+        c.search("who is on-call", 3).unwrap()[0].name(),
+        "oncall_list_oncalls"
+    );
+    assert_eq!(
+        c.search("on call schedule", 3).unwrap()[0].name(),
+        "oncall_list_oncalls"
+    );
+    assert_eq!(
+        c.search("my latest paystub", 3).unwrap()[0].name(),
+        "payroll_get_pay_stub"
+    );
+}
+
+#[test]
+fn participant_synonyms() {
+    let c = crud();
+    assert_eq!(
+        c.search("who attended", 3).unwrap()[0].name(),
+        "cal_get_event_attendees"
+    );
+}
+
+#[test]
+fn new_rules_are_deterministic() {
+    let c = crud();
+    for q in ["open a pull request", "who is on-call", "time off request"] {
+        let first = names(&c.search(q, 10).unwrap());
+        for _ in 0..10 {
+            assert_eq!(names(&c.search(q, 10).unwrap()), first);
+        }
+    }
+}
