@@ -16,7 +16,17 @@ use rmcp::{
     service::RequestContext,
 };
 
-use crate::{principal::Principal, tools::ToolTable};
+use baton_catalog::{CALL_TOOL_NAME, SEARCH_TOOLS_NAME};
+use baton_protocol::{ToolError, parse_arguments};
+
+use crate::{
+    principal::Principal,
+    tools::{
+        ToolTable,
+        discovery::{CallToolArgs, Discovery},
+        tool_error,
+    },
+};
 
 /// Protocol revisions baton serves: the stateless 2026-07-28 revision and, statelessly on
 /// the same endpoint, the initialize-era revisions clients still use.
@@ -41,6 +51,8 @@ pub struct BatonParts {
     pub listed: Vec<Tool>,
     /// Guidance for models, sent in `server/discover` and `initialize`.
     pub instructions: String,
+    /// `search_tools` and `call_tool`, in search exposure mode.
+    pub discovery: Option<Arc<Discovery>>,
     /// The principal of stdio callers.
     pub stdio_principal: Principal,
 }
@@ -51,6 +63,7 @@ struct Inner {
     info: ServerConfig,
     result_meta: MetaObject,
     stdio_principal: Principal,
+    discovery: Option<Arc<Discovery>>,
 }
 
 /// baton's MCP handler. Cheap to clone.
@@ -79,6 +92,7 @@ impl Baton {
                 info,
                 result_meta,
                 stdio_principal: parts.stdio_principal,
+                discovery: parts.discovery,
             }),
         }
     }
@@ -86,6 +100,41 @@ impl Baton {
     /// Every callable tool.
     pub fn tools(&self) -> &ToolTable {
         &self.inner.tools
+    }
+}
+
+impl Baton {
+    /// `call_tool`: validates the arguments against the target's input schema, then calls
+    /// it and returns its result unchanged.
+    async fn call_through(
+        &self,
+        discovery: &Discovery,
+        principal: Principal,
+        arguments: rmcp::model::JsonObject,
+    ) -> Result<rmcp::model::CallToolResult, ErrorData> {
+        let args = match parse_arguments::<CallToolArgs>(arguments) {
+            Ok(args) => args,
+            Err(e) => return Ok(tool_error(&e)),
+        };
+        let target_arguments = args.arguments.unwrap_or_default();
+        let Some(target) = self.inner.tools.get(&args.name) else {
+            let reason = if args.name == CALL_TOOL_NAME || args.name == SEARCH_TOOLS_NAME {
+                format!(
+                    "`{}` cannot be called through call_tool; call it directly",
+                    args.name
+                )
+            } else {
+                format!(
+                    "no tool is named `{}`; find tools with search_tools",
+                    args.name
+                )
+            };
+            return Ok(tool_error(&ToolError::invalid("name", reason)));
+        };
+        if let Err(e) = discovery.validate(&args.name, &target_arguments) {
+            return Ok(tool_error(&e));
+        }
+        (target.handler)(principal, target_arguments).await
     }
 }
 
@@ -139,7 +188,10 @@ impl ServerHandler for Baton {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.tools.get(name).map(|t| t.definition.clone())
+        match self.inner.tools.get(name) {
+            Some(tool) => Some(tool.definition.clone()),
+            None => self.inner.discovery.as_ref()?.meta_tool(name).cloned(),
+        }
     }
 
     async fn call_tool(
@@ -147,16 +199,24 @@ impl ServerHandler for Baton {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(tool) = self.inner.tools.get(&request.name) else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            ));
-        };
         let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
-        let modern = is_modern(&ctx);
-        let mut result = (tool.handler)(principal, request.arguments.unwrap_or_default()).await?;
-        if modern {
+        let arguments = request.arguments.unwrap_or_default();
+        let mut result = match (self.inner.tools.get(&request.name), &self.inner.discovery) {
+            (Some(tool), _) => (tool.handler)(principal, arguments).await?,
+            (None, Some(discovery)) if request.name == SEARCH_TOOLS_NAME => {
+                discovery.search(arguments)
+            }
+            (None, Some(discovery)) if request.name == CALL_TOOL_NAME => {
+                self.call_through(discovery, principal, arguments).await?
+            }
+            (None, _) => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool `{}`", request.name),
+                    None,
+                ));
+            }
+        };
+        if is_modern(&ctx) {
             result.meta = Some(self.inner.result_meta.clone());
         }
         Ok(result.into())

@@ -25,18 +25,61 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     app::{Baton, BatonParts},
-    config::ServeArgs,
+    config::{ServeArgs, ToolExposure},
     principal::Principal,
-    tools::{ToolTable, research::Research},
+    tools::{ToolTable, discovery::Discovery, research::Research},
 };
 
 /// What `server/discover` tells a model about this server.
-pub fn instructions() -> String {
-    "baton keeps research tasks for you across calls. Start one with start_research_task; it returns a \
+pub fn instructions(exposure: ToolExposure) -> String {
+    let mut text = "baton keeps research tasks for you across calls. Start one with start_research_task; it returns a \
      handle (task_…) that names the task: pass it to get_task_status, add_findings, complete_research_task, \
      get_task_results and cancel_research_task. list_research_tasks shows your tasks with their handles. \
      Nothing is remembered between calls except through handles, and any server instance can answer any handle."
-        .to_owned()
+        .to_owned();
+    if exposure == ToolExposure::Search {
+        text.push_str(
+            " This server lists only a few tools. To find the others, call search_tools with a short description \
+             of what you want to do (for example \"start a research task\"); it returns matching tool definitions. \
+             Call a found tool by its name, or through call_tool if your client only calls listed tools.",
+        );
+    }
+    text
+}
+
+/// Registers the definitions of `--catalog` as catalog-only tools: listed and searchable,
+/// and answering a clear tool error when called, since this server has no code for them.
+fn register_catalog_file(tools: &mut ToolTable, path: &std::path::Path) -> anyhow::Result<usize> {
+    let catalog = baton_catalog::Catalog::load_json_path(path)
+        .map_err(|e| anyhow::anyhow!("--catalog {}: {e}", path.display()))?;
+    let mut added = 0;
+    for entry in catalog.entries() {
+        if tools.get(entry.name()).is_some() {
+            anyhow::bail!(
+                "--catalog {}: tool `{}` is already served by baton",
+                path.display(),
+                entry.name()
+            );
+        }
+        let definition = tools::discovery::to_rmcp(entry.definition())?;
+        let message = format!(
+            "`{}` is a catalog-only definition (loaded from --catalog); this server has no implementation for it",
+            entry.name()
+        );
+        tools.register(
+            definition,
+            Arc::new(move |_, _| {
+                let message = message.clone();
+                Box::pin(async move {
+                    Ok(rmcp::model::CallToolResult::error(vec![
+                        rmcp::model::ContentBlock::text(message),
+                    ]))
+                })
+            }),
+        )?;
+        added += 1;
+    }
+    Ok(added)
 }
 
 /// Builds the handler and everything behind it from `baton serve` options.
@@ -53,11 +96,27 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
     ));
     let mut tools = ToolTable::default();
     research.register(&mut tools)?;
-    let listed = tools.definitions().cloned().collect();
+    if let Some(path) = &args.catalog {
+        let added = register_catalog_file(&mut tools, path)?;
+        tracing::info!(added, file = %path.display(), "loaded catalog-only tool definitions");
+    }
+    let (listed, discovery) = match args.tool_exposure {
+        ToolExposure::Full => (tools.definitions().cloned().collect(), None),
+        ToolExposure::Search => {
+            let discovery = Arc::new(Discovery::new(&tools)?);
+            tracing::info!(
+                revision = discovery.catalog().revision(),
+                tools = discovery.catalog().len(),
+                "tool search enabled: tools/list shows pinned tools, search_tools and call_tool"
+            );
+            (discovery.listed()?, Some(discovery))
+        }
+    };
     let handler = Baton::new(BatonParts {
         tools,
         listed,
-        instructions: instructions(),
+        instructions: instructions(args.tool_exposure),
+        discovery,
         stdio_principal: Principal::new(&args.stdio_principal),
     });
     Ok((handler, store))

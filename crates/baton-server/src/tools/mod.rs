@@ -4,6 +4,7 @@
 //! looks tools up here. Tools are registered by name, listed in name order (deterministic,
 //! so that clients and prompt caches see a stable list).
 
+pub mod discovery;
 pub mod research;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
