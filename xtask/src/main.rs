@@ -1,8 +1,11 @@
-//! baton's chores (`cargo xtask <command>`).
+//! baton's chores (`cargo xtask <command>`): every task a developer or CI runs.
 
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod chores;
+mod conformance;
+mod tool_search_eval;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "baton's chores")]
@@ -13,12 +16,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every test: unit, store conformance (SQLite and Postgres), end-to-end, real
+    /// clients, doctests, then the conformance suite and the quick harnesses (what CI runs).
+    Test(chores::TestArgs),
+    /// cargo fmt --check and cargo clippy --all-targets -D warnings.
+    Lint,
+    /// Format the workspace.
+    Fmt,
+    /// Apply (or with --check, list) migrations against a database URL.
+    Migrate(chores::MigrateArgs),
     /// Benchmark baton (SQLite, Postgres) against the rmcp protocol ceiling and the Python peer.
     Bench(bench::BenchArgs),
+    /// Measure tool search: context tokens, recall, latency.
+    ToolSearchEval(tool_search_eval::EvalArgs),
+    /// Run the official MCP conformance suite (2026-07-28 and 2025-11-25) against baton.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Test(args) => chores::test(args),
+        Command::Lint => chores::lint(),
+        Command::Fmt => chores::cargo(&["fmt", "--all"]),
+        Command::Migrate(args) => chores::migrate(args),
         Command::Bench(args) => bench::run(args),
+        Command::ToolSearchEval(args) => tool_search_eval::run(args),
+        Command::Conformance(args) => conformance::run(args),
     }
 }

@@ -9,9 +9,11 @@
 pub mod app;
 pub mod config;
 pub mod cursor;
+pub mod fixtures;
 pub mod http;
 pub mod keys;
 pub mod principal;
+pub mod seed;
 pub mod store;
 pub mod sweeper;
 pub mod telemetry;
@@ -100,6 +102,14 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
         let added = register_catalog_file(&mut tools, path)?;
         tracing::info!(added, file = %path.display(), "loaded catalog-only tool definitions");
     }
+    let fixtures = if args.conformance_fixtures {
+        let fixtures = fixtures::Fixtures::new();
+        fixtures.register(&mut tools)?;
+        tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
+        Some(fixtures)
+    } else {
+        None
+    };
     let (listed, discovery) = match args.tool_exposure {
         ToolExposure::Full => (tools.definitions().cloned().collect(), None),
         ToolExposure::Search => {
@@ -117,6 +127,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
         listed,
         instructions: instructions(args.tool_exposure),
         discovery,
+        fixtures,
         stdio_principal: Principal::new(&args.stdio_principal),
     });
     Ok((handler, store))

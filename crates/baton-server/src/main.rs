@@ -48,6 +48,32 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         batch: u32,
     },
+    /// Bulk-create synthetic running tasks (for benchmarks and load tests) and write a sample
+    /// of their handles, one per line.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// How many tasks to create.
+        #[arg(long)]
+        count: u64,
+        /// Where to write handles (the first --sample tasks').
+        #[arg(long)]
+        handles_out: std::path::PathBuf,
+        /// How many handles to write.
+        #[arg(long, default_value_t = 1000)]
+        sample: u64,
+        /// The principal that owns the tasks (HTTP callers without auth are `anonymous`).
+        #[arg(long, default_value = "anonymous")]
+        owner: String,
+        /// Handle-signing keys, as for `baton serve` (default: the keys in the database).
+        #[arg(
+            long,
+            env = "BATON_HANDLE_KEYS",
+            hide_env_values = true,
+            value_delimiter = ','
+        )]
+        handle_keys: Vec<String>,
+    },
     /// Manage handle-signing keys kept in the database.
     Keys {
         #[command(flatten)]
@@ -90,6 +116,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database, baton_store::Lifetimes::default(), false).await?;
             let deleted = sweeper::sweep_once(store.as_ref(), batch).await?;
             println!("deleted {deleted} expired tasks");
+            Ok(())
+        }
+        Some(Command::Seed {
+            database,
+            count,
+            handles_out,
+            sample,
+            owner,
+            handle_keys,
+        }) => {
+            let lifetimes = baton_store::Lifetimes::default();
+            let store = store::open(&database, lifetimes, true).await?;
+            let ring = keys::load(&handle_keys, store.as_ref()).await?;
+            let codec =
+                baton_handle::Codec::new("task", ring).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let started = std::time::Instant::now();
+            let handles =
+                baton_server::seed::seed(store.as_ref(), &codec, &owner, count, sample, lifetimes)
+                    .await?;
+            std::fs::write(&handles_out, handles.join("\n") + "\n")
+                .with_context(|| format!("cannot write {}", handles_out.display()))?;
+            println!(
+                "seeded {count} tasks in {:.1}s; {} handles written to {}",
+                started.elapsed().as_secs_f64(),
+                handles.len(),
+                handles_out.display()
+            );
             Ok(())
         }
         Some(Command::Keys { database, action }) => {

@@ -774,6 +774,39 @@ impl TaskStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn import_tasks(&self, tasks: &[Task]) -> Result<u64, StoreError> {
+        // 10 parameters a row; SQLite allows 32766 per statement.
+        const ROWS_PER_STATEMENT: usize = 3_000;
+        let mut tx = self.write.begin().await.map_err(db_err("import tasks"))?;
+        let mut written = 0;
+        for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR IGNORE INTO tasks (id, owner, topic, depth, status, findings_count, \
+                 created_at, updated_at, expires_at, hard_expires_at) ",
+            );
+            insert.push_values(chunk, |mut row, t| {
+                row.push_bind(t.id.as_bytes().as_slice())
+                    .push_bind(t.owner.as_str())
+                    .push_bind(t.topic.as_str())
+                    .push_bind(i64::from(t.depth))
+                    .push_bind(t.status.as_str())
+                    .push_bind(i64::from(t.findings_count))
+                    .push_bind(ms(t.created_at))
+                    .push_bind(ms(t.updated_at))
+                    .push_bind(ms(t.expires_at))
+                    .push_bind(ms(t.hard_expires_at));
+            });
+            written += insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("import tasks"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_err("import tasks"))?;
+        Ok(written)
+    }
+
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id",

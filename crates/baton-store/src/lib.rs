@@ -135,6 +135,12 @@ pub trait TaskStore: Send + Sync + 'static {
     /// returns how many it deleted. Safe to run on every instance at once.
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 
+    /// Writes `tasks` as given (ids, owners, statuses, counts and times), without findings
+    /// or idempotency keys, skipping ids that exist already; returns how many were written.
+    /// For bulk loads: seeding benchmarks, moving tasks between backends. Backends write in
+    /// large batches, so a million tasks take seconds, not hours.
+    async fn import_tasks(&self, tasks: &[Task]) -> Result<u64, StoreError>;
+
     /// Returns every stored handle-signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 

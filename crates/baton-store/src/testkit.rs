@@ -124,6 +124,7 @@ pub const CHECKS: &[&str] = &[
     "racing_completions",
     "signing_keys_insert_if_absent",
     "racing_signing_key_inserts",
+    "import_writes_tasks_verbatim",
 ];
 
 /// Runs every check in [`CHECKS`]; panics naming each failed check.
@@ -181,6 +182,7 @@ pub async fn run_matching<B: Backend>(backend: &B, filter: impl Fn(&str) -> bool
         racing_completions,
         signing_keys_insert_if_absent,
         racing_signing_key_inserts,
+        import_writes_tasks_verbatim,
     );
 
     if !failures.is_empty() {
@@ -2021,4 +2023,76 @@ pub async fn racing_signing_key_inserts<B: Backend>(backend: &B) {
             "a racer saw another key"
         );
     }
+}
+
+/// `import_tasks` writes tasks exactly as given, skips ids that exist, and imported tasks
+/// behave like any other (visible to their owner only, writable while running, expiring).
+pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
+    let lt = default_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let now = T0();
+    let mut tasks = Vec::new();
+    for n in 0..2_500u64 {
+        let created = now - chrono::Duration::milliseconds(n as i64);
+        tasks.push(Task {
+            id: tid(900_000 + n),
+            owner: if n % 2 == 0 {
+                "alice".into()
+            } else {
+                "bob".into()
+            },
+            topic: format!("imported {n}"),
+            depth: (n % 5 + 1) as u8,
+            status: match n % 3 {
+                0 => TaskStatus::Running,
+                1 => TaskStatus::Complete,
+                _ => TaskStatus::Cancelled,
+            },
+            findings_count: 0,
+            created_at: created,
+            updated_at: created,
+            expires_at: created + lt.idle,
+            hard_expires_at: created + lt.absolute,
+        });
+    }
+    let written = store.import_tasks(&tasks).await.expect("import");
+    assert_eq!(written, 2_500, "every new task is written");
+    assert_eq!(
+        store.import_tasks(&tasks[..10]).await.expect("re-import"),
+        0,
+        "existing ids are skipped"
+    );
+    for t in [&tasks[0], &tasks[1], &tasks[2], &tasks[2_499]] {
+        let got = store
+            .get_task(&t.owner, &t.id, now)
+            .await
+            .expect("imported task is readable");
+        assert_eq!(&got, t, "imported verbatim");
+        let other = if t.owner == "alice" { "bob" } else { "alice" };
+        assert_eq!(
+            store
+                .get_task(other, &t.id, now)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.kind().clone()),
+            Err(StoreErrorKind::NotFound)
+        );
+    }
+    let appended = store
+        .append_findings("alice", &tasks[0].id, &texts("f", 0..3), MAX_TOTAL, now)
+        .await
+        .expect("imported running task accepts findings");
+    assert_eq!(appended.findings_count, 3);
+    let refused = store
+        .append_findings("bob", &tasks[1].id, &texts("f", 0..1), MAX_TOTAL, now)
+        .await;
+    assert_eq!(
+        refused.map(|_| ()).map_err(|e| e.kind().clone()),
+        Err(StoreErrorKind::WrongStatus(TaskStatus::Complete))
+    );
+    let later = now + lt.idle + chrono::Duration::hours(1);
+    assert!(
+        store.get_task("alice", &tasks[2].id, later).await.is_err(),
+        "imported tasks expire"
+    );
 }
