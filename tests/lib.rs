@@ -3,6 +3,7 @@
 //!
 //! The binary is found next to the test executable (`target/<profile>/baton`), or at
 //! `$BATON_BIN`. `cargo xtask test` builds it before running the tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::{
     io::{BufRead, BufReader},

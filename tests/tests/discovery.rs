@@ -1,5 +1,6 @@
 //! On-demand tool discovery end to end: search exposure mode with `search_tools` and
 //! `call_tool`, driven by an rmcp client against the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use baton_e2e::{Server, call, err, modern_client, ok};
 use serde_json::json;

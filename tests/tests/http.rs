@@ -1,5 +1,6 @@
 //! The real `baton` binary over Streamable HTTP, driven by rmcp clients in both protocol
 //! eras and by raw HTTP for what a well-behaved client never sends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! The real `baton` binary over stdio, as a child process of an rmcp client.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use baton_e2e::{baton_bin, call, err, lifecycle, ok};
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;

@@ -58,6 +58,20 @@ pub fn reference() -> String {
     format!("{:x}-{n:x}", nanos & 0xffff_ffff_ffff)
 }
 
+/// Encodes a `tools/list` page start, bound to the list's length so that a cursor from a
+/// differently configured server is rejected rather than misread.
+pub fn encode_tools_page(start: usize, total: usize) -> String {
+    BASE64URL_NOPAD.encode(format!("l1.{start}.{total}").as_bytes())
+}
+
+/// Decodes a `tools/list` cursor for a list of `total` tools.
+pub fn decode_tools_page(text: &str, total: usize) -> Option<usize> {
+    let raw = decode(text)?;
+    let (start, len) = raw.strip_prefix("l1.")?.split_once('.')?;
+    let (start, len): (usize, usize) = (start.parse().ok()?, len.parse().ok()?);
+    (len == total && start < total).then_some(start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,18 +99,4 @@ mod tests {
         assert_eq!(decode_tasks(&encode_findings(3)), None);
         assert_eq!(decode_tasks(&"A".repeat(1000)), None);
     }
-}
-
-/// Encodes a `tools/list` page start, bound to the list's length so that a cursor from a
-/// differently configured server is rejected rather than misread.
-pub fn encode_tools_page(start: usize, total: usize) -> String {
-    BASE64URL_NOPAD.encode(format!("l1.{start}.{total}").as_bytes())
-}
-
-/// Decodes a `tools/list` cursor for a list of `total` tools.
-pub fn decode_tools_page(text: &str, total: usize) -> Option<usize> {
-    let raw = decode(text)?;
-    let (start, len) = raw.strip_prefix("l1.")?.split_once('.')?;
-    let (start, len): (usize, usize) = (start.parse().ok()?, len.parse().ok()?);
-    (len == total && start < total).then_some(start)
 }
