@@ -56,8 +56,7 @@ pub struct StartResearchTask {
     #[serde(default)]
     #[schemars(default = "default_depth_schema", range(min = 1, max = 5))]
     pub depth: Option<u8>,
-    /// Optional client-chosen key (1 to 255 visible ASCII characters). Repeating a call with
-    /// the same key returns the task the first call created instead of starting another.
+    /// Optional key for safe retries (1-255 visible ASCII characters): a repeated key returns the task the first call created.
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
@@ -141,7 +140,8 @@ pub struct HandleArgs {
 pub struct AddFindings {
     /// The task handle returned by `start_research_task`.
     pub handle: String,
-    /// Findings to append, in order: 1 to 100 non-blank strings of up to 4000 characters each.
+    /// Findings to append, in order: at least one non-blank string (the tool description
+    /// gives this server's limits).
     pub findings: Vec<String>,
 }
 
@@ -151,8 +151,7 @@ pub struct AddFindings {
 pub struct CompleteResearchTask {
     /// The task handle returned by `start_research_task`.
     pub handle: String,
-    /// Final findings, appended after any added earlier with `add_findings`: 0 to 100
-    /// non-blank strings of up to 4000 characters each.
+    /// Final findings, appended after any added earlier with `add_findings`; may be empty.
     pub findings: Vec<String>,
 }
 

@@ -3,6 +3,8 @@
 //! Logs never carry a full handle, a signing key or a token: handles are not logged at all
 //! (tools log outcomes, not arguments), and `Debug` of key types is redacted.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
