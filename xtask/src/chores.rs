@@ -95,6 +95,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
             all.extend_from_slice(sub);
             cargo(&all)
         };
+        xtask(&["conformance"])?;
         xtask(&["tool-search-eval", "--reps", "20"])?;
         xtask(&["bench", "--quick"])?;
     }
