@@ -5,6 +5,7 @@
 //! `$BATON_BIN`. `cargo xtask test` builds it before running the tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+pub mod fleet_support;
 pub mod support_clients;
 
 use std::{

@@ -1,0 +1,876 @@
+//! A fleet: several real `baton` processes on one Postgres database, behind a real nginx
+//! rendered from `deploy/nginx/baton.conf` (round-robin). Each test creates its own
+//! database and drops it at the end; every load loop is bounded in count and time and
+//! talks to 127.0.0.1 only.
+//!
+//! Needs nginx and Postgres: under `CI=true` a missing one fails the tests, otherwise they
+//! are skipped with a loud notice (see `baton_e2e::fleet_support`).
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use baton_e2e::{
+    call, err,
+    fleet_support::{Fleet, FleetOptions, Outcome, Rpc, prerequisites, readyz},
+    lifecycle, modern_client, ok,
+};
+use baton_protocol::ToolError;
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+
+const ALREADY_COMPLETE: &str = "cannot complete the task: the task is already complete";
+const UNAVAILABLE: &str =
+    "the task store is temporarily unavailable; nothing was changed, retry the call";
+
+fn handle_of(v: &Value) -> String {
+    v["handle"].as_str().expect("handle").to_owned()
+}
+
+/// Polls `check` every 100 ms until it holds or `within` passes; returns how long it took.
+async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Handles and lists across the fleet
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_shares_handles_and_lists_across_instances_and_nginx() {
+    let Some(pre) = prerequisites("fleet_shares_handles_and_lists") else {
+        return;
+    };
+    let fleet = Fleet::start(
+        &pre,
+        FleetOptions {
+            instances: 3,
+            nginx: true,
+            proxy: false,
+            extra_args: &[],
+        },
+    );
+    // The instances started at once, all with --migrate: exactly one key and one schema.
+    assert_eq!(
+        fleet
+            .db
+            .sql("SELECT count(*) FROM _sqlx_migrations WHERE NOT success"),
+        Ok("0".to_owned())
+    );
+
+    // The whole lifecycle through nginx and directly on each instance, with real clients.
+    let mut created = BTreeSet::new();
+    let lb = modern_client(&fleet.lb_url()).await;
+    created.insert(lifecycle(&lb).await);
+    let clients = {
+        let mut clients = Vec::new();
+        for url in fleet.live_urls() {
+            clients.push(modern_client(&url).await);
+        }
+        clients
+    };
+    for client in &clients {
+        created.insert(lifecycle(client).await);
+    }
+
+    // A handle minted on one instance works on every other one, and each step may land on
+    // a different instance.
+    let n = clients.len();
+    for i in 0..n {
+        let (a, b, c) = (&clients[i], &clients[(i + 1) % n], &clients[(i + 2) % n]);
+        let started = ok(&call(
+            a,
+            "start_research_task",
+            json!({"topic": format!("minted on instance {i}"), "depth": 2}),
+        )
+        .await);
+        let handle = handle_of(&started);
+        created.insert(handle.clone());
+        for other in [b, c, &lb] {
+            let status = ok(&call(other, "get_task_status", json!({"handle": handle})).await);
+            assert_eq!(status["topic"], format!("minted on instance {i}"));
+            assert_eq!(status["status"], "running");
+        }
+        ok(&call(
+            b,
+            "add_findings",
+            json!({"handle": handle, "findings": [format!("{i}: from b")]}),
+        )
+        .await);
+        ok(&call(
+            &lb,
+            "add_findings",
+            json!({"handle": handle, "findings": [format!("{i}: through nginx")]}),
+        )
+        .await);
+        let done = ok(&call(
+            c,
+            "complete_research_task",
+            json!({"handle": handle, "findings": [format!("{i}: from c")]}),
+        )
+        .await);
+        assert_eq!(done["result_count"], 3);
+        assert_eq!(
+            err(&call(
+                a,
+                "complete_research_task",
+                json!({"handle": handle, "findings": []})
+            )
+            .await),
+            ALREADY_COMPLETE
+        );
+        let results = ok(&call(a, "get_task_results", json!({"handle": handle})).await);
+        let texts: Vec<_> = results["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["index"].as_u64().unwrap(),
+                    f["text"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (1, format!("{i}: from b")),
+                (2, format!("{i}: through nginx")),
+                (3, format!("{i}: from c")),
+            ]
+        );
+    }
+    // Cancelled on one instance, seen cancelled on the others.
+    let cancel_me = handle_of(&ok(&call(
+        &clients[0],
+        "start_research_task",
+        json!({"topic": "cancel me elsewhere"}),
+    )
+    .await));
+    created.insert(cancel_me.clone());
+    let cancelled = ok(&call(
+        &clients[1],
+        "cancel_research_task",
+        json!({"handle": cancel_me}),
+    )
+    .await);
+    assert_eq!(cancelled["status"], "cancelled");
+    let status = ok(&call(&clients[2], "get_task_status", json!({"handle": cancel_me})).await);
+    assert_eq!(status["status"], "cancelled");
+
+    // list_research_tasks on any instance (and through nginx) shows the caller's tasks from
+    // all of them: the same set of handles everywhere.
+    let rpc = Rpc::default();
+    let mut urls = fleet.live_urls();
+    urls.push(fleet.lb_url());
+    for url in &urls {
+        let listed: BTreeSet<String> = rpc
+            .all_tasks(url, None)
+            .await
+            .expect("list")
+            .iter()
+            .map(handle_of)
+            .collect();
+        assert_eq!(listed, created, "tasks listed at {url}");
+        let running = rpc.all_tasks(url, Some("running")).await.expect("list");
+        assert!(running.is_empty(), "no task left running: {running:?}");
+        let cancelled = rpc.all_tasks(url, Some("cancelled")).await.expect("list");
+        assert_eq!(cancelled.len(), 1);
+        assert_eq!(handle_of(&cancelled[0]), cancel_me);
+    }
+
+    // nginx spread the requests round-robin over every instance.
+    let log = fleet.lb().access_log();
+    let upstreams: BTreeMap<String, usize> =
+        log.lines()
+            .filter(|l| l.contains("POST /mcp"))
+            .fold(BTreeMap::new(), |mut m, l| {
+                let addr = l.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                *m.entry(addr).or_default() += 1;
+                m
+            });
+    let expected: BTreeSet<String> = fleet
+        .instances
+        .iter()
+        .flatten()
+        .map(|s| s.addr.to_string())
+        .collect();
+    assert_eq!(
+        upstreams.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "every instance served requests through nginx: {upstreams:?}\n{log}"
+    );
+
+    lb.cancel().await.unwrap();
+    for client in clients {
+        client.cancel().await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// kill -9 under a write load
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Lb,
+    Instance(usize),
+}
+
+struct Write {
+    task: usize,
+    text: String,
+    via: Via,
+    started: Instant,
+    outcome: Outcome,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving() {
+    let Some(pre) = prerequisites("fleet_keeps_acknowledged_writes_through_kill_9") else {
+        return;
+    };
+    let mut fleet = Fleet::start(
+        &pre,
+        FleetOptions {
+            instances: 3,
+            nginx: true,
+            proxy: false,
+            extra_args: &[],
+        },
+    );
+    let rpc = Rpc::new(Duration::from_secs(10));
+    let lb = fleet.lb_url();
+    let direct = fleet.live_urls();
+
+    const WRITERS: usize = 6;
+    const WRITES_PER_WRITER: usize = 1_000;
+    const KILL_AFTER_ACKS: usize = 120;
+    let deadline = Instant::now() + Duration::from_secs(20);
+
+    let mut handles = Vec::new();
+    for w in 0..WRITERS {
+        let started = rpc
+            .call(
+                &lb,
+                "start_research_task",
+                json!({"topic": format!("writer {w}")}),
+            )
+            .await;
+        handles.push(handle_of(started.ok()));
+    }
+
+    // Each writer appends one finding per call, alternating between nginx and the
+    // instances directly (the one about to die included).
+    let acks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(Mutex::new(Vec::<Write>::new()));
+    let mut workers = Vec::new();
+    for (w, handle) in handles.iter().enumerate() {
+        let (rpc, lb, direct, handle) = (rpc.clone(), lb.clone(), direct.clone(), handle.clone());
+        let (acks, writes, stop) = (Arc::clone(&acks), Arc::clone(&writes), Arc::clone(&stop));
+        workers.push(tokio::spawn(async move {
+            for k in 0..WRITES_PER_WRITER {
+                if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
+                    break;
+                }
+                let via = if k % 2 == 0 {
+                    Via::Lb
+                } else {
+                    Via::Instance((w + k) % direct.len())
+                };
+                let url = match via {
+                    Via::Lb => &lb,
+                    Via::Instance(i) => &direct[i],
+                };
+                let text = format!("writer {w} write {k}");
+                let started = Instant::now();
+                let outcome = rpc
+                    .call(
+                        url,
+                        "add_findings",
+                        json!({"handle": handle, "findings": [text]}),
+                    )
+                    .await;
+                if outcome.is_ok() {
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
+                writes.lock().unwrap().push(Write {
+                    task: w,
+                    text,
+                    via,
+                    started,
+                    outcome,
+                });
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }));
+    }
+
+    // kill -9 instance 0 in the middle of the load.
+    let waited = eventually(Duration::from_secs(15), || {
+        let acks = Arc::clone(&acks);
+        async move { acks.load(Ordering::SeqCst) >= KILL_AFTER_ACKS }
+    })
+    .await;
+    assert!(
+        waited.is_some(),
+        "the load never reached {KILL_AFTER_ACKS} acknowledged writes"
+    );
+    fleet.kill(0);
+    let killed_at = Instant::now();
+    // The load goes on for 2 s after the kill (or until its bounds), then stops.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::SeqCst);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let writes = std::mem::take(&mut *writes.lock().unwrap());
+
+    // Every acknowledged write is readable through each survivor and through nginx, exactly
+    // once, at the index its acknowledgement reported; nothing is stored twice (nginx never
+    // replays a POST that reached an instance).
+    let acked: Vec<&Write> = writes.iter().filter(|w| w.outcome.is_ok()).collect();
+    let unacked: Vec<&Write> = writes.iter().filter(|w| !w.outcome.is_ok()).collect();
+    let survivors = fleet.live_urls();
+    assert_eq!(survivors.len(), 2);
+    let mut readers = survivors.clone();
+    readers.push(lb.clone());
+    for reader in &readers {
+        for (t, handle) in handles.iter().enumerate() {
+            let stored = rpc
+                .all_findings(reader, handle)
+                .await
+                .expect("read findings");
+            let mut index_of: HashMap<String, u64> = HashMap::new();
+            for (position, f) in stored.iter().enumerate() {
+                let index = f["index"].as_u64().unwrap();
+                assert_eq!(index, position as u64 + 1, "indexes are contiguous");
+                let previous = index_of.insert(f["text"].as_str().unwrap().to_owned(), index);
+                assert!(previous.is_none(), "stored twice: {f}");
+            }
+            for write in acked.iter().filter(|w| w.task == t) {
+                let index = index_of.get(&write.text).unwrap_or_else(|| {
+                    panic!("acknowledged write `{}` is missing at {reader}", write.text)
+                });
+                assert_eq!(
+                    Some(*index),
+                    write.outcome.ok()["findings_count"].as_u64(),
+                    "`{}` sits where its acknowledgement said",
+                    write.text
+                );
+            }
+            let status = rpc
+                .call(reader, "get_task_status", json!({"handle": handle}))
+                .await;
+            assert_eq!(status.ok()["findings_count"], stored.len());
+        }
+    }
+
+    // Writes that got no answer failed because of the kill: they went to instance 0, or
+    // through nginx to instance 0 while it died.
+    for write in &unacked {
+        assert!(
+            write.via == Via::Instance(0) || write.via == Via::Lb,
+            "a write to a survivor failed: {:?}",
+            write.outcome
+        );
+        assert!(
+            write.started + Duration::from_secs(10) > killed_at,
+            "a write failed long before the kill: {:?}",
+            write.outcome
+        );
+    }
+
+    // nginx kept serving: once it had seen the instance die, every request through it
+    // succeeded (refused connections go to the next instance).
+    let settle = killed_at + Duration::from_millis(500);
+    let lb_after: Vec<&Write> = writes
+        .iter()
+        .filter(|w| w.via == Via::Lb && w.started > settle)
+        .collect();
+    assert!(
+        lb_after.len() >= 20,
+        "too few writes through nginx after the kill to judge ({}); load too short?",
+        lb_after.len()
+    );
+    let failed: Vec<_> = lb_after
+        .iter()
+        .filter(|w| !w.outcome.is_ok())
+        .map(|w| &w.outcome)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "requests through nginx failed after the kill: {failed:?}\n{}",
+        fleet.lb().error_log()
+    );
+    let acked_after = acked.iter().filter(|w| w.started > killed_at).count();
+    eprintln!(
+        "kill -9: {} writes, {} acknowledged ({} after the kill), {} unanswered, {} through nginx after it settled",
+        writes.len(),
+        acked.len(),
+        acked_after,
+        unacked.len(),
+        lb_after.len()
+    );
+    assert!(acked_after > 0, "the load went on after the kill");
+}
+
+// ---------------------------------------------------------------------------------------
+// The database goes away under load
+// ---------------------------------------------------------------------------------------
+
+struct Call {
+    started: Instant,
+    ended: Instant,
+    via: usize,
+    append: bool,
+    text: String,
+    outcome: Outcome,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
+    let Some(pre) = prerequisites("fleet_recovers_from_database_outages") else {
+        return;
+    };
+    assert_eq!(ToolError::Unavailable.to_string(), UNAVAILABLE);
+    let fleet = Fleet::start(
+        &pre,
+        FleetOptions {
+            instances: 2,
+            nginx: true,
+            proxy: true,
+            extra_args: &["--db-acquire-timeout", "1s", "--request-timeout", "10s"],
+        },
+    );
+    let rpc = Rpc::new(Duration::from_secs(10));
+    // Targets: nginx, then each instance directly.
+    let mut targets = vec![fleet.lb_url()];
+    targets.extend(fleet.live_urls());
+    let ports: Vec<u16> = fleet
+        .instances
+        .iter()
+        .flatten()
+        .map(|s| s.addr.port())
+        .collect();
+    let handle = handle_of(
+        rpc.call(
+            &targets[0],
+            "start_research_task",
+            json!({"topic": "outage"}),
+        )
+        .await
+        .ok(),
+    );
+
+    // A bounded load: 4 workers, each at most 3,000 calls and 25 s.
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(Mutex::new(Vec::<Call>::new()));
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (rpc, targets, handle) = (rpc.clone(), targets.clone(), handle.clone());
+        let (stop, calls) = (Arc::clone(&stop), Arc::clone(&calls));
+        workers.push(tokio::spawn(async move {
+            for k in 0..3_000 {
+                if stop.load(Ordering::SeqCst) || Instant::now() > deadline {
+                    break;
+                }
+                let via = (w + k) % targets.len();
+                let text = format!("worker {w} call {k}");
+                let started = Instant::now();
+                let append = k % 3 != 2;
+                let outcome = if !append {
+                    rpc.call(&targets[via], "get_task_status", json!({"handle": handle}))
+                        .await
+                } else {
+                    rpc.call(
+                        &targets[via],
+                        "add_findings",
+                        json!({"handle": handle, "findings": [text]}),
+                    )
+                    .await
+                };
+                calls.lock().unwrap().push(Call {
+                    started,
+                    ended: Instant::now(),
+                    via,
+                    append,
+                    text,
+                    outcome,
+                });
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    let all_answer = || {
+        let (rpc, targets, handle) = (rpc.clone(), targets.clone(), handle.clone());
+        async move {
+            for url in &targets {
+                let status = rpc
+                    .call(url, "get_task_status", json!({"handle": handle}))
+                    .await;
+                if !status.is_ok() {
+                    return false;
+                }
+            }
+            true
+        }
+    };
+    let all_ready = || {
+        let ports = ports.clone();
+        async move {
+            tokio::task::spawn_blocking(move || ports.iter().all(|p| readyz(*p) == 200))
+                .await
+                .unwrap()
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    // 1. Every connection of every instance is terminated (what a database restart or a
+    //    failover does), three times over.
+    let terminate_from = Instant::now();
+    let mut terminated = 0;
+    for _ in 0..3 {
+        let db = &fleet.db;
+        terminated += tokio::task::block_in_place(|| db.terminate_connections());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        terminated > 0,
+        "the instances had database connections to cut"
+    );
+    let recovered = eventually(Duration::from_secs(10), all_answer).await;
+    assert!(
+        recovered.is_some(),
+        "instances did not answer within 10 s after pg_terminate_backend\n{}",
+        fleet.logs()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), all_ready)
+            .await
+            .is_some()
+    );
+    let terminate_recovered = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // 2. The database is unreachable for 3 s: open connections are cut, new ones dropped.
+    let proxy = fleet.proxy.as_ref().expect("proxy");
+    let cut_at = Instant::now();
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let ready_during: Vec<u16> = {
+        let ports = ports.clone();
+        tokio::task::spawn_blocking(move || ports.iter().map(|p| readyz(*p)).collect())
+            .await
+            .unwrap()
+    };
+    assert!(
+        ready_during.iter().all(|s| *s == 503),
+        "/readyz during the outage: {ready_during:?}"
+    );
+    let during = rpc
+        .call(&targets[0], "get_task_status", json!({"handle": handle}))
+        .await;
+    assert!(
+        matches!(&during, Outcome::ToolError(m) if m == UNAVAILABLE),
+        "a call through nginx during the outage: {during:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    proxy.restore();
+    let restored_at = Instant::now();
+    let took = eventually(Duration::from_secs(10), all_answer).await;
+    assert!(
+        took.is_some(),
+        "instances did not answer within 10 s after the database came back\n{}",
+        fleet.logs()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), all_ready)
+            .await
+            .is_some()
+    );
+    let recovered_at = Instant::now();
+    // Keep the load going for a while after recovery, then stop it.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    stop.store(true, Ordering::SeqCst);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let calls = std::mem::take(&mut *calls.lock().unwrap());
+
+    // Every call either succeeded or failed with the one clear, retryable tool error; none
+    // failed at the HTTP or JSON-RPC level, and none with an internal error.
+    let (mut unavailable_terminate, mut unavailable_cut) = (0, 0);
+    for c in &calls {
+        match &c.outcome {
+            Outcome::Ok(_) => {}
+            Outcome::ToolError(m) if m == UNAVAILABLE => {
+                // Only during an outage.
+                if c.ended >= terminate_from && c.started <= terminate_recovered {
+                    unavailable_terminate += 1;
+                } else if c.ended >= cut_at && c.started <= recovered_at {
+                    unavailable_cut += 1;
+                } else {
+                    panic!(
+                        "unavailable outside an outage (via target {}): started {:?} after the cut",
+                        c.via,
+                        c.started.checked_duration_since(cut_at)
+                    );
+                }
+            }
+            other => panic!(
+                "call via target {} failed otherwise than retryably: {other:?}\n{}",
+                c.via,
+                fleet.logs()
+            ),
+        }
+    }
+    assert!(
+        unavailable_cut > 0,
+        "calls during the outage answered `unavailable`"
+    );
+    let during_cut = calls
+        .iter()
+        .filter(|c| c.started >= cut_at + Duration::from_millis(100) && c.ended <= restored_at)
+        .count();
+    assert!(during_cut > 0, "the load ran during the outage");
+    let after = calls
+        .iter()
+        .filter(|c| c.started > recovered_at)
+        .collect::<Vec<_>>();
+    assert!(!after.is_empty(), "the load ran after recovery");
+    assert!(after.iter().all(|c| c.outcome.is_ok()));
+
+    // Acknowledged appends are all stored; report the ones whose "nothing was changed"
+    // could not hold (the connection died while the server committed).
+    let stored: BTreeSet<String> = rpc
+        .all_findings(&targets[1], &handle)
+        .await
+        .expect("findings")
+        .iter()
+        .map(|f| f["text"].as_str().unwrap().to_owned())
+        .collect();
+    let mut committed_anyway = 0;
+    for c in calls.iter().filter(|c| c.append) {
+        match &c.outcome {
+            Outcome::Ok(_) => {
+                assert!(
+                    stored.contains(&c.text),
+                    "acknowledged `{}` is missing",
+                    c.text
+                );
+            }
+            _ if stored.contains(&c.text) => committed_anyway += 1,
+            _ => {}
+        }
+    }
+    eprintln!(
+        "database outages: {} calls; pg_terminate_backend ({terminated} connections, 3 rounds): \
+         {unavailable_terminate} answered `unavailable`; 3 s outage: {unavailable_cut} answered \
+         `unavailable`; {committed_anyway} append(s) answered `unavailable` had committed; \
+         recovered {took:?} after the database came back",
+        calls.len(),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The concurrency contract over the wire
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_keeps_the_concurrency_contract_across_instances() {
+    let Some(pre) = prerequisites("fleet_keeps_the_concurrency_contract") else {
+        return;
+    };
+    let fleet = Fleet::start(
+        &pre,
+        FleetOptions {
+            instances: 2,
+            nginx: false,
+            proxy: false,
+            extra_args: &["--db-acquire-timeout", "30s"],
+        },
+    );
+    let rpc = Rpc::new(Duration::from_secs(30));
+    let urls = fleet.live_urls();
+
+    // Two completions of one handle, on two instances at once: one wins, one is told the
+    // task is already complete, and only the winner's findings are stored.
+    const ROUNDS: usize = 20;
+    for round in 0..ROUNDS {
+        let handle = handle_of(
+            rpc.call(
+                &urls[round % 2],
+                "start_research_task",
+                json!({"topic": format!("complete race {round}")}),
+            )
+            .await
+            .ok(),
+        );
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|i| {
+                let (rpc, url, handle, barrier) = (
+                    rpc.clone(),
+                    urls[i].clone(),
+                    handle.clone(),
+                    Arc::clone(&barrier),
+                );
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    rpc.call(
+                        &url,
+                        "complete_research_task",
+                        json!({"handle": handle, "findings": [format!("by instance {i}")]}),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let winners: Vec<usize> = (0..2).filter(|i| outcomes[*i].is_ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        let loser = 1 - winners[0];
+        assert!(
+            matches!(&outcomes[loser], Outcome::ToolError(m) if m == ALREADY_COMPLETE),
+            "round {round}: {outcomes:?}"
+        );
+        for url in &urls {
+            let findings = rpc.all_findings(url, &handle).await.expect("results");
+            assert_eq!(findings.len(), 1, "round {round}: {findings:?}");
+            assert_eq!(findings[0]["text"], format!("by instance {}", winners[0]));
+        }
+    }
+
+    // 1,000 concurrent add_findings over two instances: exactly 1,000 stored, indexes
+    // 1..=1000 in order, each where its acknowledgement said.
+    const APPENDS: usize = 1_000;
+    let handle = handle_of(
+        rpc.call(
+            &urls[0],
+            "start_research_task",
+            json!({"topic": "append race"}),
+        )
+        .await
+        .ok(),
+    );
+    let barrier = Arc::new(Barrier::new(APPENDS));
+    let started = Instant::now();
+    let appenders: Vec<_> = (0..APPENDS)
+        .map(|i| {
+            let (rpc, url, handle, barrier) = (
+                rpc.clone(),
+                urls[i % 2].clone(),
+                handle.clone(),
+                Arc::clone(&barrier),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let text = format!("finding {i:04}");
+                let outcome = rpc
+                    .call(
+                        &url,
+                        "add_findings",
+                        json!({"handle": handle, "findings": [text]}),
+                    )
+                    .await;
+                (text, outcome)
+            })
+        })
+        .collect();
+    let mut acked_at: HashMap<String, u64> = HashMap::new();
+    for a in appenders {
+        let (text, outcome) = a.await.unwrap();
+        let count = outcome.ok()["findings_count"].as_u64().expect("count");
+        acked_at.insert(text, count);
+    }
+    let append_time = started.elapsed();
+    let counts: BTreeSet<u64> = acked_at.values().copied().collect();
+    assert_eq!(
+        counts,
+        (1..=APPENDS as u64).collect::<BTreeSet<_>>(),
+        "every append saw its own count"
+    );
+    for url in &urls {
+        let status = rpc
+            .call(url, "get_task_status", json!({"handle": handle}))
+            .await;
+        assert_eq!(status.ok()["findings_count"], APPENDS);
+        let findings = rpc.all_findings(url, &handle).await.expect("results");
+        let indexes: Vec<u64> = findings
+            .iter()
+            .map(|f| f["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(indexes, (1..=APPENDS as u64).collect::<Vec<_>>());
+        for f in &findings {
+            let text = f["text"].as_str().unwrap();
+            assert_eq!(acked_at.get(text), f["index"].as_u64().as_ref(), "{f}");
+        }
+    }
+
+    // start_research_task with one idempotency key, raced from two instances: one task.
+    for round in 0..ROUNDS {
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|i| {
+                let (rpc, url, barrier) = (rpc.clone(), urls[i].clone(), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    rpc.call(
+                        &url,
+                        "start_research_task",
+                        json!({"topic": "idempotent race", "depth": 2, "idempotency_key": format!("race-{round}")}),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let (a, b) = (outcomes[0].ok(), outcomes[1].ok());
+        assert_eq!(a["handle"], b["handle"], "round {round}: one task");
+        let replays: Vec<bool> = [a, b].iter().map(|v| v["replayed"] == true).collect();
+        assert_eq!(
+            replays.iter().filter(|r| !**r).count(),
+            1,
+            "round {round}: exactly one call created the task: {outcomes:?}"
+        );
+    }
+    for url in &urls {
+        let tasks = rpc.all_tasks(url, Some("running")).await.expect("list");
+        let raced: BTreeSet<String> = tasks
+            .iter()
+            .filter(|t| t["topic"] == "idempotent race")
+            .map(handle_of)
+            .collect();
+        let listed = tasks
+            .iter()
+            .filter(|t| t["topic"] == "idempotent race")
+            .count();
+        assert_eq!((raced.len(), listed), (ROUNDS, ROUNDS), "one task per key");
+    }
+    eprintln!("1,000 concurrent appends over two instances took {append_time:?}");
+}
