@@ -27,6 +27,10 @@ use tokio::sync::Barrier;
 const ALREADY_COMPLETE: &str = "cannot complete the task: the task is already complete";
 const UNAVAILABLE: &str =
     "the task store is temporarily unavailable; nothing was changed, retry the call";
+/// The answer when the connection broke mid-write: retryable after checking.
+fn interrupted() -> String {
+    ToolError::Interrupted.to_string()
+}
 
 fn handle_of(v: &Value) -> String {
     v["handle"].as_str().expect("handle").to_owned()
@@ -622,7 +626,7 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
     for c in &calls {
         match &c.outcome {
             Outcome::Ok(_) => {}
-            Outcome::ToolError(m) if m == UNAVAILABLE => {
+            Outcome::ToolError(m) if m == UNAVAILABLE || *m == interrupted() => {
                 // Only during an outage.
                 if c.ended >= terminate_from && c.started <= terminate_recovered {
                     unavailable_terminate += 1;
@@ -678,6 +682,15 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
                     c.text
                 );
             }
+            // "nothing was changed" must hold: an append answered `unavailable` is not stored.
+            Outcome::ToolError(m) if m == UNAVAILABLE => {
+                assert!(
+                    !stored.contains(&c.text),
+                    "`{}` was answered `unavailable` (nothing changed) but is stored",
+                    c.text
+                );
+            }
+            // Only an `interrupted` answer may have committed.
             _ if stored.contains(&c.text) => committed_anyway += 1,
             _ => {}
         }
@@ -685,7 +698,7 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
     eprintln!(
         "database outages: {} calls; pg_terminate_backend ({terminated} connections, 3 rounds): \
          {unavailable_terminate} answered `unavailable`; 3 s outage: {unavailable_cut} answered \
-         `unavailable`; {committed_anyway} append(s) answered `unavailable` had committed; \
+         `unavailable` or `interrupted`; {committed_anyway} append(s) answered `interrupted` had committed; \
          recovered {took:?} after the database came back",
         calls.len(),
     );

@@ -49,6 +49,13 @@ pub enum ToolError {
     /// The store could not be reached; nothing was changed and the call can be retried.
     #[error("the task store is temporarily unavailable; nothing was changed, retry the call")]
     Unavailable,
+    /// The store connection broke while a change was being saved: it may or may not have
+    /// been applied. The caller should read before retrying (or retry a start with the same
+    /// idempotency key).
+    #[error(
+        "the connection to the task store was lost while saving, so the change may or may not have been applied; check with get_task_status (or retry start_research_task with the same idempotency_key) before retrying"
+    )]
+    Interrupted,
     /// An unexpected server fault; nothing was changed.
     #[error("internal error; nothing was changed (reference {reference})")]
     Internal {
@@ -66,9 +73,10 @@ impl ToolError {
         }
     }
 
-    /// Whether retrying the same call later may succeed.
+    /// Whether retrying the same call later may succeed. ([`ToolError::Interrupted`] is
+    /// retryable too, after checking whether the first attempt took effect.)
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ToolError::Unavailable)
+        matches!(self, ToolError::Unavailable | ToolError::Interrupted)
     }
 }
 

@@ -12,6 +12,11 @@
 //! * class `53` (insufficient resources, e.g. too_many_connections);
 //! * `25006` read_only_sql_transaction (a failover left us on a standby for a moment).
 //!
+//! [`StoreErrorKind::Interrupted`] is the subset where the statement may have reached the
+//! database before the connection broke, so its outcome is unknown: I/O and TLS failures, a
+//! crashed connection worker, `08006` connection_failure and `08007`
+//! transaction_resolution_unknown.
+//!
 //! Everything else (constraint violations, type errors, bad configuration, failed migrations)
 //! is [`StoreErrorKind::Internal`]. The sqlx error is always attached as the source.
 
@@ -48,15 +53,40 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the connection broke with the statement possibly applied.
+pub(crate) fn is_interrupted(err: &sqlx::Error) -> bool {
+    match err {
+        // A refused or unroutable connection never carried a statement.
+        sqlx::Error::Io(io) => !matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::NotFound
+                | std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::HostUnreachable
+                | std::io::ErrorKind::NetworkUnreachable
+        ),
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code == "08006" || code == "08007"),
+        _ => false,
+    }
+}
+
 /// Converts a sqlx error, naming the operation that failed.
 pub(crate) fn from_sqlx(operation: &str, err: sqlx::Error) -> StoreError {
-    let kind = if is_unavailable(&err) {
+    let kind = if is_interrupted(&err) {
+        StoreErrorKind::Interrupted
+    } else if is_unavailable(&err) {
         StoreErrorKind::Unavailable
     } else {
         StoreErrorKind::Internal
     };
     let message = match kind {
         StoreErrorKind::Unavailable => format!("postgres unavailable during {operation}: {err}"),
+        StoreErrorKind::Interrupted => {
+            format!("postgres connection lost during {operation} (outcome unknown): {err}")
+        }
         _ => format!("postgres error during {operation}: {err}"),
     };
     StoreError::new(kind, message).with_source(err)
@@ -109,6 +139,18 @@ mod tests {
             from_sqlx("ping", sqlx::Error::PoolTimedOut).kind(),
             &StoreErrorKind::Unavailable
         );
+        // A connection that broke mid-statement: the outcome is unknown.
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let io = std::io::Error::new(kind, "lost");
+            assert_eq!(
+                from_sqlx("append", sqlx::Error::Io(io)).kind(),
+                &StoreErrorKind::Interrupted
+            );
+        }
         assert_eq!(
             from_sqlx("ping", sqlx::Error::RowNotFound).kind(),
             &StoreErrorKind::Internal

@@ -17,9 +17,13 @@ pub enum StoreErrorKind {
     },
     /// The idempotency key was used before with a different topic or depth.
     IdempotencyConflict,
-    /// The database could not be reached or timed out; nothing is known to have changed and
-    /// the call may be retried.
+    /// The database could not be reached, refused the statement, or rolled it back (a
+    /// timeout, a conflict, a shutdown): nothing was changed and the call may be retried.
     Unavailable,
+    /// The connection broke while the statement was in flight, so the database may or may
+    /// not have applied it. Reads can simply be retried; a write should be checked first
+    /// (or carry an idempotency key), since a blind retry may apply it twice.
+    Interrupted,
     /// Anything else: a bug, a corrupt row, a failed migration.
     Internal,
 }

@@ -39,6 +39,9 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The actions that only read.
+const READS: [&str; 3] = ["read the task", "read the findings", "list tasks"];
+
 /// Maps a store error to the tool error the caller sees. Faults are logged here, with a
 /// reference the caller can quote; the caller never sees internals.
 fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
@@ -60,6 +63,15 @@ fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
         StoreErrorKind::Unavailable => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store unavailable");
             ToolError::Unavailable
+        }
+        // A read changes nothing, so for it an interrupted call is just unavailable.
+        StoreErrorKind::Interrupted if READS.contains(&action) => {
+            tracing::warn!(error = %e, action, "task store connection lost during a read");
+            ToolError::Unavailable
+        }
+        StoreErrorKind::Interrupted => {
+            tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store connection lost during a write; outcome unknown");
+            ToolError::Interrupted
         }
         _ => {
             let reference = cursor::reference();
