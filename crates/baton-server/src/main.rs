@@ -76,8 +76,6 @@ enum Command {
     },
     /// Manage handle-signing keys kept in the database.
     Keys {
-        #[command(flatten)]
-        database: DatabaseArgs,
         #[command(subcommand)]
         action: KeysAction,
     },
@@ -86,9 +84,15 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysAction {
     /// List key ids and creation times (never the secrets).
-    List,
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Add a key with the next id; instances sign with it after their next restart.
-    Rotate,
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -145,15 +149,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Command::Keys { database, action }) => {
-            let store = store::open(&database, baton_store::Lifetimes::default(), false).await?;
+        Some(Command::Keys { action }) => {
+            let database = match &action {
+                KeysAction::List { database } | KeysAction::Rotate { database } => database,
+            };
+            let store = store::open(database, baton_store::Lifetimes::default(), false).await?;
             match action {
-                KeysAction::List => {
+                KeysAction::List { .. } => {
                     for key in store.signing_keys().await? {
                         println!("{}\t{}", key.key_id, key.created_at.to_rfc3339());
                     }
                 }
-                KeysAction::Rotate => {
+                KeysAction::Rotate { .. } => {
                     let id = keys::rotate(store.as_ref()).await?;
                     println!("added handle-signing key {id}; restart instances to sign with it");
                 }
