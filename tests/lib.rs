@@ -62,11 +62,18 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(baton_bin());
-        cmd.arg("serve")
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        Self::start_program(baton_bin(), &all, env)
+    }
+
+    /// Starts any program that takes `baton serve`'s flags (e.g. an example embedding baton)
+    /// with `--listen 127.0.0.1:0` appended to `args`.
+    pub fn start_program(program: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .arg("--listen")
             .arg("127.0.0.1:0")
-            .args(args)
             .env("RUST_LOG", "info,baton_server=debug")
             .env_remove("BATON_DATABASE_URL")
             .stdin(Stdio::null())

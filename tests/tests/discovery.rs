@@ -182,3 +182,57 @@ async fn full_mode_pages_a_large_catalog() {
     assert_eq!(names.len(), 507);
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn another_teams_tool_is_listed_searchable_and_validated() {
+    // examples/custom_tool.rs embeds baton and adds `count_words` through baton-catalog.
+    let example = baton_e2e::baton_bin()
+        .with_file_name("examples")
+        .join("custom_tool");
+    assert!(
+        example.exists(),
+        "build it with `cargo build -p baton-server --examples`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("baton.db").display());
+    let server = Server::start_program(
+        example,
+        &["--database-url", &url, "--tool-exposure", "search"],
+        &[],
+    );
+    let client = modern_client(&server.url()).await;
+    let found = ok(&call(
+        &client,
+        "search_tools",
+        json!({"query": "how many words are in this text", "limit": 3}),
+    )
+    .await);
+    assert_eq!(found["tools"][0]["name"], "count_words", "{found}");
+    let counted = ok(&call(&client, "count_words", json!({"text": "one two  three"})).await);
+    assert_eq!(counted["words"], 3);
+    let proxied = ok(&call(
+        &client,
+        "call_tool",
+        json!({"name": "count_words", "arguments": {"text": "a b"}}),
+    )
+    .await);
+    assert_eq!(proxied["words"], 2);
+    let invalid = err(&call(
+        &client,
+        "call_tool",
+        json!({"name": "count_words", "arguments": {"text": 5}}),
+    )
+    .await);
+    assert!(
+        invalid.starts_with("invalid argument `arguments.text`"),
+        "{invalid}"
+    );
+    // baton's own tools are still there.
+    ok(&call(
+        &client,
+        "start_research_task",
+        json!({"topic": "still here"}),
+    )
+    .await);
+    client.cancel().await.unwrap();
+}

@@ -80,7 +80,14 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     check_postgres()?;
     // The end-to-end tests start the real binary.
-    cargo(&["build", "-p", "baton-server", "--bin", "baton"])?;
+    cargo(&[
+        "build",
+        "-p",
+        "baton-server",
+        "--bin",
+        "baton",
+        "--examples",
+    ])?;
     cargo(&[
         "nextest",
         "run",

@@ -84,8 +84,25 @@ fn register_catalog_file(tools: &mut ToolTable, path: &std::path::Path) -> anyho
     Ok(added)
 }
 
+/// A tool another team adds to a baton server: its catalog entry (definition, tags, group,
+/// pinned) and its handler. See `examples/custom_tool.rs`.
+pub struct ExtraTool {
+    /// The definition and search metadata.
+    pub spec: baton_catalog::ToolSpec,
+    /// What it does.
+    pub handler: tools::ToolFn,
+}
+
 /// Builds the handler and everything behind it from `baton serve` options.
 pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_store::TaskStore>)> {
+    build_with(args, Vec::new()).await
+}
+
+/// Like [`build`], with extra tools: they are listed, searchable and callable like baton's own.
+pub async fn build_with(
+    args: &ServeArgs,
+    extra: Vec<ExtraTool>,
+) -> anyhow::Result<(Baton, Arc<dyn baton_store::TaskStore>)> {
     let lifetimes = args.lifetimes()?;
     let store = store::open(&args.database, lifetimes, args.migrate).await?;
     let ring = keys::load(&args.handle_keys, store.as_ref()).await?;
@@ -98,6 +115,14 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
     ));
     let mut tools = ToolTable::default();
     research.register(&mut tools)?;
+    let mut specs = Vec::with_capacity(extra.len());
+    for tool in extra {
+        tools.register(
+            tools::discovery::to_rmcp(&tool.spec.definition)?,
+            tool.handler,
+        )?;
+        specs.push(tool.spec);
+    }
     if let Some(path) = &args.catalog {
         let added = register_catalog_file(&mut tools, path)?;
         tracing::info!(added, file = %path.display(), "loaded catalog-only tool definitions");
@@ -113,7 +138,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
     let (listed, discovery) = match args.tool_exposure {
         ToolExposure::Full => (tools.definitions().cloned().collect(), None),
         ToolExposure::Search => {
-            let discovery = Arc::new(Discovery::new(&tools)?);
+            let discovery = Arc::new(Discovery::new(&tools, &specs)?);
             tracing::info!(
                 revision = discovery.catalog().revision(),
                 tools = discovery.catalog().len(),
@@ -135,8 +160,13 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
 
 /// Runs `baton serve` until SIGINT/SIGTERM (HTTP) or end of input (stdio).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    serve_with(args, Vec::new()).await
+}
+
+/// Like [`serve`], with extra tools (see [`ExtraTool`]).
+pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (handler, store) = build(&args).await?;
+    let (handler, store) = build_with(&args, extra).await?;
     let shutdown = CancellationToken::new();
     sweeper::spawn(
         Arc::clone(&store),

@@ -48,15 +48,17 @@ fn to_catalog(tool: &Tool) -> anyhow::Result<ToolDefinition> {
 
 impl Discovery {
     /// Builds the catalog from every callable tool (catalog-only definitions included).
-    pub fn new(tools: &ToolTable) -> anyhow::Result<Discovery> {
+    /// `specs` carries catalog metadata (tags, group, pinned) for tools registered with it;
+    /// other tools get theirs from their definition's `_meta`.
+    pub fn new(tools: &ToolTable, specs: &[ToolSpec]) -> anyhow::Result<Discovery> {
         let mut builder = Catalog::builder();
         for tool in tools.definitions() {
-            builder
-                .add(
-                    ToolSpec::from_definition(to_catalog(tool)?)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?,
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let spec = match specs.iter().find(|s| s.definition.name == tool.name) {
+                Some(spec) => spec.clone(),
+                None => ToolSpec::from_definition(to_catalog(tool)?)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            builder.add(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let catalog = builder.build();
         let mut validators = HashMap::new();
