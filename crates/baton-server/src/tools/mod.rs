@@ -7,7 +7,7 @@
 pub mod discovery;
 pub mod research;
 
-use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
+use std::{borrow::Cow, collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
 use baton_protocol::ToolError;
 use rmcp::{
@@ -41,8 +41,16 @@ pub struct ToolTable {
 
 impl ToolTable {
     /// Adds a tool. A second tool with the same name replaces nothing: it is a start-up bug.
-    pub fn register(&mut self, definition: Tool, handler: ToolFn) -> anyhow::Result<()> {
+    pub fn register(&mut self, mut definition: Tool, handler: ToolFn) -> anyhow::Result<()> {
         let name = definition.name.to_string();
+        // rmcp clones a tool's definition on every `tools/call` (to check `Mcp-Param-*`
+        // headers against it). Tools are registered once, at start-up, so their texts can
+        // live for the whole process: a clone then copies pointers, not strings.
+        definition.name = Cow::Borrowed(Box::leak(name.clone().into_boxed_str()));
+        definition.description = definition.description.take().map(|text| match text {
+            Cow::Owned(text) => Cow::Borrowed(&*Box::leak(text.into_boxed_str())),
+            borrowed => borrowed,
+        });
         anyhow::ensure!(
             !self.tools.contains_key(&name),
             "tool `{name}` is registered twice"
