@@ -783,6 +783,10 @@ fn bench_scaling(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> anyhow
             large - small
         );
         let b = scaling_point(env, plan, kind, Some(&url), 0, &h_large, large)?;
+        let note = "baton scaling: the large point looks up the handles `baton seed` wrote for the first tasks of its bulk batch (a clustered sample, not one spread over the whole table)".to_string();
+        if !rep.notes.contains(&note) {
+            rep.notes.push(note);
+        }
         (a, b, Some(secs))
     };
     let q = |v: &Value, p: &str| v["result"]["latency_ms"][p].as_f64();
@@ -1162,6 +1166,24 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan) -> String {
             g.limit,
             g.unit,
             verdict
+        );
+    }
+    let thr16 = |srv: &str, w: &str| cell(rep, srv, w, 16).and_then(throughput);
+    let mut context = Vec::new();
+    for (w, label) in [("status", "get_task_status"), ("lifecycle", "lifecycle")] {
+        for py in ["python-production", "python-article"] {
+            if let (Some(a), Some(b)) = (thr16("ceiling", w), thr16(py, w))
+                && b > 0.0
+            {
+                context.push(format!("ceiling / {py}, {label} @16: {:.1}×", a / b));
+            }
+        }
+    }
+    if !context.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nContext (the protocol ceiling bounds what baton can reach): {}.",
+            context.join("; ")
         );
     }
     if !rep.notes.is_empty() {
