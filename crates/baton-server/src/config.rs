@@ -31,9 +31,10 @@ pub struct DatabaseArgs {
     #[arg(long, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db")]
     pub database_url: String,
 
-    /// Most open database connections.
-    #[arg(long, env = "BATON_DB_MAX_CONNECTIONS", default_value_t = 16)]
-    pub db_max_connections: u32,
+    /// Most open database connections (default: 16 on Postgres; 4 readers on SQLite, whose
+    /// one writer is separate; more readers than cores only cost memory).
+    #[arg(long, env = "BATON_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
 
     /// How long a request may wait for a free connection before failing as unavailable.
     #[arg(long, env = "BATON_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]

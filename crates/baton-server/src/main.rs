@@ -56,7 +56,7 @@ enum Command {
         /// How many tasks to create.
         #[arg(long)]
         count: u64,
-        /// Where to write handles (the first --sample tasks').
+        /// Where to write handles (--sample of them, spread over all tasks).
         #[arg(long)]
         handles_out: std::path::PathBuf,
         /// How many handles to write.

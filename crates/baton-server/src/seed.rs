@@ -8,7 +8,8 @@ use chrono::{Duration, Utc};
 const BATCH: u64 = 50_000;
 
 /// Creates `count` running tasks owned by `owner`, with handles signed by `codec`, and
-/// returns the handles of the first `sample` of them.
+/// returns the handles of `sample` of them, spread evenly over the whole set (so lookups
+/// touch the whole table, not one corner of it).
 pub async fn seed(
     store: &dyn TaskStore,
     codec: &Codec,
@@ -19,6 +20,7 @@ pub async fn seed(
 ) -> anyhow::Result<Vec<String>> {
     let now = Utc::now();
     let mut handles = Vec::new();
+    let stride = (count / sample.max(1)).max(1);
     let mut done = 0;
     while done < count {
         let n = BATCH.min(count - done);
@@ -28,7 +30,7 @@ pub async fn seed(
             let created = now - Duration::milliseconds((count - i) as i64);
             let hard = created + lifetimes.absolute;
             let minted = codec.mint(owner, u64::try_from(hard.timestamp()).unwrap_or(0));
-            if i < sample {
+            if i % stride == 0 && (handles.len() as u64) < sample {
                 handles.push(minted.handle);
             }
             tasks.push(Task {

@@ -44,7 +44,7 @@ pub async fn open(
         Backend::Sqlite => {
             let options = SqliteOptions {
                 lifetimes,
-                max_connections: db.db_max_connections,
+                max_connections: db.db_max_connections.unwrap_or(4),
                 busy_timeout: db.db_statement_timeout,
                 ..SqliteOptions::default()
             };
@@ -61,7 +61,7 @@ pub async fn open(
         Backend::Postgres => {
             let options = PostgresOptions {
                 lifetimes,
-                max_connections: db.db_max_connections,
+                max_connections: db.db_max_connections.unwrap_or(16),
                 acquire_timeout: db.db_acquire_timeout,
                 statement_timeout: db.db_statement_timeout,
                 migrate_on_connect: migrate,
