@@ -3,15 +3,15 @@
 Same three tools and semantics as the article "MCP Server Python: Critical 2026 Warning"
 (start_research_task / get_task_status / complete_research_task over an in-memory dict keyed by
 an explicit handle), served by the official Python SDK (`mcp` 2.3, `MCPServer`) over stateless
-Streamable HTTP with JSON responses, so it answers the 2026-07-28 wire (one POST per request,
+Streamable HTTP, so it answers the 2026-07-28 wire (one POST per request,
 `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name` headers, `params._meta`).
 
 Launch modes:
-  --mode article     what the article's reader gets: one process, uvicorn defaults as the SDK
-                     sets them, pure-Python asyncio loop + h11 parser, access log on, the
+  --mode article     what the article's reader gets: one process, the SDK's defaults (SSE
+                     responses), pure-Python asyncio loop + h11 parser, access log on, the
                      article's per-task print lines.
-  --mode production  the best single-process production setting: uvicorn with uvloop +
-                     httptools, access log off, log level warning, no per-task prints.
+  --mode production  the best single-process production setting: JSON responses, uvicorn with
+                     uvloop + httptools, access log off, log level warning, no per-task prints.
 Both are one process: the store is an in-process dict, so more workers would split it.
 
 --seed N pre-creates tasks task_seed_0 .. task_seed_{N-1} (for the get_task_status pool).
@@ -92,7 +92,9 @@ def main() -> None:
 
     import uvicorn
 
-    app = mcp.streamable_http_app(stateless_http=True, json_response=True, host=a.host)
+    # Stateless in both modes (the 2026-07-28 wire has no sessions). The article's reader keeps
+    # the SDK's default response format (SSE); the production setting answers plain JSON.
+    app = mcp.streamable_http_app(stateless_http=True, json_response=a.mode == "production", host=a.host)
     if a.mode == "article":
         config = uvicorn.Config(app, host=a.host, port=a.port, loop="asyncio", http="h11", log_level="info")
     else:
