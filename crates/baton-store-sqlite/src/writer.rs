@@ -1,0 +1,597 @@
+//! Group commit: one task owns the task writes (`start_task`, `append_findings`,
+//! `complete_task`, `cancel_task`).
+//!
+//! Callers send a [`Job`] over a channel and wait for its reply. The writer takes every job
+//! queued (at most [`MAX_BATCH`]), acquires the write connection once and runs them, in
+//! arrival order, inside one `BEGIN IMMEDIATE … COMMIT`; it replies to all of them only after
+//! the `COMMIT` succeeded, so an acknowledged write is as durable as before.
+//!
+//! Each job is all-or-nothing on its own: its conditional statement either changes nothing
+//! (the job is refused — not found, wrong status, too many findings, idempotency conflict —
+//! and the others go on) or it changes everything the job needs. Should a statement fail
+//! with an error (which could leave part of a job in the transaction), the whole batch is
+//! rolled back — nothing of it was committed — and its jobs run again one by one, each in
+//! its own transaction, so one job's failure never fails the others. Should the batch's
+//! `COMMIT` fail, every job in it gets that error, as a lone job would: it is not retried,
+//! since a failed `COMMIT` is not a promise that nothing landed.
+
+use baton_store::{NewTask, StartOutcome, StoreError, StoreErrorKind, Task, TaskId, TaskStatus};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row, Sqlite};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{db_err, diagnose, from_ms, task_from_row};
+
+/// The most jobs one transaction carries.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Jobs waiting for the writer; senders wait when it is full.
+pub(crate) const QUEUE: usize = 1024;
+
+/// A task write.
+pub(crate) enum Op {
+    Start(NewTask),
+    /// Append `n` findings (`json`, a JSON array of strings, when `n > 0`) and, when
+    /// `complete`, complete the task.
+    Findings {
+        owner: String,
+        id: TaskId,
+        json: String,
+        n: i64,
+        max_total: u32,
+        complete: bool,
+    },
+    Cancel {
+        owner: String,
+        id: TaskId,
+    },
+}
+
+impl Op {
+    /// Ops made of one statement are atomic without a transaction.
+    fn single_statement(&self) -> bool {
+        match self {
+            Op::Start(new) => new.idempotency_key.is_none(),
+            Op::Findings { n, .. } => *n == 0,
+            Op::Cancel { .. } => true,
+        }
+    }
+}
+
+/// What a job gives back.
+pub(crate) enum Done {
+    Started(StartOutcome),
+    Task(Task),
+}
+
+/// A write, its time and where to send the outcome.
+pub(crate) struct Job {
+    pub(crate) op: Op,
+    pub(crate) now_ms: i64,
+    pub(crate) reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// Lifetimes in milliseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) idle_ms: i64,
+    pub(crate) absolute_ms: i64,
+}
+
+/// One op run on a connection: `Ok(Ok(_))` done, `Ok(Err(_))` refused with nothing written,
+/// `Err(_)` a statement failed and part of the op may be in the transaction.
+type OpResult = Result<Result<Done, StoreError>, StoreError>;
+
+/// The writer: runs until every sender is gone.
+pub(crate) async fn run(pool: SqlitePool, cfg: Config, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        run_batch(&pool, cfg, &mut jobs).await;
+        jobs.clear();
+    }
+}
+
+fn copy_err(e: &StoreError) -> StoreError {
+    StoreError::new(e.kind().clone(), e.to_string())
+}
+
+fn fail_all(jobs: &mut Vec<Job>, err: StoreError) {
+    for job in jobs.drain(..) {
+        let _ = job.reply.send(Err(copy_err(&err)));
+    }
+}
+
+/// Runs `jobs` and answers every one of them.
+async fn run_batch(pool: &SqlitePool, cfg: Config, jobs: &mut Vec<Job>) {
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return fail_all(jobs, db_err("acquire")(e)),
+    };
+    if jobs.len() > 1 && run_together(&mut conn, cfg, jobs).await {
+        return;
+    }
+    for job in jobs.drain(..) {
+        let result = run_alone(&mut conn, cfg, &job).await;
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Runs `jobs` in one transaction. Returns false, with the transaction rolled back and no
+/// job answered, when a statement failed; true when every job was answered.
+async fn run_together(conn: &mut PoolConnection<Sqlite>, cfg: Config, jobs: &mut Vec<Job>) -> bool {
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => {
+            fail_all(jobs, db_err("begin")(e));
+            return true;
+        }
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut failed = None;
+    for job in jobs.iter() {
+        match run_op(&mut tx, cfg, job).await {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed {
+        tracing::debug!(error = %e, "a write failed in a batch; running the batch's writes one by one");
+        if tx.rollback().await.is_err() {
+            // The connection's transaction state is unknown: replace it, and fail the batch.
+            conn.close_on_drop();
+            fail_all(jobs, e);
+        }
+        // Answered (all failed) if the rollback failed; else run them one by one.
+        return jobs.is_empty();
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for (job, result) in jobs.drain(..).zip(results) {
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(e) => {
+            conn.close_on_drop();
+            fail_all(jobs, db_err("commit")(e));
+        }
+    }
+    true
+}
+
+/// Runs one job in its own transaction (none for a single statement).
+async fn run_alone(
+    conn: &mut PoolConnection<Sqlite>,
+    cfg: Config,
+    job: &Job,
+) -> Result<Done, StoreError> {
+    if job.op.single_statement() {
+        return run_op(conn, cfg, job).await.unwrap_or_else(Err);
+    }
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db_err("begin"))?;
+    let result = run_op(&mut tx, cfg, job).await;
+    match result {
+        Ok(Ok(done)) => match tx.commit().await {
+            Ok(()) => Ok(done),
+            Err(e) => {
+                conn.close_on_drop();
+                Err(db_err("commit")(e))
+            }
+        },
+        Ok(Err(e)) | Err(e) => {
+            if tx.rollback().await.is_err() {
+                conn.close_on_drop();
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult {
+    let now_ms = job.now_ms;
+    match &job.op {
+        Op::Start(new) => start(conn, cfg, new, now_ms).await,
+        Op::Findings {
+            owner,
+            id,
+            json,
+            n,
+            max_total,
+            complete,
+        } => {
+            let (n, max_total) = (*n, *max_total);
+            // With findings, the INSERT runs first under the UPDATE's own condition (the same
+            // rows, unchanged in between), so both change something or neither does.
+            let sql = if n > 0 {
+                concat!(
+                    "INSERT INTO findings (task_id, idx, text) ",
+                    "SELECT ?5, t.findings_count + 1 + j.key, j.value ",
+                    "FROM tasks AS t, json_each(?8) AS j ",
+                    "WHERE t.id = ?5 AND t.owner = ?6 AND t.expires_at > ?3 ",
+                    "AND t.status = 'running' AND t.findings_count + ?1 <= ?7; ",
+                    "UPDATE tasks SET findings_count = findings_count + ?1, ",
+                    "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
+                    "updated_at = ?3, expires_at = min(?3 + ?4, hard_expires_at) ",
+                    "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
+                    "AND findings_count + ?1 <= ?7 RETURNING ",
+                    task_cols!()
+                )
+            } else {
+                concat!(
+                    "UPDATE tasks SET findings_count = findings_count + ?1, ",
+                    "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
+                    "updated_at = ?3, expires_at = min(?3 + ?4, hard_expires_at) ",
+                    "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
+                    "AND findings_count + ?1 <= ?7 RETURNING ",
+                    task_cols!()
+                )
+            };
+            let mut query = sqlx::query(sql)
+                .bind(n)
+                .bind(*complete)
+                .bind(now_ms)
+                .bind(cfg.idle_ms)
+                .bind(&id.as_bytes()[..])
+                .bind(owner.as_str())
+                .bind(i64::from(max_total));
+            if n > 0 {
+                query = query.bind(json.as_str());
+            }
+            let row = query
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err("update task"))?;
+            match row {
+                // Written: a bad row now is a failure of the op, not a refusal.
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                None => Ok(Err(diagnose(conn, owner, id, now_ms, n, max_total).await)),
+            }
+        }
+        Op::Cancel { owner, id } => {
+            let row = sqlx::query(concat!(
+                "UPDATE tasks SET status = 'cancelled', updated_at = ?1, ",
+                "expires_at = min(?1 + ?2, hard_expires_at) ",
+                "WHERE id = ?3 AND owner = ?4 AND expires_at > ?1 AND status = 'running' RETURNING ",
+                task_cols!()
+            ))
+            .bind(now_ms)
+            .bind(cfg.idle_ms)
+            .bind(&id.as_bytes()[..])
+            .bind(owner.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("cancel task"))?;
+            match row {
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                None => Ok(Err(diagnose(conn, owner, id, now_ms, 0, u32::MAX).await)),
+            }
+        }
+    }
+}
+
+async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewTask, now_ms: i64) -> OpResult {
+    if let Some(key) = &new.idempotency_key {
+        let bound = sqlx::query(
+            "SELECT task_id, topic, depth FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
+        )
+        .bind(&new.owner)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("read idempotency key"))?;
+        if let Some(bound) = bound {
+            let task_id: Vec<u8> = bound.try_get(0).map_err(db_err("read idempotency key"))?;
+            let topic: String = bound.try_get(1).map_err(db_err("read idempotency key"))?;
+            let depth: i64 = bound.try_get(2).map_err(db_err("read idempotency key"))?;
+            let live = sqlx::query(concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM tasks WHERE id = ?1 AND expires_at > ?2"
+            ))
+            .bind(&task_id)
+            .bind(now_ms)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read task"))?;
+            match live {
+                Some(row) => {
+                    if topic != new.topic || depth != i64::from(new.depth) {
+                        return Ok(Err(StoreError::new(
+                            StoreErrorKind::IdempotencyConflict,
+                            "idempotency key reused with other arguments",
+                        )));
+                    }
+                    return Ok(task_from_row(&row).map(|task| {
+                        Done::Started(StartOutcome {
+                            task,
+                            replayed: true,
+                        })
+                    }));
+                }
+                None => {
+                    // The key's task expired: the key is free again.
+                    sqlx::query("DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2")
+                        .bind(&new.owner)
+                        .bind(key)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err("free idempotency key"))?;
+                }
+            }
+        }
+    }
+    let hard_ms = now_ms.saturating_add(cfg.absolute_ms);
+    let expires_ms = now_ms.saturating_add(cfg.idle_ms).min(hard_ms);
+    // Every column is known: build the task instead of reading it back.
+    let task = Task {
+        id: new.id,
+        owner: new.owner.clone(),
+        topic: new.topic.clone(),
+        depth: new.depth,
+        status: TaskStatus::Running,
+        findings_count: 0,
+        created_at: from_ms(now_ms)?,
+        updated_at: from_ms(now_ms)?,
+        expires_at: from_ms(expires_ms)?,
+        hard_expires_at: from_ms(hard_ms)?,
+    };
+    let sql = if new.idempotency_key.is_some() {
+        concat!(
+            "INSERT INTO tasks (",
+            task_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7); ",
+            "INSERT INTO idempotency_keys (owner, key, task_id, topic, depth) ",
+            "VALUES (?2, ?8, ?1, ?3, ?4)"
+        )
+    } else {
+        concat!(
+            "INSERT INTO tasks (",
+            task_cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7)"
+        )
+    };
+    let mut query = sqlx::query(sql)
+        .bind(&new.id.as_bytes()[..])
+        .bind(&new.owner)
+        .bind(&new.topic)
+        .bind(i64::from(new.depth))
+        .bind(now_ms)
+        .bind(expires_ms)
+        .bind(hard_ms);
+    if let Some(key) = &new.idempotency_key {
+        query = query.bind(key);
+    }
+    query
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("insert task"))?;
+    Ok(Ok(Done::Started(StartOutcome {
+        task,
+        replayed: false,
+    })))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{SqliteOptions, SqliteStore};
+    use baton_store::TaskStore;
+    use chrono::Utc;
+
+    fn new_task(n: u8, key: Option<&str>, topic: &str) -> NewTask {
+        NewTask {
+            id: TaskId::from_bytes([n; 16]),
+            owner: "alice".into(),
+            topic: topic.into(),
+            depth: 1,
+            idempotency_key: key.map(Into::into),
+        }
+    }
+
+    fn findings(id: u8, texts: &[&str], max_total: u32, complete: bool) -> Op {
+        Op::Findings {
+            owner: "alice".into(),
+            id: TaskId::from_bytes([id; 16]),
+            json: serde_json::to_string(texts).unwrap(),
+            n: texts.len() as i64,
+            max_total,
+            complete,
+        }
+    }
+
+    /// Runs `ops` as one batch, as the writer would, and returns their outcomes in order.
+    async fn batch(store: &SqliteStore, ops: Vec<Op>) -> Vec<Result<Done, StoreError>> {
+        let cfg = Config {
+            idle_ms: store.options.lifetimes.idle.num_milliseconds(),
+            absolute_ms: store.options.lifetimes.absolute.num_milliseconds(),
+        };
+        let now_ms = Utc::now().timestamp_millis();
+        let mut jobs = Vec::new();
+        let mut outcomes = Vec::new();
+        for op in ops {
+            let (reply, outcome) = oneshot::channel();
+            jobs.push(Job { op, now_ms, reply });
+            outcomes.push(outcome);
+        }
+        run_batch(&store.write, cfg, &mut jobs).await;
+        assert!(jobs.is_empty(), "every job answered");
+        let mut results = Vec::new();
+        for outcome in outcomes {
+            results.push(outcome.await.unwrap());
+        }
+        results
+    }
+
+    fn task(result: &Result<Done, StoreError>) -> &Task {
+        match result {
+            Ok(Done::Task(task)) => task,
+            Ok(Done::Started(outcome)) => &outcome.task,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    fn kind(result: &Result<Done, StoreError>) -> StoreErrorKind {
+        match result {
+            Err(e) => e.kind().clone(),
+            Ok(_) => panic!("expected an error"),
+        }
+    }
+
+    async fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default())
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn refused_jobs_leave_the_rest_of_the_batch_committed() {
+        let (_dir, store) = open().await;
+        let results = batch(
+            &store,
+            vec![
+                Op::Start(new_task(1, None, "one")),
+                findings(1, &["a", "b"], 10, false),
+                findings(9, &["lost"], 10, false),
+                findings(1, &["c"], 10, true),
+                findings(1, &["late"], 10, false),
+                Op::Start(new_task(2, Some("k"), "two")),
+                Op::Start(new_task(3, Some("k"), "two")),
+                Op::Start(new_task(4, Some("k"), "other")),
+                findings(2, &["x", "y", "z"], 2, false),
+                Op::Cancel {
+                    owner: "alice".into(),
+                    id: TaskId::from_bytes([2; 16]),
+                },
+            ],
+        )
+        .await;
+        assert_eq!(task(&results[0]).status, TaskStatus::Running);
+        assert_eq!(task(&results[1]).findings_count, 2);
+        assert_eq!(kind(&results[2]), StoreErrorKind::NotFound);
+        assert_eq!(task(&results[3]).status, TaskStatus::Complete);
+        assert_eq!(task(&results[3]).findings_count, 3);
+        assert_eq!(
+            kind(&results[4]),
+            StoreErrorKind::WrongStatus(TaskStatus::Complete)
+        );
+        let Ok(Done::Started(replay)) = &results[6] else {
+            panic!("expected a replay")
+        };
+        assert!(replay.replayed);
+        assert_eq!(replay.task.id, TaskId::from_bytes([2; 16]));
+        assert_eq!(kind(&results[7]), StoreErrorKind::IdempotencyConflict);
+        assert_eq!(
+            kind(&results[8]),
+            StoreErrorKind::TooManyFindings { limit: 2 }
+        );
+        assert_eq!(task(&results[9]).status, TaskStatus::Cancelled);
+
+        // All of it was committed, and only that.
+        let now = Utc::now();
+        let one = TaskId::from_bytes([1; 16]);
+        let page = store
+            .list_findings("alice", &one, 0, 10, now)
+            .await
+            .unwrap();
+        let texts: Vec<_> = page.findings.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+        assert_eq!(page.task.status, TaskStatus::Complete);
+        let two = store
+            .get_task("alice", &TaskId::from_bytes([2; 16]), now)
+            .await
+            .unwrap();
+        assert_eq!((two.status, two.findings_count), (TaskStatus::Cancelled, 0));
+        for absent in [3, 4, 9] {
+            let id = TaskId::from_bytes([absent; 16]);
+            assert!(store.get_task("alice", &id, now).await.is_err());
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_reruns_the_batch_one_by_one() {
+        let (_dir, store) = open().await;
+        let results = batch(
+            &store,
+            vec![
+                Op::Start(new_task(1, None, "one")),
+                findings(1, &["a"], 10, false),
+                // The same id again: the INSERT fails, inside the batch's transaction.
+                Op::Start(new_task(1, None, "again")),
+                findings(1, &["b"], 10, false),
+                Op::Start(new_task(2, Some("k"), "two")),
+            ],
+        )
+        .await;
+        assert!(!matches!(&results[0], Ok(Done::Started(o)) if o.replayed));
+        assert_eq!(task(&results[1]).findings_count, 1);
+        assert_eq!(kind(&results[2]), StoreErrorKind::Internal);
+        assert_eq!(task(&results[3]).findings_count, 2);
+        assert_eq!(task(&results[4]).topic, "two");
+
+        let now = Utc::now();
+        let one = TaskId::from_bytes([1; 16]);
+        let page = store
+            .list_findings("alice", &one, 0, 10, now)
+            .await
+            .unwrap();
+        let texts: Vec<_> = page.findings.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b"]);
+        assert_eq!(page.task.topic, "one");
+        // The key was committed once, bound to task 2.
+        let again = store
+            .start_task(new_task(5, Some("k"), "two"), now)
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.task.id, TaskId::from_bytes([2; 16]));
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_through_the_store_are_all_committed() {
+        let (_dir, store) = open().await;
+        let now = Utc::now();
+        store
+            .start_task(new_task(1, None, "one"), now)
+            .await
+            .unwrap();
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                let id = TaskId::from_bytes([1; 16]);
+                let text = vec![format!("f{i}-a"), format!("f{i}-b")];
+                store
+                    .append_findings("alice", &id, &text, 1000, Utc::now())
+                    .await
+                    .unwrap()
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let id = TaskId::from_bytes([1; 16]);
+        let page = store
+            .list_findings("alice", &id, 0, 1000, now)
+            .await
+            .unwrap();
+        assert_eq!(page.findings.len(), 400);
+        // Each call's findings are contiguous.
+        for pair in page.findings.chunks(2) {
+            let a = pair[0].text.strip_suffix("-a").unwrap();
+            assert_eq!(pair[1].text, format!("{a}-b"));
+        }
+        store.close().await;
+    }
+}
