@@ -783,7 +783,7 @@ fn bench_scaling(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> anyhow
             large - small
         );
         let b = scaling_point(env, plan, kind, Some(&url), 0, &h_large, large)?;
-        let note = "baton scaling: the large point looks up the handles `baton seed` wrote for the first tasks of its bulk batch (a clustered sample, not one spread over the whole table)".to_string();
+        let note = "baton scaling: the large point looks up a sample of handles `baton seed` spread evenly over the newly seeded tasks".to_string();
         if !rep.notes.contains(&note) {
             rep.notes.push(note);
         }
