@@ -176,3 +176,22 @@ async fn stored_key_rotation_with_baton_keys() {
     assert_ne!(old[5..10], new[5..10]);
     client.cancel().await.unwrap();
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let server = Server::start(&["--database-url", &url, "--log-format", "json"]);
+    let logs = server.logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(logs.contains("listening on http://"));
+}
