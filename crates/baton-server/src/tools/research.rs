@@ -181,26 +181,40 @@ impl Research {
         })
     }
 
+    /// Appends findings (and, with `complete`, completes the task) after validating them.
+    async fn store_findings(
+        &self,
+        who: &Principal,
+        handle: &str,
+        findings: &[String],
+        complete: bool,
+    ) -> Result<Task, ToolError> {
+        let now = Utc::now();
+        validate_findings(findings, complete, &self.limits)?;
+        let id = self.task_id(handle, who, now)?;
+        let max_total = self.limits.max_findings_per_task;
+        if complete {
+            self.store
+                .complete_task(who.as_str(), &id, findings, max_total, now)
+                .await
+                .map_err(store_error("complete the task"))
+        } else {
+            self.store
+                .append_findings(who.as_str(), &id, findings, max_total, now)
+                .await
+                .map_err(store_error("add findings"))
+        }
+    }
+
     /// `add_findings`.
     pub async fn add_findings(
         &self,
         who: Principal,
         args: AddFindings,
     ) -> Result<FindingsAdded, ToolError> {
-        let now = Utc::now();
-        validate_findings(&args.findings, false, &self.limits)?;
-        let id = self.task_id(&args.handle, &who, now)?;
         let task = self
-            .store
-            .append_findings(
-                who.as_str(),
-                &id,
-                &args.findings,
-                self.limits.max_findings_per_task,
-                now,
-            )
-            .await
-            .map_err(store_error("add findings"))?;
+            .store_findings(&who, &args.handle, &args.findings, false)
+            .await?;
         Ok(FindingsAdded {
             handle: args.handle,
             status: task.status,
@@ -215,20 +229,9 @@ impl Research {
         who: Principal,
         args: CompleteResearchTask,
     ) -> Result<CompletedTask, ToolError> {
-        let now = Utc::now();
-        validate_findings(&args.findings, true, &self.limits)?;
-        let id = self.task_id(&args.handle, &who, now)?;
         let task = self
-            .store
-            .complete_task(
-                who.as_str(),
-                &id,
-                &args.findings,
-                self.limits.max_findings_per_task,
-                now,
-            )
-            .await
-            .map_err(store_error("complete the task"))?;
+            .store_findings(&who, &args.handle, &args.findings, true)
+            .await?;
         Ok(CompletedTask {
             handle: args.handle,
             status: task.status,
