@@ -39,12 +39,19 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The actions that only read.
-const READS: [&str; 3] = ["read the task", "read the findings", "list tasks"];
-
-/// Maps a store error to the tool error the caller sees. Faults are logged here, with a
-/// reference the caller can quote; the caller never sees internals.
+/// Maps the error of a call that writes to the tool error the caller sees. Faults are
+/// logged here, with a reference the caller can quote; the caller never sees internals.
 fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
+    map_store_error(action, false)
+}
+
+/// Like [`store_error`], for a call that only reads: it changes nothing, so an interrupted
+/// one is simply unavailable.
+fn read_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
+    map_store_error(action, true)
+}
+
+fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError) -> ToolError {
     move |e| match e.kind() {
         StoreErrorKind::NotFound => ToolError::UnknownHandle,
         StoreErrorKind::WrongStatus(status) => ToolError::WrongStatus {
@@ -64,8 +71,7 @@ fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store unavailable");
             ToolError::Unavailable
         }
-        // A read changes nothing, so for it an interrupted call is just unavailable.
-        StoreErrorKind::Interrupted if READS.contains(&action) => {
+        StoreErrorKind::Interrupted if read_only => {
             tracing::warn!(error = %e, action, "task store connection lost during a read");
             ToolError::Unavailable
         }
@@ -168,7 +174,7 @@ impl Research {
             .store
             .get_task(who.as_str(), &id, now)
             .await
-            .map_err(store_error("read the task"))?;
+            .map_err(read_error("read the task"))?;
         Ok(TaskStatusView {
             handle: args.handle,
             topic: task.topic,
@@ -277,7 +283,7 @@ impl Research {
             .store
             .list_findings(who.as_str(), &id, after, limit, now)
             .await
-            .map_err(store_error("read the findings"))?;
+            .map_err(read_error("read the findings"))?;
         let next_cursor = match (page.has_more, page.findings.last()) {
             (true, Some(last)) => Some(cursor::encode_findings(last.index)),
             _ => None,
@@ -316,7 +322,7 @@ impl Research {
             .store
             .list_tasks(who.as_str(), args.status, after.as_ref(), limit, now)
             .await
-            .map_err(store_error("list tasks"))?;
+            .map_err(read_error("list tasks"))?;
         Ok(TaskList {
             tasks: page
                 .tasks
