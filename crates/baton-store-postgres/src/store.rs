@@ -560,20 +560,11 @@ impl TaskStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| from_sqlx("list_tasks", e))?;
-        let mut tasks = rows
+        let tasks = rows
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if tasks.len() > limit as usize {
-            tasks.truncate(limit as usize);
-            tasks.last().map(|t| TaskListCursor {
-                created_at: t.created_at,
-                id: t.id,
-            })
-        } else {
-            None
-        };
-        Ok(TasksPage { tasks, next })
+        Ok(TasksPage::from_overfetch(tasks, limit))
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {

@@ -661,20 +661,11 @@ impl TaskStore for SqliteStore {
             .fetch_all(&self.read)
             .await
             .map_err(db_err("list tasks"))?;
-        let mut tasks = rows
+        let tasks = rows
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if tasks.len() > limit as usize {
-            tasks.truncate(limit as usize);
-            tasks.last().map(|t| TaskListCursor {
-                created_at: t.created_at,
-                id: t.id,
-            })
-        } else {
-            None
-        };
-        Ok(TasksPage { tasks, next })
+        Ok(TasksPage::from_overfetch(tasks, limit))
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {

@@ -152,6 +152,24 @@ pub struct TasksPage {
     pub next: Option<TaskListCursor>,
 }
 
+impl TasksPage {
+    /// Builds a page from up to `limit + 1` tasks fetched in listing order: the extra task,
+    /// if present, only proves that another page follows, and is dropped.
+    pub fn from_overfetch(mut tasks: Vec<Task>, limit: u32) -> TasksPage {
+        let limit = limit as usize;
+        let next = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|t| TaskListCursor {
+                created_at: t.created_at,
+                id: t.id,
+            })
+        } else {
+            None
+        };
+        TasksPage { tasks, next }
+    }
+}
+
 /// A handle-signing key kept in the store, so that handles survive restarts and every
 /// instance on one database signs and verifies alike.
 #[derive(Clone, PartialEq, Eq)]
