@@ -53,7 +53,7 @@ struct Cli {
 }
 
 #[derive(Clone, Debug)]
-struct Task {
+struct ResearchTask {
     topic: String,
     depth: u8,
     status: &'static str,
@@ -129,7 +129,7 @@ const UNKNOWN: &str = "unknown or expired handle";
 
 #[derive(Clone)]
 struct Ceiling {
-    store: Arc<RwLock<HashMap<String, Task>>>,
+    store: Arc<RwLock<HashMap<String, ResearchTask>>>,
     next_id: Arc<AtomicU64>,
     tool_router: Arc<ToolRouter<Ceiling>>,
     info: Arc<ServerConfig>,
@@ -142,7 +142,7 @@ impl Ceiling {
         for i in 0..seed {
             m.insert(
                 format!("task_seed_{i}"),
-                Task {
+                ResearchTask {
                     topic: format!("seeded topic {i}"),
                     depth: 2,
                     status: "running",
@@ -163,11 +163,11 @@ impl Ceiling {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Task>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ResearchTask>> {
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Task>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ResearchTask>> {
         self.store.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -183,7 +183,7 @@ impl Ceiling {
         let handle = format!("task_mem_{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         self.write().insert(
             handle.clone(),
-            Task {
+            ResearchTask {
                 topic: a.topic,
                 depth: a.depth.unwrap_or(2),
                 status: "running",

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{TaskStatus, ToolError};
+use crate::{ResearchStatus, ToolError};
 
 /// Limits enforced on tool arguments. Servers read them from configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +176,7 @@ pub struct GetTaskResults {
 pub struct ListResearchTasks {
     /// Only tasks in this status; omit it for all.
     #[serde(default)]
-    pub status: Option<TaskStatus>,
+    pub status: Option<ResearchStatus>,
     /// `next_cursor` from the previous page; omit it for the first page.
     #[serde(default)]
     pub cursor: Option<String>,

@@ -1,6 +1,6 @@
 //! Tool errors and their exact wire messages.
 
-use crate::TaskStatus;
+use crate::ResearchStatus;
 
 /// The one message for every handle that does not lead to a task the caller may see:
 /// unknown, expired, malformed, forged, signed by a retired key, or owned by someone else.
@@ -44,7 +44,7 @@ pub enum ToolError {
         /// What the caller tried (`add findings`, `complete the task`, `cancel the task`).
         action: &'static str,
         /// The task's current status, which the failed call left unchanged.
-        status: TaskStatus,
+        status: ResearchStatus,
     },
     /// The store could not be reached; nothing was changed and the call can be retried.
     #[error("the task store is temporarily unavailable; nothing was changed, retry the call")]
@@ -90,7 +90,7 @@ mod tests {
         assert_eq!(
             ToolError::WrongStatus {
                 action: "complete the task",
-                status: TaskStatus::Complete
+                status: ResearchStatus::Complete
             }
             .to_string(),
             "cannot complete the task: the task is already complete"

@@ -4,7 +4,7 @@
 //!
 //! * the tool names ([`tool`]),
 //! * the argument and result types of every tool, with JSON Schemas (via `schemars`),
-//! * [`TaskStatus`] and the state machine's vocabulary,
+//! * [`ResearchStatus`] and the state machine's vocabulary,
 //! * argument validation against configurable [`Limits`], and
 //! * [`ToolError`], whose `Display` texts are the exact messages sent on the wire.
 //!
@@ -52,8 +52,8 @@ pub use args::{
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{
-    CancelledTask, CompletedTask, Finding, FindingsAdded, StartedTask, TaskList, TaskResults,
-    TaskStatusView, TaskSummary,
+    CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, StartedResearchTask, ResearchTaskList, ResearchResults,
+    ResearchTaskView, ResearchTaskSummary,
 };
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,7 @@ pub mod tool {
 /// `running` is the only state that accepts changes; `complete` and `cancelled` are final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum TaskStatus {
+pub enum ResearchStatus {
     /// Accepting findings.
     Running,
     /// Completed with its findings; final.
@@ -101,33 +101,33 @@ pub enum TaskStatus {
     Cancelled,
 }
 
-impl TaskStatus {
+impl ResearchStatus {
     /// The wire spelling (`running`, `complete`, `cancelled`).
     pub fn as_str(self) -> &'static str {
         match self {
-            TaskStatus::Running => "running",
-            TaskStatus::Complete => "complete",
-            TaskStatus::Cancelled => "cancelled",
+            ResearchStatus::Running => "running",
+            ResearchStatus::Complete => "complete",
+            ResearchStatus::Cancelled => "cancelled",
         }
     }
 
     /// Parses the wire spelling.
-    pub fn parse(text: &str) -> Option<TaskStatus> {
+    pub fn parse(text: &str) -> Option<ResearchStatus> {
         match text {
-            "running" => Some(TaskStatus::Running),
-            "complete" => Some(TaskStatus::Complete),
-            "cancelled" => Some(TaskStatus::Cancelled),
+            "running" => Some(ResearchStatus::Running),
+            "complete" => Some(ResearchStatus::Complete),
+            "cancelled" => Some(ResearchStatus::Cancelled),
             _ => None,
         }
     }
 
     /// Whether the state is final (no further change is possible).
     pub fn is_final(self) -> bool {
-        !matches!(self, TaskStatus::Running)
+        !matches!(self, ResearchStatus::Running)
     }
 }
 
-impl std::fmt::Display for TaskStatus {
+impl std::fmt::Display for ResearchStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -140,14 +140,14 @@ mod tests {
     #[test]
     fn status_round_trips_through_its_wire_spelling() {
         for s in [
-            TaskStatus::Running,
-            TaskStatus::Complete,
-            TaskStatus::Cancelled,
+            ResearchStatus::Running,
+            ResearchStatus::Complete,
+            ResearchStatus::Cancelled,
         ] {
-            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+            assert_eq!(ResearchStatus::parse(s.as_str()), Some(s));
             let json = serde_json::to_string(&s).unwrap();
             assert_eq!(json, format!("\"{}\"", s.as_str()));
         }
-        assert_eq!(TaskStatus::parse("done"), None);
+        assert_eq!(ResearchStatus::parse("done"), None);
     }
 }

@@ -2,15 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::TaskStatus;
+use crate::ResearchStatus;
 
 /// Result of `start_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct StartedTask {
+pub struct StartedResearchTask {
     /// The handle to pass to every later call about this task.
     pub handle: String,
     /// Always `running` for a new task.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// When the handle stops working unless the task is used again (RFC 3339, UTC).
     pub expires_at: String,
     /// True when an earlier call with the same idempotency key created this task.
@@ -19,7 +19,7 @@ pub struct StartedTask {
 
 /// Result of `get_task_status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TaskStatusView {
+pub struct ResearchTaskView {
     /// The task's handle.
     pub handle: String,
     /// The research topic.
@@ -27,7 +27,7 @@ pub struct TaskStatusView {
     /// The research depth, 1 to 5.
     pub depth: u8,
     /// Current status.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings the task holds.
     pub findings_count: u32,
     /// Creation time (RFC 3339, UTC).
@@ -44,7 +44,7 @@ pub struct FindingsAdded {
     /// The task's handle.
     pub handle: String,
     /// Still `running`.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings this call added.
     pub added: u32,
     /// How many findings the task holds now.
@@ -53,22 +53,22 @@ pub struct FindingsAdded {
 
 /// Result of `complete_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CompletedTask {
+pub struct CompletedResearchTask {
     /// The task's handle.
     pub handle: String,
     /// Always `complete`.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings the completed task holds (earlier ones included).
     pub result_count: u32,
 }
 
 /// Result of `cancel_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CancelledTask {
+pub struct CancelledResearchTask {
     /// The task's handle.
     pub handle: String,
     /// Always `cancelled`.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
 }
 
 /// One finding of a task.
@@ -82,11 +82,11 @@ pub struct Finding {
 
 /// Result of `get_task_results`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TaskResults {
+pub struct ResearchResults {
     /// The task's handle.
     pub handle: String,
     /// Current status.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings the task holds in total.
     pub findings_count: u32,
     /// This page of findings, in order.
@@ -98,13 +98,13 @@ pub struct TaskResults {
 
 /// One task in `list_research_tasks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TaskSummary {
+pub struct ResearchTaskSummary {
     /// The task's handle.
     pub handle: String,
     /// The research topic.
     pub topic: String,
     /// Current status.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings the task holds.
     pub findings_count: u32,
     /// Creation time (RFC 3339, UTC).
@@ -115,9 +115,9 @@ pub struct TaskSummary {
 
 /// Result of `list_research_tasks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TaskList {
+pub struct ResearchTaskList {
     /// The caller's tasks, newest first.
-    pub tasks: Vec<TaskSummary>,
+    pub tasks: Vec<ResearchTaskSummary>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,

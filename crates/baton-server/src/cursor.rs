@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{TaskId, TaskListCursor};
+use baton_store::{ResearchTaskId, ResearchListCursor};
 use chrono::{DateTime, Utc};
 use data_encoding::BASE64URL_NOPAD;
 
@@ -25,7 +25,7 @@ pub fn decode_findings(text: &str) -> Option<u32> {
 }
 
 /// Encodes a task-list position.
-pub fn encode_tasks(at: &TaskListCursor) -> String {
+pub fn encode_tasks(at: &ResearchListCursor) -> String {
     let raw = format!(
         "{TASKS_PREFIX}{}.{}",
         at.created_at.timestamp_micros(),
@@ -35,12 +35,12 @@ pub fn encode_tasks(at: &TaskListCursor) -> String {
 }
 
 /// Decodes a task-list cursor.
-pub fn decode_tasks(text: &str) -> Option<TaskListCursor> {
+pub fn decode_tasks(text: &str) -> Option<ResearchListCursor> {
     let raw = decode(text)?;
     let (micros, id) = raw.strip_prefix(TASKS_PREFIX)?.split_once('.')?;
     let created_at = DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?;
-    let id = TaskId::from_slice(&data_encoding::HEXLOWER.decode(id.as_bytes()).ok()?)?;
-    Some(TaskListCursor { created_at, id })
+    let id = ResearchTaskId::from_slice(&data_encoding::HEXLOWER.decode(id.as_bytes()).ok()?)?;
+    Some(ResearchListCursor { created_at, id })
 }
 
 fn decode(text: &str) -> Option<String> {
@@ -79,9 +79,9 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         assert_eq!(decode_findings(&encode_findings(42)), Some(42));
-        let at = TaskListCursor {
+        let at = ResearchListCursor {
             created_at: DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_000).unwrap(),
-            id: TaskId::from_bytes([9; 16]),
+            id: ResearchTaskId::from_bytes([9; 16]),
         };
         assert_eq!(decode_tasks(&encode_tasks(&at)), Some(at));
     }
@@ -90,9 +90,9 @@ mod tests {
     fn foreign_and_garbage_cursors_are_rejected() {
         assert_eq!(decode_findings("not a cursor"), None);
         assert_eq!(
-            decode_findings(&encode_tasks(&TaskListCursor {
+            decode_findings(&encode_tasks(&ResearchListCursor {
                 created_at: Utc::now(),
-                id: TaskId::from_bytes([1; 16]),
+                id: ResearchTaskId::from_bytes([1; 16]),
             })),
             None
         );

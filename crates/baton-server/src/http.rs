@@ -15,7 +15,7 @@ use axum::{
     routing::get,
     serve::ListenerExt,
 };
-use baton_store::TaskStore;
+use baton_store::ResearchStore;
 use rmcp::transport::{
     StreamableHttpServerConfig, StreamableHttpService,
     streamable_http_server::session::never::NeverSessionManager,
@@ -59,7 +59,7 @@ impl HttpOptions {
 /// Builds the axum app: `/mcp`, `/healthz`, `/readyz`.
 pub fn app(
     handler: Baton,
-    store: Arc<dyn TaskStore>,
+    store: Arc<dyn ResearchStore>,
     options: &HttpOptions,
     shutdown: CancellationToken,
 ) -> Router {
@@ -171,7 +171,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(store): State<Arc<dyn TaskStore>>) -> Response {
+async fn readyz(State(store): State<Arc<dyn ResearchStore>>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(e)) => {

@@ -94,7 +94,7 @@ pub struct ExtraTool {
 }
 
 /// Builds the handler and everything behind it from `baton serve` options.
-pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_store::TaskStore>)> {
+pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_store::ResearchStore>)> {
     build_with(args, Vec::new()).await
 }
 
@@ -102,7 +102,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
 pub async fn build_with(
     args: &ServeArgs,
     extra: Vec<ExtraTool>,
-) -> anyhow::Result<(Baton, Arc<dyn baton_store::TaskStore>)> {
+) -> anyhow::Result<(Baton, Arc<dyn baton_store::ResearchStore>)> {
     let lifetimes = args.lifetimes()?;
     let store = store::open(&args.database, lifetimes, args.migrate).await?;
     let ring = keys::load(&args.handle_keys, store.as_ref()).await?;

@@ -1,7 +1,7 @@
 //! Bulk seeding of synthetic tasks, for benchmarks and load tests.
 
 use baton_handle::Codec;
-use baton_store::{Lifetimes, Task, TaskId, TaskStatus, TaskStore};
+use baton_store::{Lifetimes, ResearchTask, ResearchTaskId, ResearchStatus, ResearchStore};
 use chrono::{Duration, Utc};
 
 /// Tasks written per `import_tasks` call (bounds memory for large seeds).
@@ -11,7 +11,7 @@ const BATCH: u64 = 50_000;
 /// returns the handles of `sample` of them, spread evenly over the whole set (so lookups
 /// touch the whole table, not one corner of it).
 pub async fn seed(
-    store: &dyn TaskStore,
+    store: &dyn ResearchStore,
     codec: &Codec,
     owner: &str,
     count: u64,
@@ -33,12 +33,12 @@ pub async fn seed(
             if i % stride == 0 && (handles.len() as u64) < sample {
                 handles.push(minted.handle);
             }
-            tasks.push(Task {
-                id: TaskId::from_bytes(*minted.id.as_bytes()),
+            tasks.push(ResearchTask {
+                id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
                 owner: owner.to_owned(),
                 topic: format!("seeded topic {i}"),
                 depth: 2,
-                status: TaskStatus::Running,
+                status: ResearchStatus::Running,
                 findings_count: 0,
                 created_at: created,
                 updated_at: created,
@@ -46,7 +46,7 @@ pub async fn seed(
                 hard_expires_at: hard,
             });
         }
-        store.import_tasks(&tasks).await?;
+        store.import_research_tasks(&tasks).await?;
         done += n;
     }
     Ok(handles)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{Lifetimes, TaskStore};
+use baton_store::{Lifetimes, ResearchStore};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -39,7 +39,7 @@ pub async fn open(
     db: &DatabaseArgs,
     lifetimes: Lifetimes,
     migrate: bool,
-) -> anyhow::Result<Arc<dyn TaskStore>> {
+) -> anyhow::Result<Arc<dyn ResearchStore>> {
     match Backend::of(&db.database_url)? {
         Backend::Sqlite => {
             let options = SqliteOptions {

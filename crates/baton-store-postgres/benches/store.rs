@@ -10,15 +10,15 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewTask, TaskId, TaskStore};
+use baton_store::{Lifetimes, NewResearchTask, ResearchTaskId, ResearchStore};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SEEDED: u64 = 10_000;
 const OWNERS: u64 = 100;
 
-fn task_id(n: u64) -> TaskId {
-    TaskId::from_bytes(u128::from(n).to_be_bytes())
+fn task_id(n: u64) -> ResearchTaskId {
+    ResearchTaskId::from_bytes(u128::from(n).to_be_bytes())
 }
 
 fn owner(n: u64) -> String {
@@ -68,7 +68,7 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("get_task", |b| {
         b.iter(|| {
             let n = next.fetch_add(7919, Ordering::Relaxed) % SEEDED + 1;
-            rt.block_on(store.get_task(&owner(n), &task_id(n), now))
+            rt.block_on(store.get(&owner(n), &task_id(n), now))
                 .unwrap()
         })
     });
@@ -77,14 +77,14 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("start_task", |b| {
         b.iter(|| {
             let n = fresh.fetch_add(1, Ordering::Relaxed);
-            let new = NewTask {
+            let new = NewResearchTask {
                 id: task_id(n),
                 owner: owner(n),
                 topic: "benchmarking".into(),
                 depth: 2,
                 idempotency_key: None,
             };
-            rt.block_on(store.start_task(new, now)).unwrap()
+            rt.block_on(store.start(new, now)).unwrap()
         })
     });
 
@@ -92,14 +92,14 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("start_task_idempotent", |b| {
         b.iter(|| {
             let n = fresh_keyed.fetch_add(1, Ordering::Relaxed);
-            let new = NewTask {
+            let new = NewResearchTask {
                 id: task_id(n),
                 owner: owner(n),
                 topic: "benchmarking".into(),
                 depth: 2,
                 idempotency_key: Some(format!("key-{n}")),
             };
-            rt.block_on(store.start_task(new, now)).unwrap()
+            rt.block_on(store.start(new, now)).unwrap()
         })
     });
 

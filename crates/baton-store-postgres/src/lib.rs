@@ -1,4 +1,4 @@
-//! The Postgres backend of baton's [`TaskStore`], for a fleet of stateless instances
+//! The Postgres backend of baton's [`ResearchStore`], for a fleet of stateless instances
 //! sharing one database.
 //!
 //! [`PostgresStore::connect`] opens a connection pool (sqlx), runs the embedded migrations
@@ -8,7 +8,7 @@
 //! # Connecting
 //!
 //! ```no_run
-//! use baton_store::{Lifetimes, TaskStore};
+//! use baton_store::{Lifetimes, ResearchStore};
 //! use baton_store_postgres::{PostgresOptions, PostgresStore};
 //! use std::time::Duration;
 //!
@@ -95,7 +95,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Row};
 
 #[doc(no_inline)]
-pub use baton_store::TaskStore;
+pub use baton_store::ResearchStore;
 
 /// Pooled connections idle longer than this are pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -106,7 +106,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 /// How a [`PostgresStore`] connects and how long its tasks live.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostgresOptions {
-    /// Task lifetimes (idle and absolute).
+    /// ResearchTask lifetimes (idle and absolute).
     pub lifetimes: Lifetimes,
     /// The most connections this instance's pool opens.
     pub max_connections: u32,
@@ -133,7 +133,7 @@ impl Default for PostgresOptions {
     }
 }
 
-/// A [`TaskStore`] on Postgres. Cloning is cheap: clones share one pool.
+/// A [`ResearchStore`] on Postgres. Cloning is cheap: clones share one pool.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,

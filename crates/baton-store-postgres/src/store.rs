@@ -1,9 +1,9 @@
-//! The [`TaskStore`] implementation: one SQL statement (or one short transaction) per change.
+//! The [`ResearchStore`] implementation: one SQL statement (or one short transaction) per change.
 
 use async_trait::async_trait;
 use baton_store::{
-    Finding, FindingsPage, Lifetimes, NewTask, SigningKeyRecord, StartOutcome, StoreError,
-    StoreErrorKind, Task, TaskId, TaskListCursor, TaskStatus, TaskStore, TasksPage,
+    Finding, FindingsPage, Lifetimes, NewResearchTask, SigningKeyRecord, StartOutcome, StoreError,
+    StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor, ResearchStatus, ResearchStore, ResearchTasksPage,
     expiry_after_write,
 };
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -42,19 +42,19 @@ pub(crate) fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(3)
 }
 
-fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
+fn task_from_row(row: &PgRow) -> Result<ResearchTask, StoreError> {
     let get = |e: sqlx::Error| from_sqlx("row decoding", e);
     let id: Vec<u8> = row.try_get("id").map_err(get)?;
-    let id = TaskId::from_slice(&id).ok_or_else(|| corrupt("task id is not 16 bytes"))?;
+    let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("task id is not 16 bytes"))?;
     let depth: i16 = row.try_get("depth").map_err(get)?;
     let depth = u8::try_from(depth).map_err(|_| corrupt(format!("task depth {depth}")))?;
     let status: String = row.try_get("status").map_err(get)?;
     let status =
-        TaskStatus::parse(&status).ok_or_else(|| corrupt(format!("task status {status:?}")))?;
+        ResearchStatus::parse(&status).ok_or_else(|| corrupt(format!("task status {status:?}")))?;
     let count: i32 = row.try_get("findings_count").map_err(get)?;
     let findings_count =
         u32::try_from(count).map_err(|_| corrupt(format!("findings count {count}")))?;
-    Ok(Task {
+    Ok(ResearchTask {
         id,
         owner: row.try_get("owner").map_err(get)?,
         topic: row.try_get("topic").map_err(get)?,
@@ -68,11 +68,11 @@ fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
     })
 }
 
-fn status_of(row: &PgRow) -> Result<TaskStatus, StoreError> {
+fn status_of(row: &PgRow) -> Result<ResearchStatus, StoreError> {
     let status: String = row
         .try_get("status")
         .map_err(|e| from_sqlx("row decoding", e))?;
-    TaskStatus::parse(&status).ok_or_else(|| corrupt(format!("task status {status:?}")))
+    ResearchStatus::parse(&status).ok_or_else(|| corrupt(format!("task status {status:?}")))
 }
 
 fn idempotency_conflict() -> StoreError {
@@ -216,14 +216,14 @@ impl PostgresStore {
     async fn append_and_set(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
-        status: TaskStatus,
+        status: ResearchStatus,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let operation = match status {
-            TaskStatus::Running => "append_findings",
+            ResearchStatus::Running => "append_findings",
             _ => "complete_task",
         };
         let now = ms(now);
@@ -280,9 +280,9 @@ impl PostgresStore {
     async fn select_task(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Option<Task>, StoreError> {
+    ) -> Result<Option<ResearchTask>, StoreError> {
         let row = sqlx::query(SELECT_TASK)
             .bind(id.as_bytes().as_slice())
             .bind(owner)
@@ -295,10 +295,10 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl TaskStore for PostgresStore {
-    async fn start_task(
+impl ResearchStore for PostgresStore {
+    async fn start(
         &self,
-        new: NewTask,
+        new: NewResearchTask,
         now: DateTime<Utc>,
     ) -> Result<StartOutcome, StoreError> {
         let now = ms(now);
@@ -382,12 +382,12 @@ impl TaskStore for PostgresStore {
         Err(lost_too_many_races("start_task"))
     }
 
-    async fn get_task(
+    async fn get(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let now = ms(now);
         let task = self
             .select_task(owner, id, now)
@@ -422,33 +422,33 @@ impl TaskStore for PostgresStore {
     async fn append_findings(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
-        self.append_and_set(owner, id, findings, max_total, TaskStatus::Running, now)
+    ) -> Result<ResearchTask, StoreError> {
+        self.append_and_set(owner, id, findings, max_total, ResearchStatus::Running, now)
             .await
     }
 
-    async fn complete_task(
+    async fn complete(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
-        self.append_and_set(owner, id, findings, max_total, TaskStatus::Complete, now)
+    ) -> Result<ResearchTask, StoreError> {
+        self.append_and_set(owner, id, findings, max_total, ResearchStatus::Complete, now)
             .await
     }
 
-    async fn cancel_task(
+    async fn cancel(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let now = ms(now);
         for _ in 0..MAX_RACE_RETRIES {
             let row = sqlx::query(CANCEL)
@@ -483,7 +483,7 @@ impl TaskStore for PostgresStore {
     async fn list_findings(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         after: u32,
         limit: u32,
         now: DateTime<Utc>,
@@ -527,17 +527,17 @@ impl TaskStore for PostgresStore {
         })
     }
 
-    async fn list_tasks(
+    async fn list(
         &self,
         owner: &str,
-        status: Option<TaskStatus>,
-        after: Option<&TaskListCursor>,
+        status: Option<ResearchStatus>,
+        after: Option<&ResearchListCursor>,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> Result<TasksPage, StoreError> {
+    ) -> Result<ResearchTasksPage, StoreError> {
         let now = ms(now);
         if limit == 0 {
-            return Ok(TasksPage {
+            return Ok(ResearchTasksPage {
                 tasks: Vec::new(),
                 next: None,
             });
@@ -548,7 +548,7 @@ impl TaskStore for PostgresStore {
         }
         .bind(owner)
         .bind(now)
-        .bind(status.map(TaskStatus::as_str))
+        .bind(status.map(ResearchStatus::as_str))
         .bind(i64::from(limit) + 1);
         let query = match after {
             None => query,
@@ -564,7 +564,7 @@ impl TaskStore for PostgresStore {
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(TasksPage::from_overfetch(tasks, limit))
+        Ok(ResearchTasksPage::from_overfetch(tasks, limit))
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
@@ -580,7 +580,7 @@ impl TaskStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn import_tasks(&self, tasks: &[Task]) -> Result<u64, StoreError> {
+    async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError> {
         // One statement per chunk, the rows sent as arrays: far fewer round trips than
         // row-by-row inserts, and no parameter-count limit.
         const ROWS_PER_STATEMENT: usize = 10_000;

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use baton_store::{Lifetimes, NewTask, StoreErrorKind, TaskId, TaskStatus, TaskStore};
+use baton_store::{Lifetimes, NewResearchTask, StoreErrorKind, ResearchTaskId, ResearchStatus, ResearchStore};
 use baton_store_postgres::PostgresStore;
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestDb;
@@ -15,15 +15,15 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
 }
 
-fn id(n: u8) -> TaskId {
+fn id(n: u8) -> ResearchTaskId {
     let mut b = [0u8; 16];
     b[0] = n;
     b[15] = 0xa5;
-    TaskId::from_bytes(b)
+    ResearchTaskId::from_bytes(b)
 }
 
-fn new_task(n: u8, key: Option<&str>) -> NewTask {
-    NewTask {
+fn new_task(n: u8, key: Option<&str>) -> NewResearchTask {
+    NewResearchTask {
         id: id(n),
         owner: "alice".into(),
         topic: "tidal energy".into(),
@@ -47,7 +47,7 @@ async fn racing_completes_from_two_instances_one_wins() {
     };
     for round in 0..20u8 {
         let task = a
-            .start_task(new_task(round, None), t0())
+            .start(new_task(round, None), t0())
             .await
             .unwrap()
             .task;
@@ -56,14 +56,14 @@ async fn racing_completes_from_two_instances_one_wins() {
             {
                 let a = a.clone();
                 tokio::spawn(async move {
-                    a.complete_task("alice", &task.id, &["from a".into()], 100, now)
+                    a.complete("alice", &task.id, &["from a".into()], 100, now)
                         .await
                 })
             },
             {
                 let b = b.clone();
                 tokio::spawn(async move {
-                    b.complete_task("alice", &task.id, &["from b".into()], 100, now)
+                    b.complete("alice", &task.id, &["from b".into()], 100, now)
                         .await
                 })
             }
@@ -74,12 +74,12 @@ async fn racing_completes_from_two_instances_one_wins() {
         for r in &results {
             match r {
                 Ok(t) => {
-                    assert_eq!(t.status, TaskStatus::Complete);
+                    assert_eq!(t.status, ResearchStatus::Complete);
                     assert_eq!(t.findings_count, 1);
                 }
                 Err(e) => assert_eq!(
                     e.kind(),
-                    &StoreErrorKind::WrongStatus(TaskStatus::Complete),
+                    &StoreErrorKind::WrongStatus(ResearchStatus::Complete),
                     "round {round}"
                 ),
             }
@@ -99,7 +99,7 @@ async fn thousand_concurrent_appends_from_two_instances_are_contiguous() {
     let Some((_db, a, b)) = two_instances().await else {
         return;
     };
-    let task = a.start_task(new_task(1, None), t0()).await.unwrap().task;
+    let task = a.start(new_task(1, None), t0()).await.unwrap().task;
     let now = t0() + chrono::Duration::seconds(1);
     let handles: Vec<_> = (0..1000u32)
         .map(|i| {
@@ -115,7 +115,7 @@ async fn thousand_concurrent_appends_from_two_instances_are_contiguous() {
     for h in handles {
         h.await.unwrap().unwrap();
     }
-    let got = a.get_task("alice", &task.id, now).await.unwrap();
+    let got = a.get("alice", &task.id, now).await.unwrap();
     assert_eq!(got.findings_count, 1000);
     let page = b
         .list_findings("alice", &task.id, 0, 5000, now)
@@ -144,8 +144,8 @@ async fn racing_idempotent_starts_from_two_instances_make_one_task() {
                 // Each caller mints its own id, as the server would.
                 let mut new = new_task(round.wrapping_mul(16).wrapping_add(i), Some(&key));
                 new.id =
-                    TaskId::from_bytes([round, i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
-                tokio::spawn(async move { store.start_task(new, t0()).await })
+                    ResearchTaskId::from_bytes([round, i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+                tokio::spawn(async move { store.start(new, t0()).await })
             })
             .collect();
         let mut outcomes = Vec::new();
@@ -176,7 +176,7 @@ async fn racing_sweepers_delete_each_task_once() {
         return;
     };
     for n in 0..200u8 {
-        a.start_task(new_task(n, Some(&format!("k{n}"))), t0())
+        a.start(new_task(n, Some(&format!("k{n}"))), t0())
             .await
             .unwrap();
     }
@@ -195,7 +195,7 @@ async fn racing_sweepers_delete_each_task_once() {
     assert_eq!(total, 200);
     // Keys went with their tasks: the same key starts a new task.
     let again = a
-        .start_task(new_task(250, Some("k7")), later)
+        .start(new_task(250, Some("k7")), later)
         .await
         .unwrap();
     assert!(!again.replayed);

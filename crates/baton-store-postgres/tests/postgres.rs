@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewTask, StoreErrorKind, TaskId, TaskStore};
+use baton_store::{Lifetimes, NewResearchTask, StoreErrorKind, ResearchTaskId, ResearchStore};
 use baton_store_postgres::{PostgresOptions, PostgresStore, migrate, pending_migrations};
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestDb;
@@ -14,9 +14,9 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
 }
 
-fn new_task(n: u8) -> NewTask {
-    NewTask {
-        id: TaskId::from_bytes([n; 16]),
+fn new_task(n: u8) -> NewResearchTask {
+    NewResearchTask {
+        id: ResearchTaskId::from_bytes([n; 16]),
         owner: "alice".into(),
         topic: "tidal energy".into(),
         depth: 3,
@@ -76,7 +76,7 @@ async fn connect_without_migrating_leaves_schema_alone() {
     assert_eq!(pending_migrations(&db.url).await.unwrap().len(), 1);
     // A missing table is a bug, not an outage.
     let err = store
-        .get_task("alice", &TaskId::from_bytes([1; 16]), t0())
+        .get("alice", &ResearchTaskId::from_bytes([1; 16]), t0())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &StoreErrorKind::Internal);
@@ -95,7 +95,7 @@ async fn pool_recovers_after_connections_are_terminated() {
         ..common::options(Lifetimes::default())
     };
     let store = PostgresStore::connect(&db.url, options).await.unwrap();
-    let task = store.start_task(new_task(1), t0()).await.unwrap().task;
+    let task = store.start(new_task(1), t0()).await.unwrap().task;
     for round in 0..3 {
         let killed = db.terminate_connections().await;
         assert!(killed >= 1, "round {round}: no connection was terminated");
@@ -104,7 +104,7 @@ async fn pool_recovers_after_connections_are_terminated() {
         // sitting idle, so a connection killed while busy fails its next call once.)
         let mut failures = 0;
         let recovered = loop {
-            match store.get_task("alice", &task.id, t0()).await {
+            match store.get("alice", &task.id, t0()).await {
                 Ok(t) => break t,
                 Err(e) => {
                     assert!(
@@ -123,7 +123,7 @@ async fn pool_recovers_after_connections_are_terminated() {
             }
         };
         assert_eq!(recovered.id, task.id);
-        let again = store.get_task("alice", &task.id, t0()).await.unwrap();
+        let again = store.get("alice", &task.id, t0()).await.unwrap();
         assert_eq!(again.id, task.id);
         store.ping().await.unwrap();
     }
@@ -192,13 +192,13 @@ async fn times_are_stored_to_the_millisecond() {
     };
     let store = db.store(Lifetimes::default()).await;
     let now = t0() + chrono::Duration::nanoseconds(123_456_789);
-    let task = store.start_task(new_task(9), now).await.unwrap().task;
+    let task = store.start(new_task(9), now).await.unwrap().task;
     assert_eq!(
         task.created_at,
         t0() + chrono::Duration::milliseconds(123),
         "truncated, not rounded"
     );
-    let read = store.get_task("alice", &task.id, now).await.unwrap();
+    let read = store.get("alice", &task.id, now).await.unwrap();
     assert_eq!(read, task);
     store.close().await;
 }
@@ -210,7 +210,7 @@ async fn get_task_uses_the_primary_key_and_sweep_uses_the_expiry_index() {
     };
     let store = db.store(Lifetimes::default()).await;
     for n in 0..50 {
-        store.start_task(new_task(n), t0()).await.unwrap();
+        store.start(new_task(n), t0()).await.unwrap();
     }
     let pool = store.pool();
     sqlx::query("ANALYZE tasks").execute(pool).await.unwrap();

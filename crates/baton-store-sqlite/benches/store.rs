@@ -3,22 +3,22 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{NewTask, TaskId, TaskStore};
+use baton_store::{NewResearchTask, ResearchTaskId, ResearchStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SEEDED: u64 = 10_000;
 
-fn id(n: u64) -> TaskId {
+fn id(n: u64) -> ResearchTaskId {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     b[8..].copy_from_slice(&n.to_be_bytes());
-    TaskId::from_bytes(b)
+    ResearchTaskId::from_bytes(b)
 }
 
-fn new_task(n: u64) -> NewTask {
-    NewTask {
+fn new_task(n: u64) -> NewResearchTask {
+    NewResearchTask {
         id: id(n),
         owner: format!("owner-{}", n % 100),
         topic: format!("benchmark topic number {n}"),
@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         let now = Utc::now();
         for n in 0..SEEDED {
-            store.start_task(new_task(n), now).await.unwrap();
+            store.start(new_task(n), now).await.unwrap();
         }
         store
     });
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n = (n + 7_919) % SEEDED;
             let t = new_task(n);
-            rt.block_on(store.get_task(&t.owner, &t.id, now)).unwrap()
+            rt.block_on(store.get(&t.owner, &t.id, now)).unwrap()
         })
     });
 
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("start_task (10k+ tasks)", |b| {
         b.iter(|| {
             let n = next.fetch_add(1, Ordering::Relaxed);
-            rt.block_on(store.start_task(new_task(n), now)).unwrap()
+            rt.block_on(store.start(new_task(n), now)).unwrap()
         })
     });
 

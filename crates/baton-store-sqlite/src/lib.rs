@@ -1,4 +1,4 @@
-//! The SQLite backend of baton's [`TaskStore`]: one file, zero setup.
+//! The SQLite backend of baton's [`ResearchStore`]: one file, zero setup.
 //!
 //! [`SqliteStore::open`] creates the database file if it is missing, switches it to WAL
 //! (`synchronous = NORMAL`, foreign keys on, a busy timeout) and applies the embedded
@@ -10,7 +10,7 @@
 //! writes queue in the process instead of failing with `SQLITE_BUSY`, and reads never wait
 //! for writes.
 //!
-//! Task writes (`start_task`, `append_findings`, `complete_task`, `cancel_task`) go through
+//! ResearchTask writes (`start_task`, `append_findings`, `complete_task`, `cancel_task`) go through
 //! a writer task spawned by [`SqliteStore::open`] (so the store lives on the Tokio runtime
 //! that opened it). It commits the writes queued together in one transaction (group commit)
 //! and answers each only after that commit; each write stays all-or-nothing, and one write
@@ -18,12 +18,12 @@
 //! per task (see [`SqliteOptions::refresh_after`]).
 //!
 //! Times are stored as INTEGER milliseconds since the Unix epoch; anything finer is
-//! truncated, as the `TaskStore` contract says.
+//! truncated, as the `ResearchStore` contract says.
 //!
 //! # Example
 //!
 //! ```
-//! use baton_store::{NewTask, TaskId, TaskStatus, TaskStore};
+//! use baton_store::{NewResearchTask, ResearchTaskId, ResearchStatus, ResearchStore};
 //! use baton_store_sqlite::{SqliteOptions, SqliteStore};
 //! use chrono::Utc;
 //!
@@ -34,22 +34,22 @@
 //! let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default()).await?;
 //!
 //! let now = Utc::now();
-//! let id = TaskId::from_bytes([42; 16]);
-//! let new = NewTask {
+//! let id = ResearchTaskId::from_bytes([42; 16]);
+//! let new = NewResearchTask {
 //!     id,
 //!     owner: "alice".into(),
 //!     topic: "tidal energy".into(),
 //!     depth: 2,
 //!     idempotency_key: None,
 //! };
-//! let started = store.start_task(new, now).await?;
+//! let started = store.start(new, now).await?;
 //! assert!(!started.replayed);
 //!
-//! let task = store.get_task("alice", &id, now).await?;
-//! assert_eq!(task.status, TaskStatus::Running);
+//! let task = store.get("alice", &id, now).await?;
+//! assert_eq!(task.status, ResearchStatus::Running);
 //! assert_eq!(task.topic, "tidal energy");
 //! // Other owners see nothing.
-//! assert!(store.get_task("bob", &id, now).await.is_err());
+//! assert!(store.get("bob", &id, now).await.is_err());
 //! store.close().await;
 //! # Ok(())
 //! # }
@@ -63,8 +63,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use baton_store::{
-    Finding, FindingsPage, Lifetimes, NewTask, SigningKeyRecord, StartOutcome, StoreError,
-    StoreErrorKind, Task, TaskId, TaskListCursor, TaskStatus, TaskStore, TasksPage,
+    Finding, FindingsPage, Lifetimes, NewResearchTask, SigningKeyRecord, StartOutcome, StoreError,
+    StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor, ResearchStatus, ResearchStore, ResearchTasksPage,
     expiry_after_write,
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -120,7 +120,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// A [`TaskStore`] on one SQLite file. Cloning is cheap and shares the pools.
+/// A [`ResearchStore`] on one SQLite file. Cloning is cheap and shares the pools.
 #[derive(Clone)]
 pub struct SqliteStore {
     write: SqlitePool,
@@ -280,7 +280,7 @@ impl SqliteStore {
 
     /// Refreshes `task`'s idle expiry when a read at `now` finds it well behind. A failed
     /// refresh is logged, not returned: the read itself succeeded.
-    async fn refresh_on_read(&self, task: &mut Task, now: DateTime<Utc>) {
+    async fn refresh_on_read(&self, task: &mut ResearchTask, now: DateTime<Utc>) {
         let now = trunc(now);
         let target = expiry_after_write(now, task.hard_expires_at, &self.options.lifetimes);
         if target - task.expires_at <= self.options.refresh_after {
@@ -308,9 +308,9 @@ impl SqliteStore {
     async fn read_task(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             task_cols!(),
@@ -354,12 +354,12 @@ impl SqliteStore {
     async fn write_findings(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
         now: DateTime<Utc>,
         complete: bool,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let json = if findings.is_empty() {
             String::new()
         } else {
@@ -377,7 +377,7 @@ impl SqliteStore {
             complete,
         };
         match self.write_op(op, now).await? {
-            writer::Done::Task(task) => Ok(task),
+            writer::Done::ResearchTask(task) => Ok(task),
             writer::Done::Started(_) => Err(mismatch()),
         }
     }
@@ -394,7 +394,7 @@ fn mismatch() -> StoreError {
 async fn diagnose(
     conn: &mut SqliteConnection,
     owner: &str,
-    id: &TaskId,
+    id: &ResearchTaskId,
     now_ms: i64,
     adding: i64,
     max_total: u32,
@@ -417,12 +417,12 @@ async fn diagnose(
         Err(e) => return db_err("read task")(e),
     };
     let count: i64 = row.try_get(1).unwrap_or_default();
-    match TaskStatus::parse(&status) {
-        Some(TaskStatus::Running) if count + adding > i64::from(max_total) => StoreError::new(
+    match ResearchStatus::parse(&status) {
+        Some(ResearchStatus::Running) if count + adding > i64::from(max_total) => StoreError::new(
             StoreErrorKind::TooManyFindings { limit: max_total },
             format!("a task may hold at most {max_total} findings"),
         ),
-        Some(TaskStatus::Running) => StoreError::new(
+        Some(ResearchStatus::Running) => StoreError::new(
             StoreErrorKind::Internal,
             "conditional update on a running task matched nothing",
         ),
@@ -431,21 +431,21 @@ async fn diagnose(
     }
 }
 
-fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
+fn task_from_row(row: &SqliteRow) -> Result<ResearchTask, StoreError> {
     let get_err = |e: sqlx::Error| {
         StoreError::new(StoreErrorKind::Internal, "sqlite: corrupt task row").with_source(e)
     };
     let id: Vec<u8> = row.try_get(0).map_err(get_err)?;
-    let id = TaskId::from_slice(&id).ok_or_else(|| corrupt("id"))?;
+    let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("id"))?;
     let depth: i64 = row.try_get(3).map_err(get_err)?;
     let status: String = row.try_get(4).map_err(get_err)?;
     let count: i64 = row.try_get(5).map_err(get_err)?;
-    Ok(Task {
+    Ok(ResearchTask {
         id,
         owner: row.try_get(1).map_err(get_err)?,
         topic: row.try_get(2).map_err(get_err)?,
         depth: u8::try_from(depth).map_err(|_| corrupt("depth"))?,
-        status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        status: ResearchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         findings_count: u32::try_from(count).map_err(|_| corrupt("findings_count"))?,
         created_at: from_ms(row.try_get(6).map_err(get_err)?)?,
         updated_at: from_ms(row.try_get(7).map_err(get_err)?)?,
@@ -513,24 +513,24 @@ fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
 }
 
 #[async_trait]
-impl TaskStore for SqliteStore {
-    async fn start_task(
+impl ResearchStore for SqliteStore {
+    async fn start(
         &self,
-        new: NewTask,
+        new: NewResearchTask,
         now: DateTime<Utc>,
     ) -> Result<StartOutcome, StoreError> {
         match self.write_op(writer::Op::Start(new), now).await? {
             writer::Done::Started(outcome) => Ok(outcome),
-            writer::Done::Task(_) => Err(mismatch()),
+            writer::Done::ResearchTask(_) => Err(mismatch()),
         }
     }
 
-    async fn get_task(
+    async fn get(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let mut task = self.read_task(owner, id, now).await?;
         self.refresh_on_read(&mut task, now).await;
         Ok(task)
@@ -539,39 +539,39 @@ impl TaskStore for SqliteStore {
     async fn append_findings(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         self.write_findings(owner, id, findings, max_total, now, false)
             .await
     }
 
-    async fn complete_task(
+    async fn complete(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         findings: &[String],
         max_total: u32,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         self.write_findings(owner, id, findings, max_total, now, true)
             .await
     }
 
-    async fn cancel_task(
+    async fn cancel(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         now: DateTime<Utc>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<ResearchTask, StoreError> {
         let op = writer::Op::Cancel {
             owner: owner.to_owned(),
             id: *id,
         };
         match self.write_op(op, now).await? {
-            writer::Done::Task(task) => Ok(task),
+            writer::Done::ResearchTask(task) => Ok(task),
             writer::Done::Started(_) => Err(mismatch()),
         }
     }
@@ -579,7 +579,7 @@ impl TaskStore for SqliteStore {
     async fn list_findings(
         &self,
         owner: &str,
-        id: &TaskId,
+        id: &ResearchTaskId,
         after: u32,
         limit: u32,
         now: DateTime<Utc>,
@@ -620,15 +620,15 @@ impl TaskStore for SqliteStore {
         })
     }
 
-    async fn list_tasks(
+    async fn list(
         &self,
         owner: &str,
-        status: Option<TaskStatus>,
-        after: Option<&TaskListCursor>,
+        status: Option<ResearchStatus>,
+        after: Option<&ResearchListCursor>,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> Result<TasksPage, StoreError> {
-        let status = status.map(TaskStatus::as_str);
+    ) -> Result<ResearchTasksPage, StoreError> {
+        let status = status.map(ResearchStatus::as_str);
         let fetch = i64::from(limit) + 1;
         let query = match after {
             None => sqlx::query(concat!(
@@ -665,7 +665,7 @@ impl TaskStore for SqliteStore {
             .iter()
             .map(task_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(TasksPage::from_overfetch(tasks, limit))
+        Ok(ResearchTasksPage::from_overfetch(tasks, limit))
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
@@ -681,7 +681,7 @@ impl TaskStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn import_tasks(&self, tasks: &[Task]) -> Result<u64, StoreError> {
+    async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError> {
         // 10 parameters a row; SQLite allows 32766 per statement.
         const ROWS_PER_STATEMENT: usize = 3_000;
         let mut tx = self.write.begin().await.map_err(db_err("import tasks"))?;

@@ -15,7 +15,7 @@
 //! `COMMIT` fail, every job in it gets that error, as a lone job would: it is not retried,
 //! since a failed `COMMIT` is not a promise that nothing landed.
 
-use baton_store::{NewTask, StartOutcome, StoreError, StoreErrorKind, Task, TaskId, TaskStatus};
+use baton_store::{NewResearchTask, StartOutcome, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchStatus};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row, Sqlite};
@@ -31,12 +31,12 @@ pub(crate) const QUEUE: usize = 1024;
 
 /// A task write.
 pub(crate) enum Op {
-    Start(NewTask),
+    Start(NewResearchTask),
     /// Append `n` findings (`json`, a JSON array of strings, when `n > 0`) and, when
     /// `complete`, complete the task.
     Findings {
         owner: String,
-        id: TaskId,
+        id: ResearchTaskId,
         json: String,
         n: i64,
         max_total: u32,
@@ -44,7 +44,7 @@ pub(crate) enum Op {
     },
     Cancel {
         owner: String,
-        id: TaskId,
+        id: ResearchTaskId,
     },
 }
 
@@ -62,7 +62,7 @@ impl Op {
 /// What a job gives back.
 pub(crate) enum Done {
     Started(StartOutcome),
-    Task(Task),
+    ResearchTask(ResearchTask),
 }
 
 /// A write, its time and where to send the outcome.
@@ -249,7 +249,7 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
                 .map_err(db_err("update task"))?;
             match row {
                 // Written: a bad row now is a failure of the op, not a refusal.
-                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::ResearchTask(t))),
                 None => Ok(Err(diagnose(conn, owner, id, now_ms, n, max_total).await)),
             }
         }
@@ -268,14 +268,14 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
             .await
             .map_err(db_err("cancel task"))?;
             match row {
-                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::ResearchTask(t))),
                 None => Ok(Err(diagnose(conn, owner, id, now_ms, 0, u32::MAX).await)),
             }
         }
     }
 }
 
-async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewTask, now_ms: i64) -> OpResult {
+async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, now_ms: i64) -> OpResult {
     if let Some(key) = &new.idempotency_key {
         let bound = sqlx::query(
             "SELECT task_id, topic, depth FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
@@ -329,12 +329,12 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewTask, now_ms: 
     let hard_ms = now_ms.saturating_add(cfg.absolute_ms);
     let expires_ms = now_ms.saturating_add(cfg.idle_ms).min(hard_ms);
     // Every column is known: build the task instead of reading it back.
-    let task = Task {
+    let task = ResearchTask {
         id: new.id,
         owner: new.owner.clone(),
         topic: new.topic.clone(),
         depth: new.depth,
-        status: TaskStatus::Running,
+        status: ResearchStatus::Running,
         findings_count: 0,
         created_at: from_ms(now_ms)?,
         updated_at: from_ms(now_ms)?,
@@ -382,12 +382,12 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewTask, now_ms: 
 mod tests {
     use super::*;
     use crate::{SqliteOptions, SqliteStore};
-    use baton_store::TaskStore;
+    use baton_store::ResearchStore;
     use chrono::Utc;
 
-    fn new_task(n: u8, key: Option<&str>, topic: &str) -> NewTask {
-        NewTask {
-            id: TaskId::from_bytes([n; 16]),
+    fn new_task(n: u8, key: Option<&str>, topic: &str) -> NewResearchTask {
+        NewResearchTask {
+            id: ResearchTaskId::from_bytes([n; 16]),
             owner: "alice".into(),
             topic: topic.into(),
             depth: 1,
@@ -398,7 +398,7 @@ mod tests {
     fn findings(id: u8, texts: &[&str], max_total: u32, complete: bool) -> Op {
         Op::Findings {
             owner: "alice".into(),
-            id: TaskId::from_bytes([id; 16]),
+            id: ResearchTaskId::from_bytes([id; 16]),
             json: serde_json::to_string(texts).unwrap(),
             n: texts.len() as i64,
             max_total,
@@ -429,9 +429,9 @@ mod tests {
         results
     }
 
-    fn task(result: &Result<Done, StoreError>) -> &Task {
+    fn task(result: &Result<Done, StoreError>) -> &ResearchTask {
         match result {
-            Ok(Done::Task(task)) => task,
+            Ok(Done::ResearchTask(task)) => task,
             Ok(Done::Started(outcome)) => &outcome.task,
             Err(e) => panic!("unexpected error: {e}"),
         }
@@ -470,50 +470,50 @@ mod tests {
                 findings(2, &["x", "y", "z"], 2, false),
                 Op::Cancel {
                     owner: "alice".into(),
-                    id: TaskId::from_bytes([2; 16]),
+                    id: ResearchTaskId::from_bytes([2; 16]),
                 },
             ],
         )
         .await;
-        assert_eq!(task(&results[0]).status, TaskStatus::Running);
+        assert_eq!(task(&results[0]).status, ResearchStatus::Running);
         assert_eq!(task(&results[1]).findings_count, 2);
         assert_eq!(kind(&results[2]), StoreErrorKind::NotFound);
-        assert_eq!(task(&results[3]).status, TaskStatus::Complete);
+        assert_eq!(task(&results[3]).status, ResearchStatus::Complete);
         assert_eq!(task(&results[3]).findings_count, 3);
         assert_eq!(
             kind(&results[4]),
-            StoreErrorKind::WrongStatus(TaskStatus::Complete)
+            StoreErrorKind::WrongStatus(ResearchStatus::Complete)
         );
         let Ok(Done::Started(replay)) = &results[6] else {
             panic!("expected a replay")
         };
         assert!(replay.replayed);
-        assert_eq!(replay.task.id, TaskId::from_bytes([2; 16]));
+        assert_eq!(replay.task.id, ResearchTaskId::from_bytes([2; 16]));
         assert_eq!(kind(&results[7]), StoreErrorKind::IdempotencyConflict);
         assert_eq!(
             kind(&results[8]),
             StoreErrorKind::TooManyFindings { limit: 2 }
         );
-        assert_eq!(task(&results[9]).status, TaskStatus::Cancelled);
+        assert_eq!(task(&results[9]).status, ResearchStatus::Cancelled);
 
         // All of it was committed, and only that.
         let now = Utc::now();
-        let one = TaskId::from_bytes([1; 16]);
+        let one = ResearchTaskId::from_bytes([1; 16]);
         let page = store
             .list_findings("alice", &one, 0, 10, now)
             .await
             .unwrap();
         let texts: Vec<_> = page.findings.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(texts, ["a", "b", "c"]);
-        assert_eq!(page.task.status, TaskStatus::Complete);
+        assert_eq!(page.task.status, ResearchStatus::Complete);
         let two = store
-            .get_task("alice", &TaskId::from_bytes([2; 16]), now)
+            .get("alice", &ResearchTaskId::from_bytes([2; 16]), now)
             .await
             .unwrap();
-        assert_eq!((two.status, two.findings_count), (TaskStatus::Cancelled, 0));
+        assert_eq!((two.status, two.findings_count), (ResearchStatus::Cancelled, 0));
         for absent in [3, 4, 9] {
-            let id = TaskId::from_bytes([absent; 16]);
-            assert!(store.get_task("alice", &id, now).await.is_err());
+            let id = ResearchTaskId::from_bytes([absent; 16]);
+            assert!(store.get("alice", &id, now).await.is_err());
         }
         store.close().await;
     }
@@ -540,7 +540,7 @@ mod tests {
         assert_eq!(task(&results[4]).topic, "two");
 
         let now = Utc::now();
-        let one = TaskId::from_bytes([1; 16]);
+        let one = ResearchTaskId::from_bytes([1; 16]);
         let page = store
             .list_findings("alice", &one, 0, 10, now)
             .await
@@ -550,11 +550,11 @@ mod tests {
         assert_eq!(page.task.topic, "one");
         // The key was committed once, bound to task 2.
         let again = store
-            .start_task(new_task(5, Some("k"), "two"), now)
+            .start(new_task(5, Some("k"), "two"), now)
             .await
             .unwrap();
         assert!(again.replayed);
-        assert_eq!(again.task.id, TaskId::from_bytes([2; 16]));
+        assert_eq!(again.task.id, ResearchTaskId::from_bytes([2; 16]));
         store.close().await;
     }
 
@@ -563,14 +563,14 @@ mod tests {
         let (_dir, store) = open().await;
         let now = Utc::now();
         store
-            .start_task(new_task(1, None, "one"), now)
+            .start(new_task(1, None, "one"), now)
             .await
             .unwrap();
         let mut handles = Vec::new();
         for i in 0..200 {
             let store = store.clone();
             handles.push(tokio::spawn(async move {
-                let id = TaskId::from_bytes([1; 16]);
+                let id = ResearchTaskId::from_bytes([1; 16]);
                 let text = vec![format!("f{i}-a"), format!("f{i}-b")];
                 store
                     .append_findings("alice", &id, &text, 1000, Utc::now())
@@ -581,7 +581,7 @@ mod tests {
         for h in handles {
             h.await.unwrap();
         }
-        let id = TaskId::from_bytes([1; 16]);
+        let id = ResearchTaskId::from_bytes([1; 16]);
         let page = store
             .list_findings("alice", &id, 0, 1000, now)
             .await

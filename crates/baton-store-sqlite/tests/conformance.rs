@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use baton_store::testkit::{self, Backend};
-use baton_store::{Lifetimes, NewTask, TaskId, TaskStore};
+use baton_store::{Lifetimes, NewResearchTask, ResearchTaskId, ResearchStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore, migrate, pending_migrations};
 use chrono::Utc;
 use tempfile::TempDir;
@@ -117,13 +117,13 @@ async fn migrations_are_idempotent_and_reported() {
 
     // Data survives opening again (migrations re-run as no-ops).
     let now = Utc::now();
-    let id = TaskId::from_bytes([1; 16]);
+    let id = ResearchTaskId::from_bytes([1; 16]);
     let store = SqliteStore::open(&path, SqliteOptions::default())
         .await
         .unwrap();
     store
-        .start_task(
-            NewTask {
+        .start(
+            NewResearchTask {
                 id,
                 owner: "alice".into(),
                 topic: "t".into(),
@@ -138,7 +138,7 @@ async fn migrations_are_idempotent_and_reported() {
     let store = SqliteStore::open(&path, SqliteOptions::default())
         .await
         .unwrap();
-    assert_eq!(store.get_task("alice", &id, now).await.unwrap().topic, "t");
+    assert_eq!(store.get("alice", &id, now).await.unwrap().topic, "t");
     store.close().await;
     assert!(pending_migrations(&path).await.unwrap().is_empty());
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use baton_store::{NewTask, TaskId, TaskStore};
+use baton_store::{NewResearchTask, ResearchTaskId, ResearchStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 
@@ -19,15 +19,15 @@ fn clients() -> u64 {
 }
 const SECONDS: u64 = 3;
 
-fn id(n: u64) -> TaskId {
+fn id(n: u64) -> ResearchTaskId {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     b[8..].copy_from_slice(&n.to_be_bytes());
-    TaskId::from_bytes(b)
+    ResearchTaskId::from_bytes(b)
 }
 
-fn new_task(n: u64) -> NewTask {
-    NewTask {
+fn new_task(n: u64) -> NewResearchTask {
+    NewResearchTask {
         id: id(n),
         owner: format!("owner-{}", n % 100),
         topic: format!("benchmark topic number {n}"),
@@ -61,7 +61,7 @@ async fn concurrent_write_throughput() {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let t = new_task(n);
                 let now = Utc::now();
-                store.start_task(t.clone(), now).await.unwrap();
+                store.start(t.clone(), now).await.unwrap();
                 store
                     .append_findings(&t.owner, &t.id, &findings, 1000, now)
                     .await
@@ -71,7 +71,7 @@ async fn concurrent_write_throughput() {
                     .await
                     .unwrap();
                 let done = store
-                    .complete_task(&t.owner, &t.id, &findings, 1000, now)
+                    .complete(&t.owner, &t.id, &findings, 1000, now)
                     .await
                     .unwrap();
                 assert_eq!(done.findings_count, 3);

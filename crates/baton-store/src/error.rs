@@ -1,6 +1,6 @@
 //! Store errors.
 
-use crate::TaskStatus;
+use crate::ResearchStatus;
 
 /// What went wrong in a store call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,7 +9,7 @@ pub enum StoreErrorKind {
     /// No live task with this id is owned by the caller.
     NotFound,
     /// The task is in a final state; it was left unchanged.
-    WrongStatus(TaskStatus),
+    WrongStatus(ResearchStatus),
     /// The task would hold more than the allowed number of findings; nothing was stored.
     TooManyFindings {
         /// The per-task limit.
@@ -28,7 +28,7 @@ pub enum StoreErrorKind {
     Internal,
 }
 
-/// An error from a [`crate::TaskStore`] call.
+/// An error from a [`crate::ResearchStore`] call.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct StoreError {
@@ -60,7 +60,7 @@ impl StoreError {
     }
 
     /// [`StoreErrorKind::WrongStatus`].
-    pub fn wrong_status(status: TaskStatus) -> Self {
+    pub fn wrong_status(status: ResearchStatus) -> Self {
         StoreError::new(
             StoreErrorKind::WrongStatus(status),
             format!("task is already {status}"),

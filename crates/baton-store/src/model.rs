@@ -2,22 +2,22 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use baton_protocol::TaskStatus;
+pub use baton_protocol::ResearchStatus;
 
 /// A task's identity: 128 random bits, minted with the task's handle. The store keys tasks
 /// by it; the handle text itself (with its key id and MAC) is never stored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId([u8; 16]);
+pub struct ResearchTaskId([u8; 16]);
 
-impl TaskId {
+impl ResearchTaskId {
     /// Wraps 16 bytes.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        TaskId(bytes)
+        ResearchTaskId(bytes)
     }
 
     /// Reads an id from a slice; `None` unless it is exactly 16 bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        Some(TaskId(bytes.try_into().ok()?))
+        Some(ResearchTaskId(bytes.try_into().ok()?))
     }
 
     /// The 16 bytes.
@@ -26,12 +26,12 @@ impl TaskId {
     }
 }
 
-impl std::fmt::Debug for TaskId {
+impl std::fmt::Debug for ResearchTaskId {
     // Only a prefix: ids are bearer secrets on unauthenticated servers, so logs get a hint.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "TaskId({:02x}{:02x}{:02x}…)",
+            "ResearchTaskId({:02x}{:02x}{:02x}…)",
             self.0[0], self.0[1], self.0[2]
         )
     }
@@ -67,9 +67,9 @@ pub fn expiry_after_write(
 
 /// A research task as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Task {
+pub struct ResearchTask {
     /// Identity.
-    pub id: TaskId,
+    pub id: ResearchTaskId,
     /// The principal that created it; only it can see the task.
     pub owner: String,
     /// The research topic (trimmed, validated).
@@ -77,7 +77,7 @@ pub struct Task {
     /// Research depth, 1 to 5.
     pub depth: u8,
     /// Current status.
-    pub status: TaskStatus,
+    pub status: ResearchStatus,
     /// How many findings it holds.
     pub findings_count: u32,
     /// Creation time.
@@ -92,9 +92,9 @@ pub struct Task {
 
 /// What `start_task` needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewTask {
+pub struct NewResearchTask {
     /// Identity, minted by the caller together with the handle.
-    pub id: TaskId,
+    pub id: ResearchTaskId,
     /// The creating principal.
     pub owner: String,
     /// The validated topic.
@@ -109,7 +109,7 @@ pub struct NewTask {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartOutcome {
     /// The task: new, or the one an earlier call with the same idempotency key created.
-    pub task: Task,
+    pub task: ResearchTask,
     /// True when the task was created by an earlier call.
     pub replayed: bool,
 }
@@ -127,7 +127,7 @@ pub struct Finding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FindingsPage {
     /// The task the findings belong to.
-    pub task: Task,
+    pub task: ResearchTask,
     /// The findings, in order.
     pub findings: Vec<Finding>,
     /// True when more findings follow the last one returned.
@@ -136,37 +136,37 @@ pub struct FindingsPage {
 
 /// Where a task listing resumes: after the task with this creation time and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TaskListCursor {
+pub struct ResearchListCursor {
     /// Creation time of the last task returned.
     pub created_at: DateTime<Utc>,
     /// Id of the last task returned.
-    pub id: TaskId,
+    pub id: ResearchTaskId,
 }
 
 /// A page of tasks.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TasksPage {
+pub struct ResearchTasksPage {
     /// The tasks, newest first.
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<ResearchTask>,
     /// Where the next page starts, when there is one.
-    pub next: Option<TaskListCursor>,
+    pub next: Option<ResearchListCursor>,
 }
 
-impl TasksPage {
+impl ResearchTasksPage {
     /// Builds a page from up to `limit + 1` tasks fetched in listing order: the extra task,
     /// if present, only proves that another page follows, and is dropped.
-    pub fn from_overfetch(mut tasks: Vec<Task>, limit: u32) -> TasksPage {
+    pub fn from_overfetch(mut tasks: Vec<ResearchTask>, limit: u32) -> ResearchTasksPage {
         let limit = limit as usize;
         let next = if tasks.len() > limit {
             tasks.truncate(limit);
-            tasks.last().map(|t| TaskListCursor {
+            tasks.last().map(|t| ResearchListCursor {
                 created_at: t.created_at,
                 id: t.id,
             })
         } else {
             None
         };
-        TasksPage { tasks, next }
+        ResearchTasksPage { tasks, next }
     }
 }
 

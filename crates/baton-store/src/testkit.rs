@@ -1,4 +1,4 @@
-//! The conformance kit: one suite of checks every [`TaskStore`] backend must pass.
+//! The conformance kit: one suite of checks every [`ResearchStore`] backend must pass.
 //!
 //! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
 //! reopen one on the same data) and calls [`run_all`]:
@@ -34,11 +34,11 @@
 //!   uses whole-millisecond times and compares returned times exactly.
 //! * **Expiry.** A task is visible while `expires_at > now`. A write at `now` sets
 //!   `expires_at` to [`expiry_after_write`]`(now, hard_expires_at)` and `updated_at` to
-//!   `now`. A read ([`TaskStore::get_task`]) may refresh `expires_at` the same way, but
+//!   `now`. A read ([`ResearchStore::get_task`]) may refresh `expires_at` the same way, but
 //!   leaves `updated_at` alone, and refreshes only when the stored value is more than about
 //!   a minute behind: the kit expects a read one second after a write to change nothing,
 //!   and a read ten minutes or more after one to extend the deadline.
-//! * **Listing order.** [`TaskStore::list_tasks`] returns newest first, ties on
+//! * **Listing order.** [`ResearchStore::list_tasks`] returns newest first, ties on
 //!   `created_at` broken by id, highest id (byte order) first. `next` is `Some` exactly
 //!   when more tasks follow the page.
 //! * **Error precedence.** Not visible (missing, expired or foreign) → `NotFound`; then a
@@ -63,15 +63,15 @@ use futures::FutureExt;
 use futures::future::join_all;
 
 use crate::{
-    Lifetimes, NewTask, SigningKeyRecord, StoreError, StoreErrorKind, Task, TaskId, TaskListCursor,
-    TaskStatus, TaskStore, expiry_after_write,
+    Lifetimes, NewResearchTask, SigningKeyRecord, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor,
+    ResearchStatus, ResearchStore, expiry_after_write,
 };
 
 /// How a backend's test gives the kit stores to check.
 #[async_trait]
 pub trait Backend: Send + Sync {
     /// The store under test.
-    type Store: TaskStore;
+    type Store: ResearchStore;
 
     /// Opens a new, empty store whose tasks live for `lifetimes`.
     async fn open_fresh(&self, lifetimes: Lifetimes) -> Self::Store;
@@ -261,7 +261,7 @@ fn hours(n: i64) -> Duration {
 }
 
 /// A deterministic, well-spread task id (splitmix64 of `n`).
-fn tid(n: u64) -> TaskId {
+fn tid(n: u64) -> ResearchTaskId {
     fn mix(mut z: u64) -> u64 {
         z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -273,11 +273,11 @@ fn tid(n: u64) -> TaskId {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&a.to_be_bytes());
     bytes[8..].copy_from_slice(&b.to_be_bytes());
-    TaskId::from_bytes(bytes)
+    ResearchTaskId::from_bytes(bytes)
 }
 
-fn new_task(n: u64, owner: &str, topic: &str, depth: u8, key: Option<&str>) -> NewTask {
-    NewTask {
+fn new_task(n: u64, owner: &str, topic: &str, depth: u8, key: Option<&str>) -> NewResearchTask {
+    NewResearchTask {
         id: tid(n),
         owner: owner.to_owned(),
         topic: topic.to_owned(),
@@ -291,14 +291,14 @@ fn texts(prefix: &str, range: std::ops::Range<u32>) -> Vec<String> {
 }
 
 /// The task `start_task` must create for `new` at `now`.
-fn expected_new(new: &NewTask, now: DateTime<Utc>, lt: &Lifetimes) -> Task {
+fn expected_new(new: &NewResearchTask, now: DateTime<Utc>, lt: &Lifetimes) -> ResearchTask {
     let hard = now + lt.absolute;
-    Task {
+    ResearchTask {
         id: new.id,
         owner: new.owner.clone(),
         topic: new.topic.clone(),
         depth: new.depth,
-        status: TaskStatus::Running,
+        status: ResearchStatus::Running,
         findings_count: 0,
         created_at: now,
         updated_at: now,
@@ -308,17 +308,17 @@ fn expected_new(new: &NewTask, now: DateTime<Utc>, lt: &Lifetimes) -> Task {
 }
 
 /// `task` after a successful write at `now`.
-fn written(task: &Task, now: DateTime<Utc>, lt: &Lifetimes) -> Task {
-    Task {
+fn written(task: &ResearchTask, now: DateTime<Utc>, lt: &Lifetimes) -> ResearchTask {
+    ResearchTask {
         updated_at: now,
         expires_at: expiry_after_write(now, task.hard_expires_at, lt),
         ..task.clone()
     }
 }
 
-async fn start<S: TaskStore>(store: &S, new: NewTask, now: DateTime<Utc>) -> Task {
+async fn start<S: ResearchStore>(store: &S, new: NewResearchTask, now: DateTime<Utc>) -> ResearchTask {
     let what = format!("start_task({:?}, owner {})", new.id, new.owner);
-    let out = ok(store.start_task(new, now).await, &what);
+    let out = ok(store.start(new, now).await, &what);
     assert!(
         !out.replayed,
         "{what}: a new task came back with replayed = true"
@@ -347,17 +347,17 @@ fn fails<T: Debug>(result: Result<T, StoreError>, kind: StoreErrorKind, what: &s
     }
 }
 
-async fn get<S: TaskStore>(store: &S, owner: &str, id: &TaskId, now: DateTime<Utc>) -> Task {
+async fn get<S: ResearchStore>(store: &S, owner: &str, id: &ResearchTaskId, now: DateTime<Utc>) -> ResearchTask {
     ok(
-        store.get_task(owner, id, now).await,
+        store.get(owner, id, now).await,
         &format!("get_task({id:?}, owner {owner})"),
     )
 }
 
-async fn all_findings<S: TaskStore>(
+async fn all_findings<S: ResearchStore>(
     store: &S,
     owner: &str,
-    id: &TaskId,
+    id: &ResearchTaskId,
     now: DateTime<Utc>,
 ) -> Vec<(u32, String)> {
     let page = ok(
@@ -382,19 +382,19 @@ fn numbered(texts: &[String]) -> Vec<(u32, String)> {
         .collect()
 }
 
-async fn all_tasks<S: TaskStore>(
+async fn all_tasks<S: ResearchStore>(
     store: &S,
     owner: &str,
-    status: Option<TaskStatus>,
+    status: Option<ResearchStatus>,
     page_size: u32,
     now: DateTime<Utc>,
-) -> Vec<Task> {
+) -> Vec<ResearchTask> {
     let mut out = Vec::new();
-    let mut cursor: Option<TaskListCursor> = None;
+    let mut cursor: Option<ResearchListCursor> = None;
     for _ in 0..10_000 {
         let page = ok(
             store
-                .list_tasks(owner, status, cursor.as_ref(), page_size, now)
+                .list(owner, status, cursor.as_ref(), page_size, now)
                 .await,
             &format!("list_tasks(owner {owner}, status {status:?})"),
         );
@@ -421,8 +421,8 @@ async fn all_tasks<S: TaskStore>(
 }
 
 /// Whether the task is visible to `get_task` at `now`.
-async fn visible<S: TaskStore>(store: &S, owner: &str, id: &TaskId, now: DateTime<Utc>) -> bool {
-    match store.get_task(owner, id, now).await {
+async fn visible<S: ResearchStore>(store: &S, owner: &str, id: &ResearchTaskId, now: DateTime<Utc>) -> bool {
+    match store.get(owner, id, now).await {
         Ok(_) => true,
         Err(e) if e.kind() == &StoreErrorKind::NotFound => false,
         Err(e) => panic!(
@@ -475,7 +475,7 @@ pub async fn create_and_get_round_trip<B: Backend>(backend: &B) {
         let key = (n == 1).then_some("key-1");
         let new = new_task(n as u64, ALICE, topic, depth, key);
         let expected = expected_new(&new, now, &lt);
-        let out = ok(store.start_task(new.clone(), now).await, "start_task");
+        let out = ok(store.start(new.clone(), now).await, "start_task");
         assert!(!out.replayed, "a new task came back with replayed = true");
         assert_eq!(out.task, expected, "start_task returned the wrong task");
         assert_eq!(
@@ -494,7 +494,7 @@ pub async fn create_and_get_round_trip<B: Backend>(backend: &B) {
         );
     }
     fails(
-        store.get_task(ALICE, &tid(999), now).await,
+        store.get(ALICE, &tid(999), now).await,
         StoreErrorKind::NotFound,
         "get_task of an id never stored",
     );
@@ -508,7 +508,7 @@ pub async fn time_precision_is_milliseconds<B: Backend>(backend: &B) {
     let now = exact + Duration::nanoseconds(456_789);
     let new = new_task(1, ALICE, "precision", 2, None);
     let expected = expected_new(&new, exact, &lt);
-    let task = ok(store.start_task(new.clone(), now).await, "start_task").task;
+    let task = ok(store.start(new.clone(), now).await, "start_task").task;
     assert_eq!(
         task, expected,
         "times must be truncated to the millisecond (start_task at {now})"
@@ -559,7 +559,7 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     let one = texts("x", 0..1);
 
     fails(
-        store.get_task(BOB, &a.id, t).await,
+        store.get(BOB, &a.id, t).await,
         StoreErrorKind::NotFound,
         "bob get_task(alice's)",
     );
@@ -569,17 +569,17 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
         "bob append_findings(alice's)",
     );
     fails(
-        store.complete_task(BOB, &a.id, &one, MAX_TOTAL, t).await,
+        store.complete(BOB, &a.id, &one, MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
         "bob complete_task(alice's)",
     );
     fails(
-        store.complete_task(BOB, &a.id, &[], MAX_TOTAL, t).await,
+        store.complete(BOB, &a.id, &[], MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
         "bob complete_task(alice's, no findings)",
     );
     fails(
-        store.cancel_task(BOB, &a.id, t).await,
+        store.cancel(BOB, &a.id, t).await,
         StoreErrorKind::NotFound,
         "bob cancel_task(alice's)",
     );
@@ -590,12 +590,12 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     );
     // Owner names are compared exactly.
     fails(
-        store.get_task("Alice", &a.id, t).await,
+        store.get("Alice", &a.id, t).await,
         StoreErrorKind::NotFound,
         "get_task as `Alice`",
     );
     fails(
-        store.get_task("alice ", &a.id, t).await,
+        store.get("alice ", &a.id, t).await,
         StoreErrorKind::NotFound,
         "get_task as `alice `",
     );
@@ -648,13 +648,13 @@ pub async fn durability_across_reopen<B: Backend>(backend: &B) {
     let done = start(&store, new_task(2, ALICE, "done", 2, None), now).await;
     let done = ok(
         store
-            .complete_task(ALICE, &done.id, &texts("d", 0..2), MAX_TOTAL, now + secs(2))
+            .complete(ALICE, &done.id, &texts("d", 0..2), MAX_TOTAL, now + secs(2))
             .await,
         "complete_task",
     );
     let cancelled = start(&store, new_task(3, BOB, "cancelled", 3, None), now).await;
     let cancelled = ok(
-        store.cancel_task(BOB, &cancelled.id, now + secs(3)).await,
+        store.cancel(BOB, &cancelled.id, now + secs(3)).await,
         "cancel_task",
     );
     let k = key(5, 9, now);
@@ -697,7 +697,7 @@ pub async fn durability_across_reopen<B: Backend>(backend: &B) {
     );
     let replay = ok(
         store
-            .start_task(new_task(9, ALICE, "running", 1, Some("k1")), t)
+            .start(new_task(9, ALICE, "running", 1, Some("k1")), t)
             .await,
         "start_task with a key used before the reopen",
     );
@@ -735,11 +735,11 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
 
     let t1 = now + mins(1);
     let done = ok(
-        store.complete_task(ALICE, &a.id, &[], MAX_TOTAL, t1).await,
+        store.complete(ALICE, &a.id, &[], MAX_TOTAL, t1).await,
         "complete_task",
     );
-    let expected = Task {
-        status: TaskStatus::Complete,
+    let expected = ResearchTask {
+        status: ResearchStatus::Complete,
         ..written(&a, t1, &lt)
     };
     assert_eq!(done, expected, "complete_task without findings");
@@ -750,9 +750,9 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
     );
 
     let t2 = now + mins(2);
-    let cancelled = ok(store.cancel_task(ALICE, &b.id, t2).await, "cancel_task");
-    let expected = Task {
-        status: TaskStatus::Cancelled,
+    let cancelled = ok(store.cancel(ALICE, &b.id, t2).await, "cancel_task");
+    let expected = ResearchTask {
+        status: ResearchStatus::Cancelled,
         ..written(&b, t2, &lt)
     };
     assert_eq!(cancelled, expected, "cancel_task");
@@ -765,12 +765,12 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
     let t3 = now + mins(3);
     let done = ok(
         store
-            .complete_task(ALICE, &c.id, &texts("c", 0..3), MAX_TOTAL, t3)
+            .complete(ALICE, &c.id, &texts("c", 0..3), MAX_TOTAL, t3)
             .await,
         "complete_task with findings",
     );
-    let expected = Task {
-        status: TaskStatus::Complete,
+    let expected = ResearchTask {
+        status: ResearchStatus::Complete,
         findings_count: 3,
         ..written(&c, t3, &lt)
     };
@@ -799,30 +799,30 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
     );
     let done = ok(
         store
-            .complete_task(ALICE, &a.id, &texts("a", 2..3), MAX_TOTAL, now)
+            .complete(ALICE, &a.id, &texts("a", 2..3), MAX_TOTAL, now)
             .await,
         "complete_task",
     );
-    let cancelled = ok(store.cancel_task(ALICE, &b.id, now).await, "cancel_task");
+    let cancelled = ok(store.cancel(ALICE, &b.id, now).await, "cancel_task");
     let t = now + secs(1);
     let one = texts("late", 0..1);
 
     for (task, status) in [
-        (&done, TaskStatus::Complete),
-        (&cancelled, TaskStatus::Cancelled),
+        (&done, ResearchStatus::Complete),
+        (&cancelled, ResearchStatus::Cancelled),
     ] {
         let ws = StoreErrorKind::WrongStatus(status);
         let name = status.as_str();
         fails(
             store
-                .complete_task(ALICE, &task.id, &[], MAX_TOTAL, t)
+                .complete(ALICE, &task.id, &[], MAX_TOTAL, t)
                 .await,
             ws.clone(),
             &format!("complete_task on a {name} task"),
         );
         fails(
             store
-                .complete_task(ALICE, &task.id, &one, MAX_TOTAL, t)
+                .complete(ALICE, &task.id, &one, MAX_TOTAL, t)
                 .await,
             ws.clone(),
             &format!("complete_task with findings on a {name} task"),
@@ -840,7 +840,7 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
             &format!("append_findings over the limit on a {name} task (status comes first)"),
         );
         fails(
-            store.cancel_task(ALICE, &task.id, t).await,
+            store.cancel(ALICE, &task.id, t).await,
             ws.clone(),
             &format!("cancel_task on a {name} task"),
         );
@@ -890,7 +890,7 @@ pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
             "append_findings",
         );
         all.extend(batch.iter().cloned());
-        let expected = Task {
+        let expected = ResearchTask {
             findings_count: all.len() as u32,
             ..written(&task, t, &lt)
         };
@@ -906,15 +906,15 @@ pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
     let finals = vec!["final one".to_owned(), "final two".to_owned()];
     let done = ok(
         store
-            .complete_task(ALICE, &task.id, &finals, MAX_TOTAL, t)
+            .complete(ALICE, &task.id, &finals, MAX_TOTAL, t)
             .await,
         "complete_task",
     );
     all.extend(finals);
     assert_eq!(
         done,
-        Task {
-            status: TaskStatus::Complete,
+        ResearchTask {
+            status: ResearchStatus::Complete,
             findings_count: all.len() as u32,
             ..written(&task, t, &lt)
         },
@@ -952,7 +952,7 @@ pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
     );
     fails(
         store
-            .complete_task(ALICE, &task.id, &texts("c", 0..3), limit, t)
+            .complete(ALICE, &task.id, &texts("c", 0..3), limit, t)
             .await,
         tmf.clone(),
         "complete_task past the limit",
@@ -984,23 +984,23 @@ pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
     );
     fails(
         store
-            .complete_task(ALICE, &task.id, &texts("z", 0..1), limit, t)
+            .complete(ALICE, &task.id, &texts("z", 0..1), limit, t)
             .await,
         tmf.clone(),
         "complete_task with findings at the limit",
     );
     assert_eq!(
         get(&store, ALICE, &task.id, t).await.status,
-        TaskStatus::Running,
+        ResearchStatus::Running,
         "a refused complete_task changed the status"
     );
     let done = ok(
-        store.complete_task(ALICE, &task.id, &[], limit, t).await,
+        store.complete(ALICE, &task.id, &[], limit, t).await,
         "complete_task without findings at the limit",
     );
     assert_eq!(
         (done.status, done.findings_count),
-        (TaskStatus::Complete, 5),
+        (ResearchStatus::Complete, 5),
         "completed at the limit"
     );
     // A first call over the limit stores nothing either.
@@ -1087,7 +1087,7 @@ pub async fn list_findings_pagination<B: Backend>(backend: &B) {
     }
     let done = ok(
         store
-            .complete_task(ALICE, &task.id, &[], MAX_TOTAL, now)
+            .complete(ALICE, &task.id, &[], MAX_TOTAL, now)
             .await,
         "complete_task",
     );
@@ -1109,7 +1109,7 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let base = T0();
-    let mut alice: Vec<Task> = Vec::new();
+    let mut alice: Vec<ResearchTask> = Vec::new();
     // 12 tasks in groups of 3 sharing one creation time, interleaved with bob's.
     for i in 0..12u64 {
         let created = base + mins((i / 3) as i64);
@@ -1132,14 +1132,14 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
     for i in [1usize, 4, 7] {
         alice[i] = ok(
             store
-                .complete_task(ALICE, &alice[i].id, &[], MAX_TOTAL, t)
+                .complete(ALICE, &alice[i].id, &[], MAX_TOTAL, t)
                 .await,
             "complete_task",
         );
     }
     for i in [2usize, 9] {
         alice[i] = ok(
-            store.cancel_task(ALICE, &alice[i].id, t).await,
+            store.cancel(ALICE, &alice[i].id, t).await,
             "cancel_task",
         );
     }
@@ -1154,11 +1154,11 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
         );
     }
     for status in [
-        TaskStatus::Running,
-        TaskStatus::Complete,
-        TaskStatus::Cancelled,
+        ResearchStatus::Running,
+        ResearchStatus::Complete,
+        ResearchStatus::Cancelled,
     ] {
-        let want: Vec<Task> = expected
+        let want: Vec<ResearchTask> = expected
             .iter()
             .filter(|t| t.status == status)
             .cloned()
@@ -1173,7 +1173,7 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
     }
     // A page of exactly the remaining tasks has no next cursor.
     let page = ok(
-        store.list_tasks(ALICE, None, None, 12, t).await,
+        store.list(ALICE, None, None, 12, t).await,
         "list_tasks",
     );
     assert!(
@@ -1181,7 +1181,7 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
         "a page holding every task has a next cursor"
     );
     let page = ok(
-        store.list_tasks(ALICE, None, None, 11, t).await,
+        store.list(ALICE, None, None, 11, t).await,
         "list_tasks",
     );
     assert!(
@@ -1192,21 +1192,21 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
     // Continue a listing after new tasks appear and old ones change: the cursor is a
     // position, so the rest of the listing is exactly the older tasks.
     let first = ok(
-        store.list_tasks(ALICE, None, None, 5, t).await,
+        store.list(ALICE, None, None, 5, t).await,
         "list_tasks",
     );
     assert_eq!(first.tasks, expected[..5], "first page");
     let cursor = first.next.expect("a next cursor after 5 of 12");
     start(&store, new_task(300, ALICE, "newer", 2, None), t).await;
     let changed = ok(
-        store.cancel_task(ALICE, &expected[6].id, t).await,
+        store.cancel(ALICE, &expected[6].id, t).await,
         "cancel_task",
     );
     let mut rest = Vec::new();
     let mut after = Some(cursor);
     while let Some(c) = after {
         let page = ok(
-            store.list_tasks(ALICE, None, Some(&c), 5, t).await,
+            store.list(ALICE, None, Some(&c), 5, t).await,
             "list_tasks",
         );
         rest.extend(page.tasks);
@@ -1228,7 +1228,7 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
 
     let again = ok(
         store
-            .start_task(new_task(2, ALICE, "topic", 2, Some("key-1")), t)
+            .start(new_task(2, ALICE, "topic", 2, Some("key-1")), t)
             .await,
         "start_task with a used key",
     );
@@ -1238,32 +1238,32 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
         "a replayed start must return the first task"
     );
     fails(
-        store.get_task(ALICE, &tid(2), t).await,
+        store.get(ALICE, &tid(2), t).await,
         StoreErrorKind::NotFound,
         "the replay's unused id",
     );
 
     fails(
         store
-            .start_task(new_task(3, ALICE, "other topic", 2, Some("key-1")), t)
+            .start(new_task(3, ALICE, "other topic", 2, Some("key-1")), t)
             .await,
         StoreErrorKind::IdempotencyConflict,
         "same key, different topic",
     );
     fails(
         store
-            .start_task(new_task(4, ALICE, "topic", 3, Some("key-1")), t)
+            .start(new_task(4, ALICE, "topic", 3, Some("key-1")), t)
             .await,
         StoreErrorKind::IdempotencyConflict,
         "same key, different depth",
     );
     fails(
-        store.get_task(ALICE, &tid(3), t).await,
+        store.get(ALICE, &tid(3), t).await,
         StoreErrorKind::NotFound,
         "a conflicting start's id",
     );
     fails(
-        store.get_task(ALICE, &tid(4), t).await,
+        store.get(ALICE, &tid(4), t).await,
         StoreErrorKind::NotFound,
         "a conflicting start's id",
     );
@@ -1300,13 +1300,13 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
     );
     let done = ok(
         store
-            .complete_task(ALICE, &first.id, &[], MAX_TOTAL, t2)
+            .complete(ALICE, &first.id, &[], MAX_TOTAL, t2)
             .await,
         "complete_task",
     );
     let again = ok(
         store
-            .start_task(new_task(9, ALICE, "topic", 2, Some("key-1")), t2)
+            .start(new_task(9, ALICE, "topic", 2, Some("key-1")), t2)
             .await,
         "start_task with a used key",
     );
@@ -1334,7 +1334,7 @@ pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B) {
     );
     let replay = ok(
         store
-            .start_task(new_task(4, ALICE, "new topic", 4, Some("k")), t)
+            .start(new_task(4, ALICE, "new topic", 4, Some("k")), t)
             .await,
         "start_task replaying the re-used key",
     );
@@ -1344,7 +1344,7 @@ pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B) {
     );
     fails(
         store
-            .start_task(new_task(5, ALICE, "old", 2, Some("k")), t)
+            .start(new_task(5, ALICE, "old", 2, Some("k")), t)
             .await,
         StoreErrorKind::IdempotencyConflict,
         "the re-used key with the old topic",
@@ -1366,7 +1366,7 @@ pub async fn racing_idempotent_starts<B: Backend>(backend: &B) {
     let now = T0();
     let calls = (0..16u64).map(|i| {
         let topic = if i % 2 == 0 { "even" } else { "odd" };
-        store.start_task(new_task(i, ALICE, topic, 2, Some("race")), now)
+        store.start(new_task(i, ALICE, topic, 2, Some("race")), now)
     });
     let results = join_all(calls).await;
     let winners: Vec<_> = results
@@ -1448,10 +1448,10 @@ pub async fn writes_extend_expiry<B: Backend>(backend: &B) {
                 }
                 "complete" => {
                     store
-                        .complete_task(ALICE, &task.id, &one, MAX_TOTAL, w)
+                        .complete(ALICE, &task.id, &one, MAX_TOTAL, w)
                         .await
                 }
-                _ => store.cancel_task(ALICE, &task.id, w).await,
+                _ => store.cancel(ALICE, &task.id, w).await,
             };
             let got = ok(got, op);
             assert_eq!(got.expires_at, deadline, "expires_at after {op}");
@@ -1536,13 +1536,13 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
     let done = start(&store, new_task(2, ALICE, "done", 2, None), now).await;
     ok(
         store
-            .complete_task(ALICE, &done.id, &[], MAX_TOTAL, now)
+            .complete(ALICE, &done.id, &[], MAX_TOTAL, now)
             .await,
         "complete_task",
     );
     let cancelled = start(&store, new_task(3, ALICE, "cancelled", 2, None), now).await;
     ok(
-        store.cancel_task(ALICE, &cancelled.id, now).await,
+        store.cancel(ALICE, &cancelled.id, now).await,
         "cancel_task",
     );
     let t = now + hours(2);
@@ -1550,7 +1550,7 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
     for task in [&running, &done, &cancelled] {
         let nf = StoreErrorKind::NotFound;
         fails(
-            store.get_task(ALICE, &task.id, t).await,
+            store.get(ALICE, &task.id, t).await,
             nf.clone(),
             "get_task of an expired task",
         );
@@ -1563,13 +1563,13 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
         );
         fails(
             store
-                .complete_task(ALICE, &task.id, &[], MAX_TOTAL, t)
+                .complete(ALICE, &task.id, &[], MAX_TOTAL, t)
                 .await,
             nf.clone(),
             "complete_task of an expired task",
         );
         fails(
-            store.cancel_task(ALICE, &task.id, t).await,
+            store.cancel(ALICE, &task.id, t).await,
             nf.clone(),
             "cancel_task of an expired task",
         );
@@ -1584,9 +1584,9 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
         "list_tasks shows expired tasks"
     );
     for status in [
-        TaskStatus::Running,
-        TaskStatus::Complete,
-        TaskStatus::Cancelled,
+        ResearchStatus::Running,
+        ResearchStatus::Complete,
+        ResearchStatus::Cancelled,
     ] {
         assert!(
             all_tasks(&store, ALICE, Some(status), 10, t)
@@ -1618,7 +1618,7 @@ pub async fn reads_refresh_expiry_at_most_once_a_minute<B: Backend>(backend: &B)
     let read = get(&store, ALICE, &task.id, t1).await;
     assert_eq!(
         read,
-        Task {
+        ResearchTask {
             expires_at: t1 + hours(1),
             ..task.clone()
         },
@@ -1722,7 +1722,7 @@ pub async fn sweep_deletes_in_batches<B: Backend>(backend: &B) {
         );
         let replay = ok(
             store
-                .start_task(new_task(999, BOB, "live", 2, Some(&format!("live-{i}"))), t)
+                .start(new_task(999, BOB, "live", 2, Some(&format!("live-{i}"))), t)
                 .await,
             "start_task with a live task's key",
         );
@@ -1885,7 +1885,7 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
     let results = join_all(
         finals
             .iter()
-            .map(|f| store.complete_task(ALICE, &task.id, f, MAX_TOTAL, now)),
+            .map(|f| store.complete(ALICE, &task.id, f, MAX_TOTAL, now)),
     )
     .await;
     let mut winner = None;
@@ -1895,14 +1895,14 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
                 assert!(winner.is_none(), "two racing complete_task calls succeeded");
                 assert_eq!(
                     (t.status, t.findings_count),
-                    (TaskStatus::Complete, 1),
+                    (ResearchStatus::Complete, 1),
                     "the winner's task"
                 );
                 winner = Some(i);
             }
             Err(e) => assert_eq!(
                 e.kind(),
-                &StoreErrorKind::WrongStatus(TaskStatus::Complete),
+                &StoreErrorKind::WrongStatus(ResearchStatus::Complete),
                 "a losing complete_task: {e}"
             ),
         }
@@ -1920,14 +1920,14 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
         let id = task.id;
         async move {
             if i % 2 == 0 {
-                store.complete_task(ALICE, &id, &[], MAX_TOTAL, now).await
+                store.complete(ALICE, &id, &[], MAX_TOTAL, now).await
             } else {
-                store.cancel_task(ALICE, &id, now).await
+                store.cancel(ALICE, &id, now).await
             }
         }
     });
     let results = join_all(calls).await;
-    let wins: Vec<TaskStatus> = results
+    let wins: Vec<ResearchStatus> = results
         .iter()
         .filter_map(|r| r.as_ref().ok())
         .map(|t| t.status)
@@ -2034,7 +2034,7 @@ pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
     let mut tasks = Vec::new();
     for n in 0..2_500u64 {
         let created = now - chrono::Duration::milliseconds(n as i64);
-        tasks.push(Task {
+        tasks.push(ResearchTask {
             id: tid(900_000 + n),
             owner: if n % 2 == 0 {
                 "alice".into()
@@ -2044,9 +2044,9 @@ pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
             topic: format!("imported {n}"),
             depth: (n % 5 + 1) as u8,
             status: match n % 3 {
-                0 => TaskStatus::Running,
-                1 => TaskStatus::Complete,
-                _ => TaskStatus::Cancelled,
+                0 => ResearchStatus::Running,
+                1 => ResearchStatus::Complete,
+                _ => ResearchStatus::Cancelled,
             },
             findings_count: 0,
             created_at: created,
@@ -2055,23 +2055,23 @@ pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
             hard_expires_at: created + lt.absolute,
         });
     }
-    let written = store.import_tasks(&tasks).await.expect("import");
+    let written = store.import_research_tasks(&tasks).await.expect("import");
     assert_eq!(written, 2_500, "every new task is written");
     assert_eq!(
-        store.import_tasks(&tasks[..10]).await.expect("re-import"),
+        store.import_research_tasks(&tasks[..10]).await.expect("re-import"),
         0,
         "existing ids are skipped"
     );
     for t in [&tasks[0], &tasks[1], &tasks[2], &tasks[2_499]] {
         let got = store
-            .get_task(&t.owner, &t.id, now)
+            .get(&t.owner, &t.id, now)
             .await
             .expect("imported task is readable");
         assert_eq!(&got, t, "imported verbatim");
         let other = if t.owner == "alice" { "bob" } else { "alice" };
         assert_eq!(
             store
-                .get_task(other, &t.id, now)
+                .get(other, &t.id, now)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.kind().clone()),
@@ -2088,11 +2088,11 @@ pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
         .await;
     assert_eq!(
         refused.map(|_| ()).map_err(|e| e.kind().clone()),
-        Err(StoreErrorKind::WrongStatus(TaskStatus::Complete))
+        Err(StoreErrorKind::WrongStatus(ResearchStatus::Complete))
     );
     let later = now + lt.idle + chrono::Duration::hours(1);
     assert!(
-        store.get_task("alice", &tasks[2].id, later).await.is_err(),
+        store.get("alice", &tasks[2].id, later).await.is_err(),
         "imported tasks expire"
     );
 }

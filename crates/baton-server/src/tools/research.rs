@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use baton_handle::Codec;
 use baton_protocol::{
-    AddFindings, CancelledTask, CompleteResearchTask, CompletedTask, Finding, FindingsAdded,
-    GetTaskResults, HandleArgs, Limits, ListResearchTasks, StartResearchTask, StartedTask,
-    TaskList, TaskResults, TaskStatusView, TaskSummary, ToolError, page_size, parse_arguments,
+    AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding, FindingsAdded,
+    GetTaskResults, HandleArgs, Limits, ListResearchTasks, StartResearchTask, StartedResearchTask,
+    ResearchTaskList, ResearchResults, ResearchTaskView, ResearchTaskSummary, ToolError, page_size, parse_arguments,
     tool, validate_findings,
 };
 use baton_store::{
-    Lifetimes, NewTask, StoreError, StoreErrorKind, Task, TaskId, TaskListCursor, TaskStore,
+    Lifetimes, NewResearchTask, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor, ResearchStore,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use rmcp::{
@@ -29,7 +29,7 @@ use crate::{cursor, principal::Principal};
 
 /// The research-task service: what the tools do, independent of the wire.
 pub struct Research {
-    store: Arc<dyn TaskStore>,
+    store: Arc<dyn ResearchStore>,
     codec: Codec,
     limits: Limits,
     lifetimes: Lifetimes,
@@ -90,7 +90,7 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
 impl Research {
     /// Creates the service.
     pub fn new(
-        store: Arc<dyn TaskStore>,
+        store: Arc<dyn ResearchStore>,
         codec: Codec,
         limits: Limits,
         lifetimes: Lifetimes,
@@ -109,10 +109,10 @@ impl Research {
         handle: &str,
         who: &Principal,
         now: DateTime<Utc>,
-    ) -> Result<TaskId, ToolError> {
+    ) -> Result<ResearchTaskId, ToolError> {
         let now_secs = u64::try_from(now.timestamp()).unwrap_or(0);
         match self.codec.verify(handle, who.as_str(), now_secs) {
-            Ok(verified) => Ok(TaskId::from_bytes(*verified.id.as_bytes())),
+            Ok(verified) => Ok(ResearchTaskId::from_bytes(*verified.id.as_bytes())),
             Err(e) => {
                 // The reason stays in the server's logs; the caller gets the uniform answer.
                 tracing::debug!(reason = %e, "handle rejected");
@@ -121,7 +121,7 @@ impl Research {
         }
     }
 
-    fn handle_of(&self, task: &Task, who: &Principal) -> String {
+    fn handle_of(&self, task: &ResearchTask, who: &Principal) -> String {
         let not_after = u64::try_from(task.hard_expires_at.timestamp()).unwrap_or(0);
         self.codec.render(
             &baton_handle::Id::from_bytes(*task.id.as_bytes()),
@@ -135,16 +135,16 @@ impl Research {
         &self,
         who: Principal,
         args: StartResearchTask,
-    ) -> Result<StartedTask, ToolError> {
+    ) -> Result<StartedResearchTask, ToolError> {
         let valid = args.validate(&self.limits)?;
         let now = Utc::now();
         let not_after = u64::try_from((now + self.lifetimes.absolute).timestamp()).unwrap_or(0);
         let minted = self.codec.mint(who.as_str(), not_after);
         let outcome = self
             .store
-            .start_task(
-                NewTask {
-                    id: TaskId::from_bytes(*minted.id.as_bytes()),
+            .start(
+                NewResearchTask {
+                    id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
                     owner: who.as_str().to_owned(),
                     topic: valid.topic,
                     depth: valid.depth,
@@ -154,7 +154,7 @@ impl Research {
             )
             .await
             .map_err(store_error("start the task"))?;
-        Ok(StartedTask {
+        Ok(StartedResearchTask {
             handle: self.handle_of(&outcome.task, &who),
             status: outcome.task.status,
             expires_at: rfc3339(outcome.task.expires_at),
@@ -167,15 +167,15 @@ impl Research {
         &self,
         who: Principal,
         args: HandleArgs,
-    ) -> Result<TaskStatusView, ToolError> {
+    ) -> Result<ResearchTaskView, ToolError> {
         let now = Utc::now();
         let id = self.task_id(&args.handle, &who, now)?;
         let task = self
             .store
-            .get_task(who.as_str(), &id, now)
+            .get(who.as_str(), &id, now)
             .await
             .map_err(read_error("read the task"))?;
-        Ok(TaskStatusView {
+        Ok(ResearchTaskView {
             handle: args.handle,
             topic: task.topic,
             depth: task.depth,
@@ -194,14 +194,14 @@ impl Research {
         handle: &str,
         findings: &[String],
         complete: bool,
-    ) -> Result<Task, ToolError> {
+    ) -> Result<ResearchTask, ToolError> {
         let now = Utc::now();
         validate_findings(findings, complete, &self.limits)?;
         let id = self.task_id(handle, who, now)?;
         let max_total = self.limits.max_findings_per_task;
         if complete {
             self.store
-                .complete_task(who.as_str(), &id, findings, max_total, now)
+                .complete(who.as_str(), &id, findings, max_total, now)
                 .await
                 .map_err(store_error("complete the task"))
         } else {
@@ -234,11 +234,11 @@ impl Research {
         &self,
         who: Principal,
         args: CompleteResearchTask,
-    ) -> Result<CompletedTask, ToolError> {
+    ) -> Result<CompletedResearchTask, ToolError> {
         let task = self
             .store_findings(&who, &args.handle, &args.findings, true)
             .await?;
-        Ok(CompletedTask {
+        Ok(CompletedResearchTask {
             handle: args.handle,
             status: task.status,
             result_count: task.findings_count,
@@ -250,15 +250,15 @@ impl Research {
         &self,
         who: Principal,
         args: HandleArgs,
-    ) -> Result<CancelledTask, ToolError> {
+    ) -> Result<CancelledResearchTask, ToolError> {
         let now = Utc::now();
         let id = self.task_id(&args.handle, &who, now)?;
         let task = self
             .store
-            .cancel_task(who.as_str(), &id, now)
+            .cancel(who.as_str(), &id, now)
             .await
             .map_err(store_error("cancel the task"))?;
-        Ok(CancelledTask {
+        Ok(CancelledResearchTask {
             handle: args.handle,
             status: task.status,
         })
@@ -269,7 +269,7 @@ impl Research {
         &self,
         who: Principal,
         args: GetTaskResults,
-    ) -> Result<TaskResults, ToolError> {
+    ) -> Result<ResearchResults, ToolError> {
         let now = Utc::now();
         let limit = page_size(args.limit, &self.limits)?;
         let after = match args.cursor.as_deref() {
@@ -288,7 +288,7 @@ impl Research {
             (true, Some(last)) => Some(cursor::encode_findings(last.index)),
             _ => None,
         };
-        Ok(TaskResults {
+        Ok(ResearchResults {
             handle: args.handle,
             status: page.task.status,
             findings_count: page.task.findings_count,
@@ -309,10 +309,10 @@ impl Research {
         &self,
         who: Principal,
         args: ListResearchTasks,
-    ) -> Result<TaskList, ToolError> {
+    ) -> Result<ResearchTaskList, ToolError> {
         let now = Utc::now();
         let limit = page_size(args.limit, &self.limits)?;
-        let after: Option<TaskListCursor> = match args.cursor.as_deref() {
+        let after: Option<ResearchListCursor> = match args.cursor.as_deref() {
             None => None,
             Some(c) => Some(cursor::decode_tasks(c).ok_or_else(|| {
                 ToolError::invalid("cursor", "is not a cursor returned by list_research_tasks")
@@ -320,14 +320,14 @@ impl Research {
         };
         let page = self
             .store
-            .list_tasks(who.as_str(), args.status, after.as_ref(), limit, now)
+            .list(who.as_str(), args.status, after.as_ref(), limit, now)
             .await
             .map_err(read_error("list tasks"))?;
-        Ok(TaskList {
+        Ok(ResearchTaskList {
             tasks: page
                 .tasks
                 .iter()
-                .map(|t| TaskSummary {
+                .map(|t| ResearchTaskSummary {
                     handle: self.handle_of(t, &who),
                     topic: t.topic.clone(),
                     status: t.status,
@@ -364,7 +364,7 @@ impl Research {
             .idempotent(false)
             .open_world(false);
 
-        register::<StartResearchTask, StartedTask, _, _>(
+        register::<StartResearchTask, StartedResearchTask, _, _>(
             table,
             self,
             tool::START_RESEARCH_TASK,
@@ -377,7 +377,7 @@ impl Research {
             writes.clone().idempotent(true),
             |r, who, a| async move { r.start(who, a).await },
         )?;
-        register::<HandleArgs, TaskStatusView, _, _>(
+        register::<HandleArgs, ResearchTaskView, _, _>(
             table,
             self,
             tool::GET_TASK_STATUS,
@@ -401,7 +401,7 @@ impl Research {
             writes.clone(),
             |r, who, a| async move { r.add_findings(who, a).await },
         )?;
-        register::<CompleteResearchTask, CompletedTask, _, _>(
+        register::<CompleteResearchTask, CompletedResearchTask, _, _>(
             table,
             self,
             tool::COMPLETE_RESEARCH_TASK,
@@ -414,7 +414,7 @@ impl Research {
             writes.clone(),
             |r, who, a| async move { r.complete(who, a).await },
         )?;
-        register::<GetTaskResults, TaskResults, _, _>(
+        register::<GetTaskResults, ResearchResults, _, _>(
             table,
             self,
             tool::GET_TASK_RESULTS,
@@ -426,7 +426,7 @@ impl Research {
             read_only.clone(),
             |r, who, a| async move { r.results(who, a).await },
         )?;
-        register::<HandleArgs, CancelledTask, _, _>(
+        register::<HandleArgs, CancelledResearchTask, _, _>(
             table,
             self,
             tool::CANCEL_RESEARCH_TASK,
@@ -435,7 +435,7 @@ impl Research {
             writes.destructive(true),
             |r, who, a| async move { r.cancel(who, a).await },
         )?;
-        register::<ListResearchTasks, TaskList, _, _>(
+        register::<ListResearchTasks, ResearchTaskList, _, _>(
             table,
             self,
             tool::LIST_RESEARCH_TASKS,
