@@ -339,7 +339,14 @@ mod tests {
     #[test]
     fn kinds() {
         let ring = || KeyRing::new([Key::generate(1)]).unwrap();
-        for bad in ["", "ResearchTask", "task1", "ta_sk", "tâsk", "abcdefghijklmnopq"] {
+        for bad in [
+            "",
+            "ResearchTask",
+            "task1",
+            "ta_sk",
+            "tâsk",
+            "abcdefghijklmnopq",
+        ] {
             let err = Codec::new(bad, ring()).unwrap_err();
             assert_eq!(err.kind(), &ErrorKind::InvalidKind, "{bad:?}");
         }

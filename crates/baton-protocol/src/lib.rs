@@ -52,8 +52,8 @@ pub use args::{
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{
-    CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, StartedResearchTask, ResearchTaskList, ResearchResults,
-    ResearchTaskView, ResearchTaskSummary,
+    CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, ResearchResults,
+    ResearchTaskList, ResearchTaskSummary, ResearchTaskView, StartedResearchTask,
 };
 
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,8 @@ pub mod tool {
 /// `running` is the only state that accepts changes; `complete` and `cancelled` are final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+// The schema keeps its published name: tools' schemas must not change with a Rust rename.
+#[schemars(rename = "TaskStatus")]
 pub enum ResearchStatus {
     /// Accepting findings.
     Running,

@@ -98,6 +98,8 @@ pub struct ResearchResults {
 
 /// One task in `list_research_tasks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+// The schema keeps its published name: tools' schemas must not change with a Rust rename.
+#[schemars(rename = "TaskSummary")]
 pub struct ResearchTaskSummary {
     /// The task's handle.
     pub handle: String,

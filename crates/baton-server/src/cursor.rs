@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{ResearchTaskId, ResearchListCursor};
+use baton_store::{ResearchListCursor, ResearchTaskId};
 use chrono::{DateTime, Utc};
 use data_encoding::BASE64URL_NOPAD;
 

@@ -7,7 +7,7 @@
 
 use anyhow::Context;
 use baton_handle::{Key, KeyRing};
-use baton_store::{SigningKeyRecord, ResearchStore};
+use baton_store::{KeyStore, SigningKeyRecord};
 use data_encoding::BASE64URL_NOPAD;
 
 /// Parses `ID:SECRET` pairs (SECRET in base64url, padding optional).
@@ -36,7 +36,7 @@ pub fn parse_configured(pairs: &[String]) -> anyhow::Result<Vec<Key>> {
 }
 
 /// Loads the key ring: configured keys, or the store's (creating key 1 on first start).
-pub async fn load(configured: &[String], store: &dyn ResearchStore) -> anyhow::Result<KeyRing> {
+pub async fn load(configured: &[String], store: &dyn KeyStore) -> anyhow::Result<KeyRing> {
     let keys = if !configured.is_empty() {
         parse_configured(configured)?
     } else {
@@ -74,7 +74,7 @@ pub async fn load(configured: &[String], store: &dyn ResearchStore) -> anyhow::R
 
 /// Adds a key with the next id to the store (rotation): instances that load keys from the
 /// store sign with it after their next restart, and keep verifying the older ones.
-pub async fn rotate(store: &dyn ResearchStore) -> anyhow::Result<u16> {
+pub async fn rotate(store: &dyn KeyStore) -> anyhow::Result<u16> {
     let stored = store.signing_keys().await?;
     let next = stored
         .iter()

@@ -94,7 +94,7 @@ pub struct ExtraTool {
 }
 
 /// Builds the handler and everything behind it from `baton serve` options.
-pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_store::ResearchStore>)> {
+pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, store::Stores)> {
     build_with(args, Vec::new()).await
 }
 
@@ -102,13 +102,13 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, Arc<dyn baton_sto
 pub async fn build_with(
     args: &ServeArgs,
     extra: Vec<ExtraTool>,
-) -> anyhow::Result<(Baton, Arc<dyn baton_store::ResearchStore>)> {
+) -> anyhow::Result<(Baton, store::Stores)> {
     let lifetimes = args.lifetimes()?;
-    let store = store::open(&args.database, lifetimes, args.migrate).await?;
-    let ring = keys::load(&args.handle_keys, store.as_ref()).await?;
+    let stores = store::open(&args.database, lifetimes, args.migrate).await?;
+    let ring = keys::load(&args.handle_keys, stores.keys.as_ref()).await?;
     let codec = Codec::new("task", ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
     let research = Arc::new(Research::new(
-        Arc::clone(&store),
+        Arc::clone(&stores.research),
         codec,
         args.limits(),
         lifetimes,
@@ -155,7 +155,7 @@ pub async fn build_with(
         fixtures,
         stdio_principal: Principal::new(&args.stdio_principal),
     });
-    Ok((handler, store))
+    Ok((handler, stores))
 }
 
 /// Runs `baton serve` until SIGINT/SIGTERM (HTTP) or end of input (stdio).
@@ -166,10 +166,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Like [`serve`], with extra tools (see [`ExtraTool`]).
 pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (handler, store) = build_with(&args, extra).await?;
+    let (handler, stores) = build_with(&args, extra).await?;
     let shutdown = CancellationToken::new();
     sweeper::spawn(
-        Arc::clone(&store),
+        Arc::clone(&stores.research),
         args.sweep_interval,
         args.sweep_batch,
         shutdown.clone(),
@@ -194,7 +194,7 @@ pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Resul
 
     let app = http::app(
         handler.clone(),
-        store,
+        stores.research,
         &http::HttpOptions::from_args(&args),
         shutdown.clone(),
     );

@@ -117,8 +117,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => baton_server::serve(*args).await,
         Some(Command::Migrate { database, check }) => migrate(&database, check).await,
         Some(Command::Gc { database, batch }) => {
-            let store = store::open(&database, baton_store::Lifetimes::default(), false).await?;
-            let deleted = sweeper::sweep_once(store.as_ref(), batch).await?;
+            let stores = store::open(&database, baton_store::Lifetimes::default(), false).await?;
+            let deleted = sweeper::sweep_once(stores.research.as_ref(), batch).await?;
             println!("deleted {deleted} expired tasks");
             Ok(())
         }
@@ -131,13 +131,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             handle_keys,
         }) => {
             let lifetimes = baton_store::Lifetimes::default();
-            let store = store::open(&database, lifetimes, true).await?;
-            let ring = keys::load(&handle_keys, store.as_ref()).await?;
+            let stores = store::open(&database, lifetimes, true).await?;
+            let import = stores.import.as_ref().with_context(
+                || "this database's backend cannot bulk-import tasks, so it cannot be seeded",
+            )?;
+            let ring = keys::load(&handle_keys, stores.keys.as_ref()).await?;
             let codec =
                 baton_handle::Codec::new("task", ring).map_err(|e| anyhow::anyhow!("{e}"))?;
             let started = std::time::Instant::now();
             let handles =
-                baton_server::seed::seed(store.as_ref(), &codec, &owner, count, sample, lifetimes)
+                baton_server::seed::seed(import.as_ref(), &codec, &owner, count, sample, lifetimes)
                     .await?;
             std::fs::write(&handles_out, handles.join("\n") + "\n")
                 .with_context(|| format!("cannot write {}", handles_out.display()))?;
@@ -153,15 +156,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = match &action {
                 KeysAction::List { database } | KeysAction::Rotate { database } => database,
             };
-            let store = store::open(database, baton_store::Lifetimes::default(), false).await?;
+            let stores = store::open(database, baton_store::Lifetimes::default(), false).await?;
             match action {
                 KeysAction::List { .. } => {
-                    for key in store.signing_keys().await? {
+                    for key in stores.keys.signing_keys().await? {
                         println!("{}\t{}", key.key_id, key.created_at.to_rfc3339());
                     }
                 }
                 KeysAction::Rotate { .. } => {
-                    let id = keys::rotate(store.as_ref()).await?;
+                    let id = keys::rotate(stores.keys.as_ref()).await?;
                     println!("added handle-signing key {id}; restart instances to sign with it");
                 }
             }

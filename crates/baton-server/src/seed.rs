@@ -1,17 +1,17 @@
 //! Bulk seeding of synthetic tasks, for benchmarks and load tests.
 
 use baton_handle::Codec;
-use baton_store::{Lifetimes, ResearchTask, ResearchTaskId, ResearchStatus, ResearchStore};
+use baton_store::{BulkImport, Lifetimes, ResearchStatus, ResearchTask, ResearchTaskId, rules};
 use chrono::{Duration, Utc};
 
-/// Tasks written per `import_tasks` call (bounds memory for large seeds).
+/// Tasks written per `import_research_tasks` call (bounds memory for large seeds).
 const BATCH: u64 = 50_000;
 
 /// Creates `count` running tasks owned by `owner`, with handles signed by `codec`, and
 /// returns the handles of `sample` of them, spread evenly over the whole set (so lookups
 /// touch the whole table, not one corner of it).
 pub async fn seed(
-    store: &dyn ResearchStore,
+    store: &dyn BulkImport,
     codec: &Codec,
     owner: &str,
     count: u64,
@@ -28,7 +28,7 @@ pub async fn seed(
         for i in done..done + n {
             // Spread creation times so listings and indexes look like real traffic.
             let created = now - Duration::milliseconds((count - i) as i64);
-            let hard = created + lifetimes.absolute;
+            let hard = rules::hard_expiry(created, &lifetimes);
             let minted = codec.mint(owner, u64::try_from(hard.timestamp()).unwrap_or(0));
             if i % stride == 0 && (handles.len() as u64) < sample {
                 handles.push(minted.handle);
@@ -42,7 +42,7 @@ pub async fn seed(
                 findings_count: 0,
                 created_at: created,
                 updated_at: created,
-                expires_at: (created + lifetimes.idle).min(hard),
+                expires_at: rules::expiry_after_write(created, hard, &lifetimes),
                 hard_expires_at: hard,
             });
         }

@@ -1,9 +1,9 @@
-//! Opening the task store a `--database-url` names.
+//! Opening the stores a `--database-url` names.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{Lifetimes, ResearchStore};
+use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -33,13 +33,36 @@ impl Backend {
     }
 }
 
-/// Opens the store. SQLite creates the file and migrates on open; Postgres migrates only
+/// One backend's stores, each behind the trait of its job. Clones share the backend.
+#[derive(Clone)]
+pub struct Stores {
+    /// Research tasks.
+    pub research: Arc<dyn ResearchStore>,
+    /// Handle-signing keys.
+    pub keys: Arc<dyn KeyStore>,
+    /// Bulk loading, when the backend has it.
+    pub import: Option<Arc<dyn BulkImport>>,
+}
+
+impl Stores {
+    /// The stores of a backend that does every job.
+    fn of<S: ResearchStore + KeyStore + BulkImport>(store: S) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            research: store.clone(),
+            keys: store.clone(),
+            import: Some(store),
+        }
+    }
+}
+
+/// Opens the stores. SQLite creates the file and migrates on open; Postgres migrates only
 /// when `migrate` is set (`baton serve --migrate` or `baton migrate`).
 pub async fn open(
     db: &DatabaseArgs,
     lifetimes: Lifetimes,
     migrate: bool,
-) -> anyhow::Result<Arc<dyn ResearchStore>> {
+) -> anyhow::Result<Stores> {
     match Backend::of(&db.database_url)? {
         Backend::Sqlite => {
             let options = SqliteOptions {
@@ -56,7 +79,7 @@ pub async fn open(
                         redact(&db.database_url)
                     )
                 })?;
-            Ok(Arc::new(store))
+            Ok(Stores::of(store))
         }
         Backend::Postgres => {
             let options = PostgresOptions {
@@ -72,7 +95,7 @@ pub async fn open(
                 .with_context(|| {
                     format!("cannot connect to Postgres at {}", redact(&db.database_url))
                 })?;
-            Ok(Arc::new(store))
+            Ok(Stores::of(store))
         }
     }
 }

@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 const MAX_BATCHES_PER_TICK: u32 = 100;
 
 /// Sweeps once: deletes expired tasks in batches until none are left (or the tick's cap).
-pub async fn sweep_once(store: &dyn ResearchStore, batch: u32) -> Result<u64, baton_store::StoreError> {
+pub async fn sweep_once(
+    store: &dyn ResearchStore,
+    batch: u32,
+) -> Result<u64, baton_store::StoreError> {
     let mut total = 0;
     for _ in 0..MAX_BATCHES_PER_TICK {
         let deleted = store.sweep_expired(chrono::Utc::now(), batch).await?;
@@ -25,7 +28,12 @@ pub async fn sweep_once(store: &dyn ResearchStore, batch: u32) -> Result<u64, ba
 }
 
 /// Spawns the sweeper; it stops when `shutdown` is cancelled.
-pub fn spawn(store: Arc<dyn ResearchStore>, every: Duration, batch: u32, shutdown: CancellationToken) {
+pub fn spawn(
+    store: Arc<dyn ResearchStore>,
+    every: Duration,
+    batch: u32,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

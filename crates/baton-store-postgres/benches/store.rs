@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewResearchTask, ResearchTaskId, ResearchStore};
+use baton_store::{Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -68,8 +68,7 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("get_task", |b| {
         b.iter(|| {
             let n = next.fetch_add(7919, Ordering::Relaxed) % SEEDED + 1;
-            rt.block_on(store.get(&owner(n), &task_id(n), now))
-                .unwrap()
+            rt.block_on(store.get(&owner(n), &task_id(n), now)).unwrap()
         })
     });
 

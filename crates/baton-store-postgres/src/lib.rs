@@ -1,5 +1,5 @@
-//! The Postgres backend of baton's [`ResearchStore`], for a fleet of stateless instances
-//! sharing one database.
+//! The Postgres backend of baton's stores ([`ResearchStore`], [`KeyStore`], [`BulkImport`]),
+//! for a fleet of stateless instances sharing one database.
 //!
 //! [`PostgresStore::connect`] opens a connection pool (sqlx), runs the embedded migrations
 //! (from `migrations/postgres/`) unless told not to, and returns a store that is cheap to
@@ -38,9 +38,12 @@
 //!   connects (`SET statement_timeout`); a statement cancelled by it is rolled back and
 //!   reported as `Unavailable`. Zero disables it.
 //! * Prepared statements are cached per connection (sqlx's statement cache, 256 entries).
-//! * Connections are checked before they are handed out, so after a database restart or
-//!   failover the pool replaces dead connections by itself: at most the first call after
-//!   the outage fails, with `Unavailable`.
+//! * Connections that sat idle for more than a second are pinged before they are handed
+//!   out (a database restart or failover leaves idle connections dead, and the pool replaces
+//!   them by itself). Connections in steady use are not pinged: a ping before every acquire
+//!   doubles a busy pool's round trips. So one that broke while in use fails the call it
+//!   was handed to, with `Unavailable` (or `Interrupted` for a write in flight), and is
+//!   discarded; the next call gets a fresh one.
 //! * `migrate_on_connect` (default true) runs [`migrate`] before the pool opens.
 //!
 //! # Migrations
@@ -70,20 +73,23 @@
 //!   task and its page of findings from one snapshot.
 //! * **Sweeping** (`DELETE … FOR UPDATE SKIP LOCKED`) is safe on every instance at once:
 //!   sweepers never wait for each other and never delete a row twice.
-//! * **Reads** (`get_task`) are a primary-key lookup; they write only when the task's
-//!   stored expiry lags the idle deadline by more than a minute (or half the idle
-//!   lifetime, when that is shorter).
+//! * **Reads** (`get`, `list_findings`) are a primary-key lookup; they write only when the
+//!   task's stored expiry lags the idle deadline by more than a minute, or half the idle
+//!   lifetime when that is shorter ([`baton_store::rules::refreshed_expiry`]).
+//! * **Every query made for a caller names the owner** (see [`statements`]); only the
+//!   sweeper, which acts for nobody, deletes by expiry alone.
 //! * **Retry** calls that fail with [`StoreErrorKind::Unavailable`] (pool timeout, refused
 //!   or reset connection, server shutdown or start-up, statement timeout, serialization
 //!   failure, deadlock): the statement was rolled back. One caveat is inherent to any
 //!   database client: when the connection dies *while the server commits*, the change may
-//!   have happened. `start_task` with an idempotency key is safe to retry blindly; a
-//!   retried `append_findings` may store its batch twice, and a retried `complete_task` or
-//!   `cancel_task` may answer `WrongStatus` for its own earlier success. `Internal` errors
+//!   have happened: such calls fail with `Interrupted`. `start` with an idempotency key is
+//!   safe to retry blindly; a retried `append_findings` may store its batch twice, and a
+//!   retried `complete` or `cancel` may answer `WrongStatus` for its own earlier success. `Internal` errors
 //!   are not worth retrying.
 #![deny(missing_docs)]
 
 mod error;
+pub mod statements;
 mod store;
 
 use std::str::FromStr;
@@ -95,13 +101,13 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Row};
 
 #[doc(no_inline)]
-pub use baton_store::ResearchStore;
+pub use baton_store::{BulkImport, KeyStore, ResearchStore};
 
 /// Pooled connections idle longer than this are pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// The embedded migrations (`migrations/postgres/` at the workspace root).
-static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// How a [`PostgresStore`] connects and how long its tasks live.
 #[derive(Clone, Debug, PartialEq, Eq)]

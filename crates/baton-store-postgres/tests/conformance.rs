@@ -33,10 +33,12 @@ impl Backend for Postgres {
 
     async fn open_fresh(&self, lifetimes: Lifetimes) -> PostgresStore {
         let store = self.db.store(lifetimes).await;
-        sqlx::query("TRUNCATE tasks, findings, idempotency_keys, signing_keys")
-            .execute(store.pool())
-            .await
-            .expect("emptying the test database");
+        sqlx::query(
+            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, signing_keys",
+        )
+        .execute(store.pool())
+        .await
+        .expect("emptying the test database");
         store
     }
 

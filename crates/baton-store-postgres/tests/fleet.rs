@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use baton_store::{Lifetimes, NewResearchTask, StoreErrorKind, ResearchTaskId, ResearchStatus, ResearchStore};
+use baton_store::{
+    Lifetimes, NewResearchTask, ResearchStatus, ResearchStore, ResearchTaskId, StoreErrorKind,
+};
 use baton_store_postgres::PostgresStore;
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestDb;
@@ -46,11 +48,7 @@ async fn racing_completes_from_two_instances_one_wins() {
         return;
     };
     for round in 0..20u8 {
-        let task = a
-            .start(new_task(round, None), t0())
-            .await
-            .unwrap()
-            .task;
+        let task = a.start(new_task(round, None), t0()).await.unwrap().task;
         let now = t0() + chrono::Duration::seconds(1);
         let (ra, rb) = tokio::join!(
             {
@@ -143,8 +141,9 @@ async fn racing_idempotent_starts_from_two_instances_make_one_task() {
                 let store = if i % 2 == 0 { a.clone() } else { b.clone() };
                 // Each caller mints its own id, as the server would.
                 let mut new = new_task(round.wrapping_mul(16).wrapping_add(i), Some(&key));
-                new.id =
-                    ResearchTaskId::from_bytes([round, i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+                new.id = ResearchTaskId::from_bytes([
+                    round, i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                ]);
                 tokio::spawn(async move { store.start(new, t0()).await })
             })
             .collect();
@@ -162,7 +161,7 @@ async fn racing_idempotent_starts_from_two_instances_make_one_task() {
     }
     // And the database holds exactly one task per key.
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM research_tasks")
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -194,9 +193,6 @@ async fn racing_sweepers_delete_each_task_once() {
     }
     assert_eq!(total, 200);
     // Keys went with their tasks: the same key starts a new task.
-    let again = a
-        .start(new_task(250, Some("k7")), later)
-        .await
-        .unwrap();
+    let again = a.start(new_task(250, Some("k7")), later).await.unwrap();
     assert!(!again.replayed);
 }

@@ -5,10 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewResearchTask, StoreErrorKind, ResearchTaskId, ResearchStore};
-use baton_store_postgres::{PostgresOptions, PostgresStore, migrate, pending_migrations};
+use baton_store::{Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId, StoreErrorKind};
+use baton_store_postgres::{
+    PostgresOptions, PostgresStore, migrate, pending_migrations, statements,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestDb;
+use sqlx::Connection;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
@@ -73,7 +76,11 @@ async fn connect_without_migrating_leaves_schema_alone() {
     };
     let store = PostgresStore::connect(&db.url, options).await.unwrap();
     store.ping().await.unwrap();
-    assert_eq!(pending_migrations(&db.url).await.unwrap().len(), 1);
+    assert_eq!(
+        pending_migrations(&db.url).await.unwrap().len(),
+        baton_store_postgres::MIGRATOR.iter().count(),
+        "every migration is pending"
+    );
     // A missing table is a bug, not an outage.
     let err = store
         .get("alice", &ResearchTaskId::from_bytes([1; 16]), t0())
@@ -159,12 +166,12 @@ async fn bad_url_is_internal() {
 }
 
 #[tokio::test]
-async fn statement_timeout_is_set_and_maps_to_unavailable() {
+async fn a_statement_timeout_in_a_store_call_is_unavailable_and_changes_nothing() {
     let Some(db) = TestDb::create().await else {
         return;
     };
     let options = PostgresOptions {
-        statement_timeout: Duration::from_millis(250),
+        statement_timeout: Duration::from_millis(300),
         ..common::options(Lifetimes::default())
     };
     let store = PostgresStore::connect(&db.url, options).await.unwrap();
@@ -172,16 +179,34 @@ async fn statement_timeout_is_set_and_maps_to_unavailable() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(setting, "250ms");
-    let err = sqlx::query("SELECT pg_sleep(2)")
-        .execute(store.pool())
+    assert_eq!(setting, "300ms");
+    let task = store.start(new_task(7), t0()).await.unwrap().task;
+
+    // Another session holds the task's row lock, so the store's append waits on it until
+    // its statement timeout cancels it.
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM research_tasks WHERE id = $1 FOR UPDATE")
+        .bind(task.id.as_bytes().as_slice())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = store
+        .append_findings("alice", &task.id, &["blocked".into()], 100, t0())
         .await
         .unwrap_err();
-    let code = err
-        .as_database_error()
+    assert_eq!(err.kind(), &StoreErrorKind::Unavailable, "{err}");
+    let cause = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<sqlx::Error>())
+        .and_then(|e| e.as_database_error())
         .and_then(|e| e.code())
         .map(|c| c.into_owned());
-    assert_eq!(code.as_deref(), Some("57014"));
+    assert_eq!(cause.as_deref(), Some("57014"), "{err}");
+    tx.rollback().await.unwrap();
+    holder.close().await.unwrap();
+
+    let after = store.get("alice", &task.id, t0()).await.unwrap();
+    assert_eq!(after, task, "a timed-out append changed the task");
     store.close().await;
 }
 
@@ -203,8 +228,10 @@ async fn times_are_stored_to_the_millisecond() {
     store.close().await;
 }
 
+/// The plans of the store's own statements (from `baton_store_postgres::statements`, the
+/// SQL the store runs) use the indexes they were written for.
 #[tokio::test]
-async fn get_task_uses_the_primary_key_and_sweep_uses_the_expiry_index() {
+async fn hot_statements_use_their_indexes() {
     let Some(db) = TestDb::create().await else {
         return;
     };
@@ -213,31 +240,47 @@ async fn get_task_uses_the_primary_key_and_sweep_uses_the_expiry_index() {
         store.start(new_task(n), t0()).await.unwrap();
     }
     let pool = store.pool();
-    sqlx::query("ANALYZE tasks").execute(pool).await.unwrap();
+    sqlx::query("ANALYZE research_tasks")
+        .execute(pool)
+        .await
+        .unwrap();
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("SET LOCAL enable_seqscan = off")
         .execute(&mut *tx)
         .await
         .unwrap();
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT * FROM tasks WHERE id = $1 AND owner = $2 AND expires_at > $3",
-    )
-    .bind(vec![1u8; 16])
-    .bind("alice")
-    .bind(t0())
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    assert!(plan.join("\n").contains("tasks_pkey"), "{plan:?}");
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT 10 \
-         FOR UPDATE SKIP LOCKED",
-    )
-    .bind(t0())
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    assert!(plan.join("\n").contains("tasks_expires_at_idx"), "{plan:?}");
+    let explain = |sql: &str| format!("EXPLAIN {sql}");
+    let plan: Vec<String> = sqlx::query_scalar(&explain(statements::SELECT_TASK))
+        .bind(vec![1u8; 16])
+        .bind("alice")
+        .bind(t0())
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert!(plan.join("\n").contains("research_tasks_pkey"), "{plan:?}");
+    let plan: Vec<String> = sqlx::query_scalar(&explain(statements::SWEEP))
+        .bind(t0())
+        .bind(10i64)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        plan.join("\n").contains("research_tasks_expires_at_idx"),
+        "{plan:?}"
+    );
+    let plan: Vec<String> = sqlx::query_scalar(&explain(statements::LIST_TASKS_FIRST))
+        .bind("alice")
+        .bind(t0())
+        .bind(None::<String>)
+        .bind(11i64)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        plan.join("\n")
+            .contains("research_tasks_owner_created_id_idx"),
+        "{plan:?}"
+    );
     tx.rollback().await.unwrap();
     store.close().await;
 }

@@ -1,9 +1,9 @@
-//! get_task, start_task and append_findings on a SQLite store pre-seeded with 10k tasks.
+//! get, start and append_findings on a SQLite store pre-seeded with 10k tasks.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{NewResearchTask, ResearchTaskId, ResearchStore};
+use baton_store::{NewResearchTask, ResearchStore, ResearchTaskId};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};

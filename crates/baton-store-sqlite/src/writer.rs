@@ -1,5 +1,5 @@
-//! Group commit: one task owns the task writes (`start_task`, `append_findings`,
-//! `complete_task`, `cancel_task`).
+//! Group commit: one Tokio task owns the research-task writes (`start`,
+//! `append_findings`, `complete`, `cancel`, and the expiry refresh of a read).
 //!
 //! Callers send a [`Job`] over a channel and wait for its reply. The writer takes every job
 //! queued (at most [`MAX_BATCH`]), acquires the write connection once and runs them, in
@@ -15,13 +15,18 @@
 //! `COMMIT` fail, every job in it gets that error, as a lone job would: it is not retried,
 //! since a failed `COMMIT` is not a promise that nothing landed.
 
-use baton_store::{NewResearchTask, StartOutcome, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchStatus};
+use baton_store::rules::{Observed, expiry_after_write, explain_refusal};
+use baton_store::{
+    Lifetimes, NewResearchTask, ResearchStatus, ResearchTask, ResearchTaskId, StartOutcome,
+    StoreError,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Connection, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{db_err, diagnose, from_ms, task_from_row};
+use crate::error::{corrupt, db_err};
+use crate::rows::{from_ms, ms, task_columns, task_from_row};
 
 /// The most jobs one transaction carries.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -38,13 +43,19 @@ pub(crate) enum Op {
         owner: String,
         id: ResearchTaskId,
         json: String,
-        n: i64,
+        n: usize,
         max_total: u32,
         complete: bool,
     },
     Cancel {
         owner: String,
         id: ResearchTaskId,
+    },
+    /// Push a live task's idle deadline forward to `expires_ms` (never backward), for a read.
+    Refresh {
+        owner: String,
+        id: ResearchTaskId,
+        expires_ms: i64,
     },
 }
 
@@ -54,7 +65,7 @@ impl Op {
         match self {
             Op::Start(new) => new.idempotency_key.is_none(),
             Op::Findings { n, .. } => *n == 0,
-            Op::Cancel { .. } => true,
+            Op::Cancel { .. } | Op::Refresh { .. } => true,
         }
     }
 }
@@ -62,7 +73,9 @@ impl Op {
 /// What a job gives back.
 pub(crate) enum Done {
     Started(StartOutcome),
-    ResearchTask(ResearchTask),
+    Task(ResearchTask),
+    /// The stored deadline after a refresh; `None` when the task was no longer live.
+    Refreshed(Option<i64>),
 }
 
 /// A write, its time and where to send the outcome.
@@ -72,11 +85,20 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Result<Done, StoreError>>,
 }
 
-/// Lifetimes in milliseconds.
+/// What the writer needs besides its jobs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Config {
-    pub(crate) idle_ms: i64,
-    pub(crate) absolute_ms: i64,
+    pub(crate) lifetimes: Lifetimes,
+}
+
+impl Config {
+    /// The idle deadline of a task written at `now_ms`, in milliseconds; the statements cap
+    /// it by the task's `hard_expires_at` ([`expiry_after_write`]'s second half).
+    fn idle_deadline_ms(&self, now_ms: i64) -> Result<i64, StoreError> {
+        let now = from_ms(now_ms)?;
+        let uncapped = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+        Ok(ms(expiry_after_write(now, uncapped, &self.lifetimes)))
+    }
 }
 
 /// One op run on a connection: `Ok(Ok(_))` done, `Ok(Err(_))` refused with nothing written,
@@ -206,37 +228,42 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
             complete,
         } => {
             let (n, max_total) = (*n, *max_total);
+            // A batch that can never fit skips the change: the explanation then reports
+            // NotFound and WrongStatus ahead of TooManyFindings, as the contract orders them.
+            if baton_store::rules::can_never_fit(n, max_total) {
+                return Ok(Err(refusal(conn, owner, id, now_ms, n, max_total).await));
+            }
             // With findings, the INSERT runs first under the UPDATE's own condition (the same
             // rows, unchanged in between), so both change something or neither does.
             let sql = if n > 0 {
                 concat!(
-                    "INSERT INTO findings (task_id, idx, text) ",
+                    "INSERT INTO research_findings (task_id, idx, text) ",
                     "SELECT ?5, t.findings_count + 1 + j.key, j.value ",
-                    "FROM tasks AS t, json_each(?8) AS j ",
+                    "FROM research_tasks AS t, json_each(?8) AS j ",
                     "WHERE t.id = ?5 AND t.owner = ?6 AND t.expires_at > ?3 ",
                     "AND t.status = 'running' AND t.findings_count + ?1 <= ?7; ",
-                    "UPDATE tasks SET findings_count = findings_count + ?1, ",
+                    "UPDATE research_tasks SET findings_count = findings_count + ?1, ",
                     "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
-                    "updated_at = ?3, expires_at = min(?3 + ?4, hard_expires_at) ",
+                    "updated_at = ?3, expires_at = min(?4, hard_expires_at) ",
                     "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
                     "AND findings_count + ?1 <= ?7 RETURNING ",
-                    task_cols!()
+                    task_columns!()
                 )
             } else {
                 concat!(
-                    "UPDATE tasks SET findings_count = findings_count + ?1, ",
+                    "UPDATE research_tasks SET findings_count = findings_count + ?1, ",
                     "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
-                    "updated_at = ?3, expires_at = min(?3 + ?4, hard_expires_at) ",
+                    "updated_at = ?3, expires_at = min(?4, hard_expires_at) ",
                     "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
                     "AND findings_count + ?1 <= ?7 RETURNING ",
-                    task_cols!()
+                    task_columns!()
                 )
             };
             let mut query = sqlx::query(sql)
-                .bind(n)
+                .bind(n as i64)
                 .bind(*complete)
                 .bind(now_ms)
-                .bind(cfg.idle_ms)
+                .bind(cfg.idle_deadline_ms(now_ms)?)
                 .bind(&id.as_bytes()[..])
                 .bind(owner.as_str())
                 .bind(i64::from(max_total));
@@ -249,36 +276,112 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
                 .map_err(db_err("update task"))?;
             match row {
                 // Written: a bad row now is a failure of the op, not a refusal.
-                Some(row) => task_from_row(&row).map(|t| Ok(Done::ResearchTask(t))),
-                None => Ok(Err(diagnose(conn, owner, id, now_ms, n, max_total).await)),
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                None => Ok(Err(refusal(conn, owner, id, now_ms, n, max_total).await)),
             }
         }
         Op::Cancel { owner, id } => {
             let row = sqlx::query(concat!(
-                "UPDATE tasks SET status = 'cancelled', updated_at = ?1, ",
-                "expires_at = min(?1 + ?2, hard_expires_at) ",
+                "UPDATE research_tasks SET status = 'cancelled', updated_at = ?1, ",
+                "expires_at = min(?2, hard_expires_at) ",
                 "WHERE id = ?3 AND owner = ?4 AND expires_at > ?1 AND status = 'running' RETURNING ",
-                task_cols!()
+                task_columns!()
             ))
             .bind(now_ms)
-            .bind(cfg.idle_ms)
+            .bind(cfg.idle_deadline_ms(now_ms)?)
             .bind(&id.as_bytes()[..])
             .bind(owner.as_str())
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err("cancel task"))?;
             match row {
-                Some(row) => task_from_row(&row).map(|t| Ok(Done::ResearchTask(t))),
-                None => Ok(Err(diagnose(conn, owner, id, now_ms, 0, u32::MAX).await)),
+                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
+                None => Ok(Err(refusal(conn, owner, id, now_ms, 0, u32::MAX).await)),
             }
+        }
+        Op::Refresh {
+            owner,
+            id,
+            expires_ms,
+        } => {
+            let stored: Option<i64> = sqlx::query_scalar(
+                "UPDATE research_tasks SET expires_at = max(expires_at, min(?1, hard_expires_at)) \
+                 WHERE id = ?2 AND owner = ?3 AND expires_at > ?4 RETURNING expires_at",
+            )
+            .bind(expires_ms)
+            .bind(&id.as_bytes()[..])
+            .bind(owner.as_str())
+            .bind(now_ms)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("refresh task expiry"))?;
+            Ok(Ok(Done::Refreshed(stored)))
         }
     }
 }
 
-async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, now_ms: i64) -> OpResult {
+/// Why a conditional change matched nothing ([`explain_refusal`]). The writer is the only
+/// one writing, inside this transaction, so "nothing is wrong" cannot be a race: it is a
+/// bug, reported as such.
+async fn refusal(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    id: &ResearchTaskId,
+    now_ms: i64,
+    adding: usize,
+    max_total: u32,
+) -> StoreError {
+    let row = sqlx::query(
+        "SELECT status, findings_count FROM research_tasks \
+         WHERE id = ?1 AND owner = ?2 AND expires_at > ?3",
+    )
+    .bind(&id.as_bytes()[..])
+    .bind(owner)
+    .bind(now_ms)
+    .fetch_optional(conn)
+    .await;
+    let observed = match row {
+        Ok(None) => None,
+        Ok(Some(row)) => {
+            let status: String = match row.try_get(0) {
+                Ok(s) => s,
+                Err(e) => return db_err("read task")(e),
+            };
+            let count: i64 = match row.try_get(1) {
+                Ok(c) => c,
+                Err(e) => return db_err("read task")(e),
+            };
+            let Some(status) = ResearchStatus::parse(&status) else {
+                return corrupt("status");
+            };
+            let Ok(findings_count) = u32::try_from(count) else {
+                return corrupt("findings_count");
+            };
+            Some(Observed {
+                status,
+                findings_count,
+            })
+        }
+        Err(e) => return db_err("read task")(e),
+    };
+    match explain_refusal(observed, adding, max_total) {
+        Err(refused) => refused,
+        Ok(()) => StoreError::new(
+            baton_store::StoreErrorKind::Internal,
+            "sqlite: a conditional change on a running task matched nothing",
+        ),
+    }
+}
+
+async fn start(
+    conn: &mut SqliteConnection,
+    cfg: Config,
+    new: &NewResearchTask,
+    now_ms: i64,
+) -> OpResult {
     if let Some(key) = &new.idempotency_key {
         let bound = sqlx::query(
-            "SELECT task_id, topic, depth FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
+            "SELECT task_id, topic, depth FROM research_idempotency_keys WHERE owner = ?1 AND key = ?2",
         )
         .bind(&new.owner)
         .bind(key)
@@ -291,10 +394,11 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, 
             let depth: i64 = bound.try_get(2).map_err(db_err("read idempotency key"))?;
             let live = sqlx::query(concat!(
                 "SELECT ",
-                task_cols!(),
-                " FROM tasks WHERE id = ?1 AND expires_at > ?2"
+                task_columns!(),
+                " FROM research_tasks WHERE id = ?1 AND owner = ?2 AND expires_at > ?3"
             ))
             .bind(&task_id)
+            .bind(&new.owner)
             .bind(now_ms)
             .fetch_optional(&mut *conn)
             .await
@@ -302,10 +406,7 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, 
             match live {
                 Some(row) => {
                     if topic != new.topic || depth != i64::from(new.depth) {
-                        return Ok(Err(StoreError::new(
-                            StoreErrorKind::IdempotencyConflict,
-                            "idempotency key reused with other arguments",
-                        )));
+                        return Ok(Err(StoreError::idempotency_conflict()));
                     }
                     return Ok(task_from_row(&row).map(|task| {
                         Done::Started(StartOutcome {
@@ -316,18 +417,21 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, 
                 }
                 None => {
                     // The key's task expired: the key is free again.
-                    sqlx::query("DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2")
-                        .bind(&new.owner)
-                        .bind(key)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_err("free idempotency key"))?;
+                    sqlx::query(
+                        "DELETE FROM research_idempotency_keys WHERE owner = ?1 AND key = ?2",
+                    )
+                    .bind(&new.owner)
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err("free idempotency key"))?;
                 }
             }
         }
     }
-    let hard_ms = now_ms.saturating_add(cfg.absolute_ms);
-    let expires_ms = now_ms.saturating_add(cfg.idle_ms).min(hard_ms);
+    let now = from_ms(now_ms)?;
+    let hard = baton_store::rules::hard_expiry(now, &cfg.lifetimes);
+    let expires = expiry_after_write(now, hard, &cfg.lifetimes);
     // Every column is known: build the task instead of reading it back.
     let task = ResearchTask {
         id: new.id,
@@ -336,23 +440,23 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, 
         depth: new.depth,
         status: ResearchStatus::Running,
         findings_count: 0,
-        created_at: from_ms(now_ms)?,
-        updated_at: from_ms(now_ms)?,
-        expires_at: from_ms(expires_ms)?,
-        hard_expires_at: from_ms(hard_ms)?,
+        created_at: now,
+        updated_at: now,
+        expires_at: expires,
+        hard_expires_at: hard,
     };
     let sql = if new.idempotency_key.is_some() {
         concat!(
-            "INSERT INTO tasks (",
-            task_cols!(),
+            "INSERT INTO research_tasks (",
+            task_columns!(),
             ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7); ",
-            "INSERT INTO idempotency_keys (owner, key, task_id, topic, depth) ",
+            "INSERT INTO research_idempotency_keys (owner, key, task_id, topic, depth) ",
             "VALUES (?2, ?8, ?1, ?3, ?4)"
         )
     } else {
         concat!(
-            "INSERT INTO tasks (",
-            task_cols!(),
+            "INSERT INTO research_tasks (",
+            task_columns!(),
             ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7)"
         )
     };
@@ -362,8 +466,8 @@ async fn start(conn: &mut SqliteConnection, cfg: Config, new: &NewResearchTask, 
         .bind(&new.topic)
         .bind(i64::from(new.depth))
         .bind(now_ms)
-        .bind(expires_ms)
-        .bind(hard_ms);
+        .bind(ms(expires))
+        .bind(ms(hard));
     if let Some(key) = &new.idempotency_key {
         query = query.bind(key);
     }
@@ -383,6 +487,7 @@ mod tests {
     use super::*;
     use crate::{SqliteOptions, SqliteStore};
     use baton_store::ResearchStore;
+    use baton_store::StoreErrorKind;
     use chrono::Utc;
 
     fn new_task(n: u8, key: Option<&str>, topic: &str) -> NewResearchTask {
@@ -400,7 +505,7 @@ mod tests {
             owner: "alice".into(),
             id: ResearchTaskId::from_bytes([id; 16]),
             json: serde_json::to_string(texts).unwrap(),
-            n: texts.len() as i64,
+            n: texts.len(),
             max_total,
             complete,
         }
@@ -409,8 +514,7 @@ mod tests {
     /// Runs `ops` as one batch, as the writer would, and returns their outcomes in order.
     async fn batch(store: &SqliteStore, ops: Vec<Op>) -> Vec<Result<Done, StoreError>> {
         let cfg = Config {
-            idle_ms: store.options.lifetimes.idle.num_milliseconds(),
-            absolute_ms: store.options.lifetimes.absolute.num_milliseconds(),
+            lifetimes: store.options.lifetimes,
         };
         let now_ms = Utc::now().timestamp_millis();
         let mut jobs = Vec::new();
@@ -431,8 +535,9 @@ mod tests {
 
     fn task(result: &Result<Done, StoreError>) -> &ResearchTask {
         match result {
-            Ok(Done::ResearchTask(task)) => task,
+            Ok(Done::Task(task)) => task,
             Ok(Done::Started(outcome)) => &outcome.task,
+            Ok(Done::Refreshed(_)) => panic!("a refresh where a task was expected"),
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
@@ -510,7 +615,10 @@ mod tests {
             .get("alice", &ResearchTaskId::from_bytes([2; 16]), now)
             .await
             .unwrap();
-        assert_eq!((two.status, two.findings_count), (ResearchStatus::Cancelled, 0));
+        assert_eq!(
+            (two.status, two.findings_count),
+            (ResearchStatus::Cancelled, 0)
+        );
         for absent in [3, 4, 9] {
             let id = ResearchTaskId::from_bytes([absent; 16]);
             assert!(store.get("alice", &id, now).await.is_err());
@@ -533,7 +641,10 @@ mod tests {
             ],
         )
         .await;
-        assert!(!matches!(&results[0], Ok(Done::Started(o)) if o.replayed));
+        let Ok(Done::Started(first)) = &results[0] else {
+            panic!("the first start failed: {:?}", results[0].as_ref().err())
+        };
+        assert!(!first.replayed, "a new task came back replayed");
         assert_eq!(task(&results[1]).findings_count, 1);
         assert_eq!(kind(&results[2]), StoreErrorKind::Internal);
         assert_eq!(task(&results[3]).findings_count, 2);
@@ -562,10 +673,7 @@ mod tests {
     async fn concurrent_writes_through_the_store_are_all_committed() {
         let (_dir, store) = open().await;
         let now = Utc::now();
-        store
-            .start(new_task(1, None, "one"), now)
-            .await
-            .unwrap();
+        store.start(new_task(1, None, "one"), now).await.unwrap();
         let mut handles = Vec::new();
         for i in 0..200 {
             let store = store.clone();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use baton_store::testkit::{self, Backend};
-use baton_store::{Lifetimes, NewResearchTask, ResearchTaskId, ResearchStore};
+use baton_store::{Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId};
 use baton_store_sqlite::{SqliteOptions, SqliteStore, migrate, pending_migrations};
 use chrono::Utc;
 use tempfile::TempDir;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use baton_store::{NewResearchTask, ResearchTaskId, ResearchStore};
+use baton_store::{NewResearchTask, ResearchStore, ResearchTaskId};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 

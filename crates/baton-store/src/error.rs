@@ -54,16 +54,41 @@ impl StoreError {
         self
     }
 
-    /// [`StoreErrorKind::NotFound`].
+    /// [`StoreErrorKind::NotFound`]: no live task with this id is owned by the caller.
     pub fn not_found() -> Self {
-        StoreError::new(StoreErrorKind::NotFound, "task not found")
+        StoreError::new(StoreErrorKind::NotFound, "research task not found")
     }
 
-    /// [`StoreErrorKind::WrongStatus`].
+    /// [`StoreErrorKind::WrongStatus`]: the task is final and was left unchanged.
     pub fn wrong_status(status: ResearchStatus) -> Self {
         StoreError::new(
             StoreErrorKind::WrongStatus(status),
-            format!("task is already {status}"),
+            format!("research task is already {status}"),
+        )
+    }
+
+    /// [`StoreErrorKind::TooManyFindings`]: the change would pass the per-task limit.
+    pub fn too_many_findings(limit: u32) -> Self {
+        StoreError::new(
+            StoreErrorKind::TooManyFindings { limit },
+            format!("a research task may hold at most {limit} findings"),
+        )
+    }
+
+    /// [`StoreErrorKind::IdempotencyConflict`]: the key was first used with other arguments.
+    pub fn idempotency_conflict() -> Self {
+        StoreError::new(
+            StoreErrorKind::IdempotencyConflict,
+            "idempotency key was already used with a different topic or depth",
+        )
+    }
+
+    /// [`StoreErrorKind::Unavailable`] for a change that kept losing races against
+    /// concurrent changes of the same task: nothing was changed; retrying is safe.
+    pub fn lost_races(operation: &str) -> Self {
+        StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!("{operation} kept losing races against concurrent changes; retry"),
         )
     }
 

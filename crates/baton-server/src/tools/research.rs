@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use baton_handle::Codec;
 use baton_protocol::{
-    AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding, FindingsAdded,
-    GetTaskResults, HandleArgs, Limits, ListResearchTasks, StartResearchTask, StartedResearchTask,
-    ResearchTaskList, ResearchResults, ResearchTaskView, ResearchTaskSummary, ToolError, page_size, parse_arguments,
-    tool, validate_findings,
+    AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding,
+    FindingsAdded, GetTaskResults, HandleArgs, Limits, ListResearchTasks, ResearchResults,
+    ResearchTaskList, ResearchTaskSummary, ResearchTaskView, StartResearchTask,
+    StartedResearchTask, ToolError, page_size, parse_arguments, tool, validate_findings,
 };
 use baton_store::{
-    Lifetimes, NewResearchTask, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor, ResearchStore,
+    Lifetimes, NewResearchTask, ResearchListCursor, ResearchStore, ResearchTask, ResearchTaskId,
+    StoreError, StoreErrorKind,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use rmcp::{

@@ -2,8 +2,8 @@
 //!
 //! The server comes from `BATON_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); that database is only used to create and drop
-//! the test databases. When the server cannot be reached the tests fail under `CI=true`
-//! and are skipped, loudly, otherwise.
+//! the test databases. When the server cannot be reached the tests fail under CI (`CI` set
+//! and not empty, `0` or `false`) and are skipped, with a `BATON-SKIP:` line, otherwise.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,21 +59,28 @@ async fn admin_connection() -> Result<PgConnection, String> {
     }
 }
 
-/// Handles an unreachable server: panics under CI, otherwise prints a notice.
+/// Whether this run is CI: `CI` set to anything but empty, `0` or `false` (the one rule every
+/// baton test helper uses).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Handles an unreachable server: panics under CI; otherwise prints a `BATON-SKIP:` line,
+/// which `cargo xtask test` counts and reports.
 fn unreachable(reason: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if in_ci() {
         panic!(
-            "Postgres is required under CI=true but is unreachable: {reason}. \
+            "Postgres is required under CI but is unreachable: {reason}. \
              Start it (pg_ctlcluster <version> main start) or set BATON_TEST_POSTGRES_URL."
         );
     }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a baton-store-postgres test")
+        .to_owned();
     eprintln!(
-        "\n\
-         ************************************************************************\n\
-         * SKIPPED: Postgres tests of baton-store-postgres did not run.          *\n\
-         * {reason}\n\
-         * Set BATON_TEST_POSTGRES_URL or start Postgres on 127.0.0.1:5432.      *\n\
-         ************************************************************************\n"
+        "BATON-SKIP: {test}: Postgres is unreachable ({reason}); set BATON_TEST_POSTGRES_URL \
+         or start Postgres on 127.0.0.1:5432"
     );
 }
 

@@ -1,467 +1,24 @@
-//! The conformance kit: one suite of checks every [`ResearchStore`] backend must pass.
-//!
-//! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
-//! reopen one on the same data) and calls [`run_all`]:
-//!
-//! ```ignore
-//! struct Sqlite { dir: tempfile::TempDir }
-//!
-//! #[async_trait::async_trait]
-//! impl baton_store::testkit::Backend for Sqlite {
-//!     type Store = SqliteStore;
-//!     async fn open_fresh(&self, lifetimes: Lifetimes) -> SqliteStore { /* new file */ }
-//!     async fn reopen(&self, store: SqliteStore) -> SqliteStore { /* close, open again */ }
-//! }
-//!
-//! #[tokio::test]
-//! async fn conformance() {
-//!     baton_store::testkit::run_all(&Sqlite::new()).await;
-//! }
-//! ```
-//!
-//! [`run_all`] runs every check in [`CHECKS`] one after another, each on its own fresh
-//! store, and panics at the end with the names and messages of all the checks that failed.
-//! Each check is also a `pub async fn` of this module, so a backend may run one alone
-//! (or use [`run_matching`]).
-//!
-//! # What the kit assumes
-//!
-//! * **Time is an argument.** Nothing sleeps; checks move `now` forward. The kit's times
-//!   start at [`T0`] (2030-01-01T00:00:00Z).
-//! * **Times are kept to the millisecond.** A store truncates every time it is given to
-//!   whole milliseconds (for instance with `chrono::SubsecRound::trunc_subsecs(3)`) and
-//!   returns exactly that; [`time_precision_is_milliseconds`] checks it. Every other check
-//!   uses whole-millisecond times and compares returned times exactly.
-//! * **Expiry.** A task is visible while `expires_at > now`. A write at `now` sets
-//!   `expires_at` to [`expiry_after_write`]`(now, hard_expires_at)` and `updated_at` to
-//!   `now`. A read ([`ResearchStore::get_task`]) may refresh `expires_at` the same way, but
-//!   leaves `updated_at` alone, and refreshes only when the stored value is more than about
-//!   a minute behind: the kit expects a read one second after a write to change nothing,
-//!   and a read ten minutes or more after one to extend the deadline.
-//! * **Listing order.** [`ResearchStore::list_tasks`] returns newest first, ties on
-//!   `created_at` broken by id, highest id (byte order) first. `next` is `Some` exactly
-//!   when more tasks follow the page.
-//! * **Error precedence.** Not visible (missing, expired or foreign) → `NotFound`; then a
-//!   final status → `WrongStatus(current)`; then the findings limit → `TooManyFindings`.
-//!   A failed call changes nothing.
-//! * **Idempotency.** A key is bound to the task it created while that task is alive;
-//!   once the task has expired, the key may start a new task.
-//! * **Isolation between checks.** `open_fresh` must return an empty store (no tasks, no
-//!   signing keys). The previous check's store has been dropped before the next opens.
-//!   Checks use owners named `alice`, `bob` and `carol`.
+//! The checks of [`ResearchStore`]: tasks, findings, listing, idempotency, expiry, races.
 
-use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use super::*;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use futures::FutureExt;
-use futures::future::join_all;
-
-use crate::{
-    Lifetimes, NewResearchTask, SigningKeyRecord, StoreError, StoreErrorKind, ResearchTask, ResearchTaskId, ResearchListCursor,
-    ResearchStatus, ResearchStore, expiry_after_write,
-};
-
-/// How a backend's test gives the kit stores to check.
-#[async_trait]
-pub trait Backend: Send + Sync {
-    /// The store under test.
-    type Store: ResearchStore;
-
-    /// Opens a new, empty store whose tasks live for `lifetimes`.
-    async fn open_fresh(&self, lifetimes: Lifetimes) -> Self::Store;
-
-    /// Closes `store` and opens the same data again, with the same lifetimes, as a restarted
-    /// process would. Used to check durability.
-    async fn reopen(&self, store: Self::Store) -> Self::Store;
-}
-
-/// The kit's epoch: 2030-01-01T00:00:00Z. Every check's `now` is this plus some offset.
-pub const T0_MILLIS: i64 = 1_893_456_000_000;
-
-/// [`T0_MILLIS`] as a time.
-#[allow(non_snake_case)]
-pub fn T0() -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(T0_MILLIS)
-        .single()
-        .expect("T0 is a valid time")
-}
-
-/// The default per-task findings limit the checks pass as `max_total`, unless a check is
-/// about the limit.
-pub const MAX_TOTAL: u32 = 10_000;
-
-/// The name of every check, in the order [`run_all`] runs them.
-pub const CHECKS: &[&str] = &[
-    "ping_answers",
-    "create_and_get_round_trip",
-    "time_precision_is_milliseconds",
-    "owner_isolation",
-    "durability_across_reopen",
-    "complete_and_cancel_transitions",
-    "final_states_reject_changes",
-    "findings_order_and_indexes",
-    "too_many_findings_stores_nothing",
-    "list_findings_pagination",
-    "list_tasks_order_and_pagination",
-    "idempotent_start",
-    "idempotency_key_after_expiry",
-    "racing_idempotent_starts",
-    "idle_expiry",
-    "writes_extend_expiry",
-    "absolute_lifetime_caps_expiry",
-    "expired_tasks_are_invisible",
-    "reads_refresh_expiry_at_most_once_a_minute",
-    "sweep_deletes_in_batches",
-    "concurrent_appends_lose_nothing",
-    "concurrent_batches_stay_contiguous",
-    "racing_appends_respect_the_limit",
-    "racing_completions",
-    "signing_keys_insert_if_absent",
-    "racing_signing_key_inserts",
-    "import_writes_tasks_verbatim",
-];
-
-/// Runs every check in [`CHECKS`]; panics naming each failed check.
-pub async fn run_all<B: Backend>(backend: &B) {
-    run_matching(backend, |_| true).await;
-}
-
-/// Runs the checks whose name `filter` accepts; panics naming each failed check.
-///
-/// If the environment variable `BATON_TESTKIT_FILTER` is set, only checks whose name
-/// contains it are run (handy when debugging one check).
-pub async fn run_matching<B: Backend>(backend: &B, filter: impl Fn(&str) -> bool) {
-    let env_filter = std::env::var("BATON_TESTKIT_FILTER").ok();
-    let wanted =
-        |name: &str| filter(name) && env_filter.as_deref().is_none_or(|f| name.contains(f));
-    let mut failures: Vec<(&'static str, String)> = Vec::new();
-    let mut ran = 0usize;
-
-    macro_rules! checks {
-        ($($name:ident),* $(,)?) => {
-            // Keep CHECKS and this list in step.
-            debug_assert_eq!(CHECKS, &[$(stringify!($name)),*]);
-            $(
-                if wanted(stringify!($name)) {
-                    ran += 1;
-                    run_one(stringify!($name), $name(backend), &mut failures).await;
-                }
-            )*
-        };
-    }
-    checks!(
-        ping_answers,
-        create_and_get_round_trip,
-        time_precision_is_milliseconds,
-        owner_isolation,
-        durability_across_reopen,
-        complete_and_cancel_transitions,
-        final_states_reject_changes,
-        findings_order_and_indexes,
-        too_many_findings_stores_nothing,
-        list_findings_pagination,
-        list_tasks_order_and_pagination,
-        idempotent_start,
-        idempotency_key_after_expiry,
-        racing_idempotent_starts,
-        idle_expiry,
-        writes_extend_expiry,
-        absolute_lifetime_caps_expiry,
-        expired_tasks_are_invisible,
-        reads_refresh_expiry_at_most_once_a_minute,
-        sweep_deletes_in_batches,
-        concurrent_appends_lose_nothing,
-        concurrent_batches_stay_contiguous,
-        racing_appends_respect_the_limit,
-        racing_completions,
-        signing_keys_insert_if_absent,
-        racing_signing_key_inserts,
-        import_writes_tasks_verbatim,
-    );
-
-    if !failures.is_empty() {
-        let list: Vec<String> = failures
-            .iter()
-            .map(|(name, msg)| format!("  - {name}: {msg}"))
-            .collect();
-        panic!(
-            "{} of {ran} store conformance checks failed:\n{}",
-            failures.len(),
-            list.join("\n")
-        );
-    }
-}
-
-async fn run_one(
-    name: &'static str,
-    check: impl Future<Output = ()>,
-    failures: &mut Vec<(&'static str, String)>,
-) {
-    let started = Instant::now();
-    match AssertUnwindSafe(check).catch_unwind().await {
-        Ok(()) => eprintln!("store conformance: {name} ... ok ({:?})", started.elapsed()),
-        Err(payload) => {
-            let msg = panic_message(payload.as_ref());
-            eprintln!("store conformance: {name} ... FAILED: {msg}");
-            failures.push((name, msg));
-        }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-text payload".to_owned()
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------
-
-const ALICE: &str = "alice";
-const BOB: &str = "bob";
-const CAROL: &str = "carol";
-
-fn default_lifetimes() -> Lifetimes {
-    Lifetimes {
-        idle: Duration::hours(24),
-        absolute: Duration::days(7),
-    }
-}
-
-/// Short lifetimes for the expiry checks: idle 1 h, absolute 5 h.
-fn short_lifetimes() -> Lifetimes {
-    Lifetimes {
-        idle: Duration::hours(1),
-        absolute: Duration::hours(5),
-    }
-}
-
-fn ms(n: i64) -> Duration {
-    Duration::milliseconds(n)
-}
-fn secs(n: i64) -> Duration {
-    Duration::seconds(n)
-}
-fn mins(n: i64) -> Duration {
-    Duration::minutes(n)
-}
-fn hours(n: i64) -> Duration {
-    Duration::hours(n)
-}
-
-/// A deterministic, well-spread task id (splitmix64 of `n`).
-fn tid(n: u64) -> ResearchTaskId {
-    fn mix(mut z: u64) -> u64 {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    let a = mix(n);
-    let b = mix(a ^ 0xA5A5_A5A5_A5A5_A5A5);
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_be_bytes());
-    bytes[8..].copy_from_slice(&b.to_be_bytes());
-    ResearchTaskId::from_bytes(bytes)
-}
-
-fn new_task(n: u64, owner: &str, topic: &str, depth: u8, key: Option<&str>) -> NewResearchTask {
-    NewResearchTask {
-        id: tid(n),
-        owner: owner.to_owned(),
-        topic: topic.to_owned(),
-        depth,
-        idempotency_key: key.map(str::to_owned),
-    }
-}
-
-fn texts(prefix: &str, range: std::ops::Range<u32>) -> Vec<String> {
-    range.map(|i| format!("{prefix}{i}")).collect()
-}
-
-/// The task `start_task` must create for `new` at `now`.
-fn expected_new(new: &NewResearchTask, now: DateTime<Utc>, lt: &Lifetimes) -> ResearchTask {
-    let hard = now + lt.absolute;
-    ResearchTask {
-        id: new.id,
-        owner: new.owner.clone(),
-        topic: new.topic.clone(),
-        depth: new.depth,
-        status: ResearchStatus::Running,
-        findings_count: 0,
-        created_at: now,
-        updated_at: now,
-        expires_at: expiry_after_write(now, hard, lt),
-        hard_expires_at: hard,
-    }
-}
-
-/// `task` after a successful write at `now`.
-fn written(task: &ResearchTask, now: DateTime<Utc>, lt: &Lifetimes) -> ResearchTask {
-    ResearchTask {
-        updated_at: now,
-        expires_at: expiry_after_write(now, task.hard_expires_at, lt),
-        ..task.clone()
-    }
-}
-
-async fn start<S: ResearchStore>(store: &S, new: NewResearchTask, now: DateTime<Utc>) -> ResearchTask {
-    let what = format!("start_task({:?}, owner {})", new.id, new.owner);
-    let out = ok(store.start(new, now).await, &what);
-    assert!(
-        !out.replayed,
-        "{what}: a new task came back with replayed = true"
-    );
-    out.task
-}
-
-#[track_caller]
-fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
-    match result {
-        Ok(v) => v,
-        Err(e) => panic!("{what}: expected success, got {:?} error: {e}", e.kind()),
-    }
-}
-
-#[track_caller]
-fn fails<T: Debug>(result: Result<T, StoreError>, kind: StoreErrorKind, what: &str) {
-    match result {
-        Ok(v) => panic!("{what}: expected {kind:?}, got success: {v:?}"),
-        Err(e) => assert_eq!(
-            e.kind(),
-            &kind,
-            "{what}: expected {kind:?}, got {:?} error: {e}",
-            e.kind()
-        ),
-    }
-}
-
-async fn get<S: ResearchStore>(store: &S, owner: &str, id: &ResearchTaskId, now: DateTime<Utc>) -> ResearchTask {
-    ok(
-        store.get(owner, id, now).await,
-        &format!("get_task({id:?}, owner {owner})"),
-    )
-}
-
-async fn all_findings<S: ResearchStore>(
-    store: &S,
-    owner: &str,
-    id: &ResearchTaskId,
-    now: DateTime<Utc>,
-) -> Vec<(u32, String)> {
-    let page = ok(
-        store.list_findings(owner, id, 0, 100_000, now).await,
-        &format!("list_findings({id:?}, owner {owner})"),
-    );
-    assert!(
-        !page.has_more,
-        "list_findings with a limit above the count said has_more"
-    );
-    page.findings
-        .into_iter()
-        .map(|f| (f.index, f.text))
-        .collect()
-}
-
-fn numbered(texts: &[String]) -> Vec<(u32, String)> {
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (i as u32 + 1, t.clone()))
-        .collect()
-}
-
-async fn all_tasks<S: ResearchStore>(
-    store: &S,
-    owner: &str,
-    status: Option<ResearchStatus>,
-    page_size: u32,
-    now: DateTime<Utc>,
-) -> Vec<ResearchTask> {
-    let mut out = Vec::new();
-    let mut cursor: Option<ResearchListCursor> = None;
-    for _ in 0..10_000 {
-        let page = ok(
-            store
-                .list(owner, status, cursor.as_ref(), page_size, now)
-                .await,
-            &format!("list_tasks(owner {owner}, status {status:?})"),
-        );
-        assert!(
-            page.tasks.len() <= page_size as usize,
-            "list_tasks returned {} tasks for limit {page_size}",
-            page.tasks.len()
-        );
-        out.extend(page.tasks);
-        match page.next {
-            Some(next) => {
-                let last = out.last().expect("a page with a next cursor has tasks");
-                assert_eq!(
-                    (next.created_at, next.id),
-                    (last.created_at, last.id),
-                    "list_tasks: the next cursor must point at the page's last task"
-                );
-                cursor = Some(next);
-            }
-            None => return out,
-        }
-    }
-    panic!("list_tasks never ended");
-}
-
-/// Whether the task is visible to `get_task` at `now`.
-async fn visible<S: ResearchStore>(store: &S, owner: &str, id: &ResearchTaskId, now: DateTime<Utc>) -> bool {
-    match store.get(owner, id, now).await {
-        Ok(_) => true,
-        Err(e) if e.kind() == &StoreErrorKind::NotFound => false,
-        Err(e) => panic!(
-            "get_task({id:?}) at {now}: unexpected {:?} error: {e}",
-            e.kind()
-        ),
-    }
-}
-
-fn key(id: u16, secret_byte: u8, created_at: DateTime<Utc>) -> SigningKeyRecord {
-    let mut secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(secret_byte)).collect();
-    // Make sure zero and 0xff bytes survive the round trip.
-    secret[0] = 0;
-    secret[31] = 0xff;
-    secret[1] = secret_byte;
-    SigningKeyRecord {
-        key_id: id,
-        secret,
-        created_at,
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Checks
-// ---------------------------------------------------------------------------------------
-
-/// `ping` succeeds on a fresh store, which holds no tasks and no signing keys.
-pub async fn ping_answers<B: Backend>(backend: &B) {
+/// `ping` succeeds on a fresh store, which holds no tasks.
+pub async fn ping_answers<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let store = backend.open_fresh(default_lifetimes()).await;
     ok(store.ping().await, "ping");
-    let keys = ok(store.signing_keys().await, "signing_keys");
-    assert!(keys.is_empty(), "a fresh store has signing keys: {keys:?}");
     let tasks = all_tasks(&store, ALICE, None, 10, T0()).await;
     assert!(tasks.is_empty(), "a fresh store has tasks");
 }
 
-/// `start_task` returns the task with exact field values, and `get_task` reads it back
+/// `start` returns the task with exact field values, and `get` reads it back
 /// identically; odd topics (Unicode, quotes, 500 characters) survive.
-pub async fn create_and_get_round_trip<B: Backend>(backend: &B) {
+pub async fn create_and_get_round_trip<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0() + ms(1_234);
@@ -475,13 +32,13 @@ pub async fn create_and_get_round_trip<B: Backend>(backend: &B) {
         let key = (n == 1).then_some("key-1");
         let new = new_task(n as u64, ALICE, topic, depth, key);
         let expected = expected_new(&new, now, &lt);
-        let out = ok(store.start(new.clone(), now).await, "start_task");
+        let out = ok(store.start(new.clone(), now).await, "start");
         assert!(!out.replayed, "a new task came back with replayed = true");
-        assert_eq!(out.task, expected, "start_task returned the wrong task");
+        assert_eq!(out.task, expected, "start returned the wrong task");
         assert_eq!(
             get(&store, ALICE, &new.id, now).await,
             expected,
-            "get_task right after start_task"
+            "get right after start"
         );
         let page = ok(
             store.list_findings(ALICE, &new.id, 0, 10, now).await,
@@ -496,24 +53,27 @@ pub async fn create_and_get_round_trip<B: Backend>(backend: &B) {
     fails(
         store.get(ALICE, &tid(999), now).await,
         StoreErrorKind::NotFound,
-        "get_task of an id never stored",
+        "get of an id never stored",
     );
 }
 
 /// Times are truncated to whole milliseconds and returned exactly so.
-pub async fn time_precision_is_milliseconds<B: Backend>(backend: &B) {
+pub async fn time_precision_is_milliseconds<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let exact = T0() + ms(123);
     let now = exact + Duration::nanoseconds(456_789);
     let new = new_task(1, ALICE, "precision", 2, None);
     let expected = expected_new(&new, exact, &lt);
-    let task = ok(store.start(new.clone(), now).await, "start_task").task;
+    let task = ok(store.start(new.clone(), now).await, "start").task;
     assert_eq!(
         task, expected,
-        "times must be truncated to the millisecond (start_task at {now})"
+        "times must be truncated to the millisecond (start at {now})"
     );
-    assert_eq!(get(&store, ALICE, &new.id, now).await, expected, "get_task");
+    assert_eq!(get(&store, ALICE, &new.id, now).await, expected, "get");
     let later = exact + secs(1) + Duration::microseconds(999);
     let task = ok(
         store
@@ -526,24 +86,14 @@ pub async fn time_precision_is_milliseconds<B: Backend>(backend: &B) {
         exact + secs(1),
         "updated_at must be truncated to the millisecond"
     );
-    let stored = key(1, 3, exact + Duration::microseconds(5));
-    let keys = ok(
-        store.insert_signing_key(stored.clone()).await,
-        "insert_signing_key",
-    );
-    assert_eq!(
-        keys,
-        vec![SigningKeyRecord {
-            created_at: exact,
-            ..stored
-        }],
-        "signing key created_at must be truncated to the millisecond"
-    );
 }
 
 /// Another owner cannot see, change or list a task: every call gives `NotFound`, and the
 /// task is untouched.
-pub async fn owner_isolation<B: Backend>(backend: &B) {
+pub async fn owner_isolation<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -561,7 +111,7 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     fails(
         store.get(BOB, &a.id, t).await,
         StoreErrorKind::NotFound,
-        "bob get_task(alice's)",
+        "bob get(alice's)",
     );
     fails(
         store.append_findings(BOB, &a.id, &one, MAX_TOTAL, t).await,
@@ -571,17 +121,17 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     fails(
         store.complete(BOB, &a.id, &one, MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
-        "bob complete_task(alice's)",
+        "bob complete(alice's)",
     );
     fails(
         store.complete(BOB, &a.id, &[], MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
-        "bob complete_task(alice's, no findings)",
+        "bob complete(alice's, no findings)",
     );
     fails(
         store.cancel(BOB, &a.id, t).await,
         StoreErrorKind::NotFound,
-        "bob cancel_task(alice's)",
+        "bob cancel(alice's)",
     );
     fails(
         store.list_findings(BOB, &a.id, 0, 10, t).await,
@@ -592,12 +142,12 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     fails(
         store.get("Alice", &a.id, t).await,
         StoreErrorKind::NotFound,
-        "get_task as `Alice`",
+        "get as `Alice`",
     );
     fails(
         store.get("alice ", &a.id, t).await,
         StoreErrorKind::NotFound,
-        "get_task as `alice `",
+        "get as `alice `",
     );
 
     assert_eq!(
@@ -626,9 +176,12 @@ pub async fn owner_isolation<B: Backend>(backend: &B) {
     );
 }
 
-/// Tasks, findings, statuses, idempotency keys and signing keys survive closing and
+/// Tasks, findings, statuses and idempotency keys survive closing and
 /// reopening the store.
-pub async fn durability_across_reopen<B: Backend>(backend: &B) {
+pub async fn durability_across_reopen<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -650,17 +203,12 @@ pub async fn durability_across_reopen<B: Backend>(backend: &B) {
         store
             .complete(ALICE, &done.id, &texts("d", 0..2), MAX_TOTAL, now + secs(2))
             .await,
-        "complete_task",
+        "complete",
     );
     let cancelled = start(&store, new_task(3, BOB, "cancelled", 3, None), now).await;
     let cancelled = ok(
         store.cancel(BOB, &cancelled.id, now + secs(3)).await,
-        "cancel_task",
-    );
-    let k = key(5, 9, now);
-    ok(
-        store.insert_signing_key(k.clone()).await,
-        "insert_signing_key",
+        "cancel",
     );
 
     let store = backend.reopen(store).await;
@@ -690,16 +238,11 @@ pub async fn durability_across_reopen<B: Backend>(backend: &B) {
         numbered(&texts("d", 0..2)),
         "final findings after reopen"
     );
-    assert_eq!(
-        ok(store.signing_keys().await, "signing_keys"),
-        vec![k],
-        "signing keys after reopen"
-    );
     let replay = ok(
         store
             .start(new_task(9, ALICE, "running", 1, Some("k1")), t)
             .await,
-        "start_task with a key used before the reopen",
+        "start with a key used before the reopen",
     );
     assert!(
         replay.replayed,
@@ -720,7 +263,10 @@ pub async fn durability_across_reopen<B: Backend>(backend: &B) {
 }
 
 /// running → complete and running → cancelled, with exact resulting fields.
-pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
+pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -736,30 +282,30 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
     let t1 = now + mins(1);
     let done = ok(
         store.complete(ALICE, &a.id, &[], MAX_TOTAL, t1).await,
-        "complete_task",
+        "complete",
     );
     let expected = ResearchTask {
         status: ResearchStatus::Complete,
         ..written(&a, t1, &lt)
     };
-    assert_eq!(done, expected, "complete_task without findings");
+    assert_eq!(done, expected, "complete without findings");
     assert_eq!(
         get(&store, ALICE, &a.id, t1).await,
         expected,
-        "get_task after complete"
+        "get after complete"
     );
 
     let t2 = now + mins(2);
-    let cancelled = ok(store.cancel(ALICE, &b.id, t2).await, "cancel_task");
+    let cancelled = ok(store.cancel(ALICE, &b.id, t2).await, "cancel");
     let expected = ResearchTask {
         status: ResearchStatus::Cancelled,
         ..written(&b, t2, &lt)
     };
-    assert_eq!(cancelled, expected, "cancel_task");
+    assert_eq!(cancelled, expected, "cancel");
     assert_eq!(
         get(&store, ALICE, &b.id, t2).await,
         expected,
-        "get_task after cancel"
+        "get after cancel"
     );
 
     let t3 = now + mins(3);
@@ -767,14 +313,14 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
         store
             .complete(ALICE, &c.id, &texts("c", 0..3), MAX_TOTAL, t3)
             .await,
-        "complete_task with findings",
+        "complete with findings",
     );
     let expected = ResearchTask {
         status: ResearchStatus::Complete,
         findings_count: 3,
         ..written(&c, t3, &lt)
     };
-    assert_eq!(done, expected, "complete_task with findings");
+    assert_eq!(done, expected, "complete with findings");
     assert_eq!(
         all_findings(&store, ALICE, &c.id, t3).await,
         numbered(&texts("c", 0..3)),
@@ -785,7 +331,10 @@ pub async fn complete_and_cancel_transitions<B: Backend>(backend: &B) {
 /// Complete and cancelled tasks refuse every change with `WrongStatus(current)`, and are
 /// left exactly as they were (findings included); the status check comes before the
 /// findings limit.
-pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
+pub async fn final_states_reject_changes<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -801,9 +350,9 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
         store
             .complete(ALICE, &a.id, &texts("a", 2..3), MAX_TOTAL, now)
             .await,
-        "complete_task",
+        "complete",
     );
-    let cancelled = ok(store.cancel(ALICE, &b.id, now).await, "cancel_task");
+    let cancelled = ok(store.cancel(ALICE, &b.id, now).await, "cancel");
     let t = now + secs(1);
     let one = texts("late", 0..1);
 
@@ -814,18 +363,14 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
         let ws = StoreErrorKind::WrongStatus(status);
         let name = status.as_str();
         fails(
-            store
-                .complete(ALICE, &task.id, &[], MAX_TOTAL, t)
-                .await,
+            store.complete(ALICE, &task.id, &[], MAX_TOTAL, t).await,
             ws.clone(),
-            &format!("complete_task on a {name} task"),
+            &format!("complete on a {name} task"),
         );
         fails(
-            store
-                .complete(ALICE, &task.id, &one, MAX_TOTAL, t)
-                .await,
+            store.complete(ALICE, &task.id, &one, MAX_TOTAL, t).await,
             ws.clone(),
-            &format!("complete_task with findings on a {name} task"),
+            &format!("complete with findings on a {name} task"),
         );
         fails(
             store
@@ -842,7 +387,7 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
         fails(
             store.cancel(ALICE, &task.id, t).await,
             ws.clone(),
-            &format!("cancel_task on a {name} task"),
+            &format!("cancel on a {name} task"),
         );
         assert_eq!(
             get(&store, ALICE, &task.id, t).await,
@@ -864,8 +409,11 @@ pub async fn final_states_reject_changes<B: Backend>(backend: &B) {
 }
 
 /// Findings keep their order, get indexes 1..n across several appends, and
-/// `complete_task`'s final findings come after them. Each append returns the updated task.
-pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
+/// `complete`'s final findings come after them. Each append returns the updated task.
+pub async fn findings_order_and_indexes<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -905,10 +453,8 @@ pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
     let t = now + mins(10);
     let finals = vec!["final one".to_owned(), "final two".to_owned()];
     let done = ok(
-        store
-            .complete(ALICE, &task.id, &finals, MAX_TOTAL, t)
-            .await,
-        "complete_task",
+        store.complete(ALICE, &task.id, &finals, MAX_TOTAL, t).await,
+        "complete",
     );
     all.extend(finals);
     assert_eq!(
@@ -918,7 +464,7 @@ pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
             findings_count: all.len() as u32,
             ..written(&task, t, &lt)
         },
-        "complete_task's task"
+        "complete's task"
     );
     assert_eq!(
         all_findings(&store, ALICE, &task.id, t).await,
@@ -929,7 +475,10 @@ pub async fn findings_order_and_indexes<B: Backend>(backend: &B) {
 
 /// A call that would take a task past `max_total` fails with `TooManyFindings { limit }` and
 /// stores nothing; reaching the limit exactly is fine.
-pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
+pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -955,7 +504,7 @@ pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
             .complete(ALICE, &task.id, &texts("c", 0..3), limit, t)
             .await,
         tmf.clone(),
-        "complete_task past the limit",
+        "complete past the limit",
     );
     assert_eq!(
         get(&store, ALICE, &task.id, t).await,
@@ -987,16 +536,16 @@ pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
             .complete(ALICE, &task.id, &texts("z", 0..1), limit, t)
             .await,
         tmf.clone(),
-        "complete_task with findings at the limit",
+        "complete with findings at the limit",
     );
     assert_eq!(
         get(&store, ALICE, &task.id, t).await.status,
         ResearchStatus::Running,
-        "a refused complete_task changed the status"
+        "a refused complete changed the status"
     );
     let done = ok(
         store.complete(ALICE, &task.id, &[], limit, t).await,
-        "complete_task without findings at the limit",
+        "complete without findings at the limit",
     );
     assert_eq!(
         (done.status, done.findings_count),
@@ -1025,7 +574,10 @@ pub async fn too_many_findings_stores_nothing<B: Backend>(backend: &B) {
 
 /// `list_findings` pages with `after` and `limit`; `has_more` is true exactly when findings
 /// follow the page; final tasks can still be read.
-pub async fn list_findings_pagination<B: Backend>(backend: &B) {
+pub async fn list_findings_pagination<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1086,10 +638,8 @@ pub async fn list_findings_pagination<B: Backend>(backend: &B) {
         );
     }
     let done = ok(
-        store
-            .complete(ALICE, &task.id, &[], MAX_TOTAL, now)
-            .await,
-        "complete_task",
+        store.complete(ALICE, &task.id, &[], MAX_TOTAL, now).await,
+        "complete",
     );
     let page = ok(
         store.list_findings(ALICE, &task.id, 5, 10, now).await,
@@ -1103,9 +653,12 @@ pub async fn list_findings_pagination<B: Backend>(backend: &B) {
     );
 }
 
-/// `list_tasks`: newest first, ties by id (highest first), status filter, and a cursor that
+/// `list`: newest first, ties by id (highest first), status filter, and a cursor that
 /// continues without duplicates or gaps even when tasks are created or change between pages.
-pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
+pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let base = T0();
@@ -1131,17 +684,12 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
     let t = base + mins(30);
     for i in [1usize, 4, 7] {
         alice[i] = ok(
-            store
-                .complete(ALICE, &alice[i].id, &[], MAX_TOTAL, t)
-                .await,
-            "complete_task",
+            store.complete(ALICE, &alice[i].id, &[], MAX_TOTAL, t).await,
+            "complete",
         );
     }
     for i in [2usize, 9] {
-        alice[i] = ok(
-            store.cancel(ALICE, &alice[i].id, t).await,
-            "cancel_task",
-        );
+        alice[i] = ok(store.cancel(ALICE, &alice[i].id, t).await, "cancel");
     }
     let mut expected = alice.clone();
     expected.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
@@ -1172,18 +720,12 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
         }
     }
     // A page of exactly the remaining tasks has no next cursor.
-    let page = ok(
-        store.list(ALICE, None, None, 12, t).await,
-        "list_tasks",
-    );
+    let page = ok(store.list(ALICE, None, None, 12, t).await, "list");
     assert!(
         page.next.is_none(),
         "a page holding every task has a next cursor"
     );
-    let page = ok(
-        store.list(ALICE, None, None, 11, t).await,
-        "list_tasks",
-    );
+    let page = ok(store.list(ALICE, None, None, 11, t).await, "list");
     assert!(
         page.next.is_some(),
         "a page missing one task has no next cursor"
@@ -1191,24 +733,15 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
 
     // Continue a listing after new tasks appear and old ones change: the cursor is a
     // position, so the rest of the listing is exactly the older tasks.
-    let first = ok(
-        store.list(ALICE, None, None, 5, t).await,
-        "list_tasks",
-    );
+    let first = ok(store.list(ALICE, None, None, 5, t).await, "list");
     assert_eq!(first.tasks, expected[..5], "first page");
     let cursor = first.next.expect("a next cursor after 5 of 12");
     start(&store, new_task(300, ALICE, "newer", 2, None), t).await;
-    let changed = ok(
-        store.cancel(ALICE, &expected[6].id, t).await,
-        "cancel_task",
-    );
+    let changed = ok(store.cancel(ALICE, &expected[6].id, t).await, "cancel");
     let mut rest = Vec::new();
     let mut after = Some(cursor);
     while let Some(c) = after {
-        let page = ok(
-            store.list(ALICE, None, Some(&c), 5, t).await,
-            "list_tasks",
-        );
+        let page = ok(store.list(ALICE, None, Some(&c), 5, t).await, "list");
         rest.extend(page.tasks);
         after = page.next;
     }
@@ -1219,7 +752,10 @@ pub async fn list_tasks_order_and_pagination<B: Backend>(backend: &B) {
 
 /// The same key with the same arguments replays the task; with another topic or depth it
 /// conflicts; another owner's identical key is independent.
-pub async fn idempotent_start<B: Backend>(backend: &B) {
+pub async fn idempotent_start<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1230,7 +766,7 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
         store
             .start(new_task(2, ALICE, "topic", 2, Some("key-1")), t)
             .await,
-        "start_task with a used key",
+        "start with a used key",
     );
     assert!(again.replayed, "a replayed start must say replayed = true");
     assert_eq!(
@@ -1299,16 +835,14 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
         "append_findings",
     );
     let done = ok(
-        store
-            .complete(ALICE, &first.id, &[], MAX_TOTAL, t2)
-            .await,
-        "complete_task",
+        store.complete(ALICE, &first.id, &[], MAX_TOTAL, t2).await,
+        "complete",
     );
     let again = ok(
         store
             .start(new_task(9, ALICE, "topic", 2, Some("key-1")), t2)
             .await,
-        "start_task with a used key",
+        "start with a used key",
     );
     assert!(again.replayed, "replay after completion");
     assert_eq!(
@@ -1319,7 +853,10 @@ pub async fn idempotent_start<B: Backend>(backend: &B) {
 
 /// Once the task a key created has expired, the key starts a new task (even with another
 /// topic), before or after the sweeper ran.
-pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B) {
+pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1336,7 +873,7 @@ pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B) {
         store
             .start(new_task(4, ALICE, "new topic", 4, Some("k")), t)
             .await,
-        "start_task replaying the re-used key",
+        "start replaying the re-used key",
     );
     assert!(
         replay.replayed && replay.task.id == tid(3),
@@ -1360,15 +897,20 @@ pub async fn idempotency_key_after_expiry<B: Backend>(backend: &B) {
 
 /// Racing starts with one key create one task: every caller with the winning arguments gets
 /// it (exactly one with replayed = false), every caller with other arguments conflicts.
-pub async fn racing_idempotent_starts<B: Backend>(backend: &B) {
+pub async fn racing_idempotent_starts<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
-    let calls = (0..16u64).map(|i| {
+    let results = race(&store, 16, move |store, i| async move {
         let topic = if i % 2 == 0 { "even" } else { "odd" };
-        store.start(new_task(i, ALICE, topic, 2, Some("race")), now)
-    });
-    let results = join_all(calls).await;
+        store
+            .start(new_task(i as u64, ALICE, topic, 2, Some("race")), now)
+            .await
+    })
+    .await;
     let winners: Vec<_> = results
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -1410,7 +952,10 @@ pub async fn racing_idempotent_starts<B: Backend>(backend: &B) {
 
 /// A task unused for the idle lifetime is invisible: at `created + idle` it is gone, a
 /// millisecond before it is there.
-pub async fn idle_expiry<B: Backend>(backend: &B) {
+pub async fn idle_expiry<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1428,7 +973,10 @@ pub async fn idle_expiry<B: Backend>(backend: &B) {
 }
 
 /// Each write (append, complete, cancel) pushes the idle deadline to `now + idle`.
-pub async fn writes_extend_expiry<B: Backend>(backend: &B) {
+pub async fn writes_extend_expiry<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1446,11 +994,7 @@ pub async fn writes_extend_expiry<B: Backend>(backend: &B) {
                         .append_findings(ALICE, &task.id, &one, MAX_TOTAL, w)
                         .await
                 }
-                "complete" => {
-                    store
-                        .complete(ALICE, &task.id, &one, MAX_TOTAL, w)
-                        .await
-                }
+                "complete" => store.complete(ALICE, &task.id, &one, MAX_TOTAL, w).await,
                 _ => store.cancel(ALICE, &task.id, w).await,
             };
             let got = ok(got, op);
@@ -1475,7 +1019,10 @@ pub async fn writes_extend_expiry<B: Backend>(backend: &B) {
 }
 
 /// However much a task is used, it expires at `created + absolute`.
-pub async fn absolute_lifetime_caps_expiry<B: Backend>(backend: &B) {
+pub async fn absolute_lifetime_caps_expiry<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1522,7 +1069,10 @@ pub async fn absolute_lifetime_caps_expiry<B: Backend>(backend: &B) {
 }
 
 /// Expired tasks are invisible to every method, whatever their status, before any sweep.
-pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
+pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1535,16 +1085,11 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
     );
     let done = start(&store, new_task(2, ALICE, "done", 2, None), now).await;
     ok(
-        store
-            .complete(ALICE, &done.id, &[], MAX_TOTAL, now)
-            .await,
-        "complete_task",
+        store.complete(ALICE, &done.id, &[], MAX_TOTAL, now).await,
+        "complete",
     );
     let cancelled = start(&store, new_task(3, ALICE, "cancelled", 2, None), now).await;
-    ok(
-        store.cancel(ALICE, &cancelled.id, now).await,
-        "cancel_task",
-    );
+    ok(store.cancel(ALICE, &cancelled.id, now).await, "cancel");
     let t = now + hours(2);
     let one = texts("x", 0..1);
     for task in [&running, &done, &cancelled] {
@@ -1552,7 +1097,7 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
         fails(
             store.get(ALICE, &task.id, t).await,
             nf.clone(),
-            "get_task of an expired task",
+            "get of an expired task",
         );
         fails(
             store
@@ -1562,16 +1107,14 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
             "append_findings to an expired task",
         );
         fails(
-            store
-                .complete(ALICE, &task.id, &[], MAX_TOTAL, t)
-                .await,
+            store.complete(ALICE, &task.id, &[], MAX_TOTAL, t).await,
             nf.clone(),
-            "complete_task of an expired task",
+            "complete of an expired task",
         );
         fails(
             store.cancel(ALICE, &task.id, t).await,
             nf.clone(),
-            "cancel_task of an expired task",
+            "cancel of an expired task",
         );
         fails(
             store.list_findings(ALICE, &task.id, 0, 10, t).await,
@@ -1581,7 +1124,7 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
     }
     assert!(
         all_tasks(&store, ALICE, None, 10, t).await.is_empty(),
-        "list_tasks shows expired tasks"
+        "list shows expired tasks"
     );
     for status in [
         ResearchStatus::Running,
@@ -1592,7 +1135,7 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
             all_tasks(&store, ALICE, Some(status), 10, t)
                 .await
                 .is_empty(),
-            "list_tasks({status}) shows expired tasks"
+            "list({status}) shows expired tasks"
         );
     }
     // Still stored (nothing swept), yet invisible: a read does not resurrect it.
@@ -1604,7 +1147,10 @@ pub async fn expired_tasks_are_invisible<B: Backend>(backend: &B) {
 
 /// A read refreshes the idle deadline when it is well behind (here 40 minutes), without
 /// touching `updated_at`, but a read one second after a write changes nothing.
-pub async fn reads_refresh_expiry_at_most_once_a_minute<B: Backend>(backend: &B) {
+pub async fn reads_refresh_expiry_at_most_once_a_minute<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1623,6 +1169,15 @@ pub async fn reads_refresh_expiry_at_most_once_a_minute<B: Backend>(backend: &B)
             ..task.clone()
         },
         "a read 40 minutes after the last use must push expires_at to now + idle and keep updated_at"
+    );
+    // The refresh was stored, not only returned: after a reopen, a listing (which never
+    // refreshes) past the original deadline shows the refreshed one.
+    let store = backend.reopen(store).await;
+    let listed = all_tasks(&store, ALICE, None, 10, now + mins(61)).await;
+    assert_eq!(
+        listed.iter().map(|t| t.expires_at).collect::<Vec<_>>(),
+        vec![t1 + hours(1)],
+        "the refreshed deadline, read back after a reopen"
     );
     // Without the refresh it would be gone at +1 h.
     let t2 = now + mins(90);
@@ -1646,9 +1201,311 @@ pub async fn reads_refresh_expiry_at_most_once_a_minute<B: Backend>(backend: &B)
     );
 }
 
+/// With an idle lifetime under two minutes, reads refresh once the stored deadline lags by
+/// more than half of it: with 30 s, a read 20 s after a write extends the deadline to
+/// `now + 30 s` and stores it; a read 10 s after one changes nothing.
+pub async fn reads_refresh_with_a_short_idle_lifetime<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = Lifetimes {
+        idle: secs(30),
+        absolute: hours(1),
+    };
+    let store = backend.open_fresh(lt).await;
+    let now = T0();
+    let task = start(&store, new_task(1, ALICE, "short", 2, None), now).await;
+    assert_eq!(task.expires_at, now + secs(30), "expires_at of a new task");
+    assert_eq!(
+        get(&store, ALICE, &task.id, now + secs(10)).await,
+        task,
+        "a read 10 s after a write (lag 10 s, slack 15 s) must change nothing"
+    );
+    let t1 = now + secs(20);
+    assert_eq!(
+        get(&store, ALICE, &task.id, t1).await,
+        ResearchTask {
+            expires_at: t1 + secs(30),
+            ..task.clone()
+        },
+        "a read 20 s after a write (lag 20 s, slack 15 s) must push expires_at to now + idle"
+    );
+    let store = backend.reopen(store).await;
+    let listed = all_tasks(&store, ALICE, None, 10, now + secs(31)).await;
+    assert_eq!(
+        listed.iter().map(|t| t.expires_at).collect::<Vec<_>>(),
+        vec![t1 + secs(30)],
+        "the refreshed deadline, read back after a reopen past the original one"
+    );
+    assert_eq!(
+        get(&store, ALICE, &task.id, t1 + secs(1)).await.expires_at,
+        t1 + secs(30),
+        "a read 1 s after a refresh must change nothing"
+    );
+    assert!(
+        !visible(&store, ALICE, &task.id, t1 + secs(30)).await,
+        "visible at the refreshed deadline"
+    );
+}
+
+/// Every method, in every state, refuses with the contract's precedence: not visible
+/// (missing, expired, foreign) → `NotFound`, whatever else is wrong; then a final status →
+/// `WrongStatus(current)`, even for a batch over the limit; then the limit →
+/// `TooManyFindings`. No refused call changes anything.
+pub async fn error_precedence_on_every_method<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = short_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let limit = 3;
+    let old = T0();
+    let expired_running = start(&store, new_task(1, ALICE, "expired", 2, None), old).await;
+    let expired_done = start(&store, new_task(2, ALICE, "expired done", 2, None), old).await;
+    ok(
+        store
+            .complete(ALICE, &expired_done.id, &texts("e", 0..1), limit, old)
+            .await,
+        "complete",
+    );
+    let now = old + hours(2);
+    let running = start(&store, new_task(3, ALICE, "running", 2, None), now).await;
+    let running = ok(
+        store
+            .append_findings(ALICE, &running.id, &texts("r", 0..2), limit, now)
+            .await,
+        "append_findings",
+    );
+    let done = start(&store, new_task(4, ALICE, "done", 2, None), now).await;
+    let done = ok(
+        store
+            .complete(ALICE, &done.id, &texts("d", 0..1), limit, now)
+            .await,
+        "complete",
+    );
+    let cancelled = start(&store, new_task(5, ALICE, "cancelled", 2, None), now).await;
+    let cancelled = ok(store.cancel(ALICE, &cancelled.id, now).await, "cancel");
+    let bobs = start(&store, new_task(6, BOB, "bob's", 2, None), now).await;
+    let t = now + secs(1);
+
+    let not_found = Some(StoreErrorKind::NotFound);
+    let complete = Some(StoreErrorKind::WrongStatus(ResearchStatus::Complete));
+    let cancelled_kind = Some(StoreErrorKind::WrongStatus(ResearchStatus::Cancelled));
+    let too_many = Some(StoreErrorKind::TooManyFindings { limit });
+    // (what, id, expected error of reads, of fitting writes, of writes over the limit)
+    let cases: Vec<(&str, ResearchTaskId, _, _, _)> = vec![
+        (
+            "a missing task",
+            tid(99),
+            not_found.clone(),
+            not_found.clone(),
+            not_found.clone(),
+        ),
+        (
+            "an expired running task",
+            expired_running.id,
+            not_found.clone(),
+            not_found.clone(),
+            not_found.clone(),
+        ),
+        (
+            "an expired complete task",
+            expired_done.id,
+            not_found.clone(),
+            not_found.clone(),
+            not_found.clone(),
+        ),
+        (
+            "another owner's task",
+            bobs.id,
+            not_found.clone(),
+            not_found.clone(),
+            not_found.clone(),
+        ),
+        ("a complete task", done.id, None, complete.clone(), complete),
+        (
+            "a cancelled task",
+            cancelled.id,
+            None,
+            cancelled_kind.clone(),
+            cancelled_kind,
+        ),
+        ("a running task", running.id, None, None, too_many),
+    ];
+    for (what, id, read, write, over) in cases {
+        let one = texts("x", 0..1);
+        let two = texts("x", 0..2); // fits alone, not with the running task's 2
+        let five = texts("x", 0..5); // can never fit under 3
+        let check = |result: Result<(), StoreError>,
+                     expected: &Option<StoreErrorKind>,
+                     call: &str| match (result, expected) {
+            (Ok(()), None) => {}
+            (Ok(()), Some(kind)) => panic!("{call} on {what}: expected {kind:?}, got success"),
+            (Err(e), Some(kind)) => assert_eq!(
+                e.kind(),
+                kind,
+                "{call} on {what}: expected {kind:?}, got {:?}: {e}",
+                e.kind()
+            ),
+            (Err(e), None) => panic!(
+                "{call} on {what}: expected success, got {:?}: {e}",
+                e.kind()
+            ),
+        };
+        check(store.get(ALICE, &id, t).await.map(drop), &read, "get");
+        check(
+            store.list_findings(ALICE, &id, 0, 10, t).await.map(drop),
+            &read,
+            "list_findings",
+        );
+        if write.is_some() {
+            check(
+                store
+                    .append_findings(ALICE, &id, &one, limit, t)
+                    .await
+                    .map(drop),
+                &write,
+                "append_findings (fits)",
+            );
+            check(
+                store.complete(ALICE, &id, &[], limit, t).await.map(drop),
+                &write,
+                "complete (no findings)",
+            );
+            check(
+                store.complete(ALICE, &id, &one, limit, t).await.map(drop),
+                &write,
+                "complete (fits)",
+            );
+            check(
+                store.cancel(ALICE, &id, t).await.map(drop),
+                &write,
+                "cancel",
+            );
+        }
+        for batch in [&two, &five] {
+            let n = batch.len();
+            check(
+                store
+                    .append_findings(ALICE, &id, batch, limit, t)
+                    .await
+                    .map(drop),
+                &over,
+                &format!("append_findings ({n}, over the limit)"),
+            );
+            check(
+                store.complete(ALICE, &id, batch, limit, t).await.map(drop),
+                &over,
+                &format!("complete ({n}, over the limit)"),
+            );
+        }
+    }
+    // Nothing changed.
+    for (task, owner) in [
+        (&running, ALICE),
+        (&done, ALICE),
+        (&cancelled, ALICE),
+        (&bobs, BOB),
+    ] {
+        assert_eq!(
+            get(&store, owner, &task.id, t).await,
+            *task,
+            "a task changed after refused calls"
+        );
+    }
+    assert_eq!(
+        all_findings(&store, ALICE, &running.id, t).await,
+        numbered(&texts("r", 0..2)),
+        "the running task's findings after refused calls"
+    );
+    assert_eq!(
+        all_findings(&store, ALICE, &done.id, t).await,
+        numbered(&texts("d", 0..1)),
+        "the complete task's findings after refused calls"
+    );
+    assert!(
+        all_findings(&store, BOB, &bobs.id, t).await.is_empty(),
+        "bob's task gained findings"
+    );
+}
+
+/// With a status filter, `next` is set exactly when more tasks *of that status* follow,
+/// even when tasks of other statuses come after the last one.
+pub async fn filtered_listing_says_next_exactly_when_more_follow<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = default_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let base = T0();
+    // Oldest to newest: c0, r1, c1, r2, c2, r3 (c: complete, r: running).
+    let mut running = Vec::new();
+    let mut complete = Vec::new();
+    for i in 0..6u64 {
+        let created = base + mins(i as i64);
+        let task = start(
+            &store,
+            new_task(10 + i, ALICE, &format!("t{i}"), 2, None),
+            created,
+        )
+        .await;
+        if i % 2 == 0 {
+            complete.push(ok(
+                store
+                    .complete(ALICE, &task.id, &[], MAX_TOTAL, created)
+                    .await,
+                "complete",
+            ));
+        } else {
+            running.push(task);
+        }
+    }
+    running.reverse();
+    complete.reverse();
+    let t = base + mins(10);
+    for (status, want) in [
+        (ResearchStatus::Running, &running),
+        (ResearchStatus::Complete, &complete),
+    ] {
+        let all = ok(store.list(ALICE, Some(status), None, 3, t).await, "list");
+        assert_eq!(&all.tasks, want, "every {status} task in one page");
+        assert!(
+            all.next.is_none(),
+            "a page holding every {status} task has a next cursor (other statuses follow)"
+        );
+        let first = ok(store.list(ALICE, Some(status), None, 2, t).await, "list");
+        assert_eq!(first.tasks, want[..2], "first page of {status} tasks");
+        let cursor = first
+            .next
+            .unwrap_or_else(|| panic!("no next cursor after 2 of 3 {status} tasks"));
+        let rest = ok(
+            store.list(ALICE, Some(status), Some(&cursor), 1, t).await,
+            "list",
+        );
+        assert_eq!(rest.tasks, want[2..], "last page of {status} tasks");
+        assert!(
+            rest.next.is_none(),
+            "the last page of {status} tasks has a next cursor"
+        );
+    }
+    let none = ok(
+        store
+            .list(ALICE, Some(ResearchStatus::Cancelled), None, 5, t)
+            .await,
+        "list",
+    );
+    assert!(
+        none.tasks.is_empty() && none.next.is_none(),
+        "no cancelled tasks: an empty last page"
+    );
+}
+
 /// `sweep_expired` deletes at most `batch` expired tasks per call and returns how many; live
 /// tasks, their findings and keys stay.
-pub async fn sweep_deletes_in_batches<B: Backend>(backend: &B) {
+pub async fn sweep_deletes_in_batches<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1724,7 +1581,7 @@ pub async fn sweep_deletes_in_batches<B: Backend>(backend: &B) {
             store
                 .start(new_task(999, BOB, "live", 2, Some(&format!("live-{i}"))), t)
                 .await,
-            "start_task with a live task's key",
+            "start with a live task's key",
         );
         assert!(
             replay.replayed && replay.task.id == task.id,
@@ -1740,7 +1597,10 @@ pub async fn sweep_deletes_in_batches<B: Backend>(backend: &B) {
 
 /// 20 tasks × 50 concurrent single-finding appends: nothing is lost, every task ends with
 /// indexes exactly 1..=50, and the counts the appends returned are exactly 1..=50 per task.
-pub async fn concurrent_appends_lose_nothing<B: Backend>(backend: &B) {
+pub async fn concurrent_appends_lose_nothing<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
@@ -1755,16 +1615,17 @@ pub async fn concurrent_appends_lose_nothing<B: Backend>(backend: &B) {
         );
     }
     let t = now + secs(1);
-    let calls =
-        (0..PER_TASK).flat_map(|f| ids.iter().enumerate().map(move |(ti, id)| (ti, f, *id)));
-    let store_ref = &store;
-    let results = join_all(calls.map(|(ti, f, id)| async move {
-        let text = vec![format!("t{ti}-f{f}")];
-        let r = store_ref
-            .append_findings(ALICE, &id, &text, MAX_TOTAL, t)
-            .await;
-        (ti, r)
-    }))
+    let calls: Vec<(usize, u32, ResearchTaskId)> = (0..PER_TASK)
+        .flat_map(|f| ids.iter().enumerate().map(move |(ti, id)| (ti, f, *id)))
+        .collect();
+    let results = race(&store, calls.len(), |store, i| {
+        let (ti, f, id) = calls[i];
+        async move {
+            let text = vec![format!("t{ti}-f{f}")];
+            let r = store.append_findings(ALICE, &id, &text, MAX_TOTAL, t).await;
+            (ti, r)
+        }
+    })
     .await;
     let mut counts: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
     for (ti, r) in results {
@@ -1802,17 +1663,23 @@ pub async fn concurrent_appends_lose_nothing<B: Backend>(backend: &B) {
 
 /// Concurrent multi-finding appends to one task are atomic: each batch lands contiguous
 /// and in order.
-pub async fn concurrent_batches_stay_contiguous<B: Backend>(backend: &B) {
+pub async fn concurrent_batches_stay_contiguous<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
     let task = start(&store, new_task(1, ALICE, "batches", 2, None), now).await;
     let batches: Vec<Vec<String>> = (0..10).map(|b| texts(&format!("b{b}-"), 0..5)).collect();
-    let results = join_all(
-        batches
-            .iter()
-            .map(|batch| store.append_findings(ALICE, &task.id, batch, MAX_TOTAL, now)),
-    )
+    let results = race(&store, batches.len(), |store, i| {
+        let (batch, id) = (batches[i].clone(), task.id);
+        async move {
+            store
+                .append_findings(ALICE, &id, &batch, MAX_TOTAL, now)
+                .await
+        }
+    })
     .await;
     for r in results {
         ok(r, "a concurrent append_findings");
@@ -1836,18 +1703,20 @@ pub async fn concurrent_batches_stay_contiguous<B: Backend>(backend: &B) {
 }
 
 /// Racing single-finding appends near the limit: exactly as many succeed as fit.
-pub async fn racing_appends_respect_the_limit<B: Backend>(backend: &B) {
+pub async fn racing_appends_respect_the_limit<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
     let task = start(&store, new_task(1, ALICE, "limit race", 2, None), now).await;
     let limit = 5;
     let batches: Vec<Vec<String>> = (0..12).map(|i| texts(&format!("r{i}-"), 0..1)).collect();
-    let results = join_all(
-        batches
-            .iter()
-            .map(|b| store.append_findings(ALICE, &task.id, b, limit, now)),
-    )
+    let results = race(&store, batches.len(), |store, i| {
+        let (batch, id) = (batches[i].clone(), task.id);
+        async move { store.append_findings(ALICE, &id, &batch, limit, now).await }
+    })
     .await;
     let mut succeeded = 0;
     for r in results {
@@ -1876,23 +1745,25 @@ pub async fn racing_appends_respect_the_limit<B: Backend>(backend: &B) {
 /// Of racing completions exactly one succeeds (its final finding alone is stored); the rest
 /// get `WrongStatus(Complete)`. Racing completions and cancellations: one wins, the rest get
 /// `WrongStatus(winner's status)`.
-pub async fn racing_completions<B: Backend>(backend: &B) {
+pub async fn racing_completions<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
     let lt = default_lifetimes();
     let store = backend.open_fresh(lt).await;
     let now = T0();
     let task = start(&store, new_task(1, ALICE, "race", 2, None), now).await;
     let finals: Vec<Vec<String>> = (0..10).map(|i| vec![format!("final-{i}")]).collect();
-    let results = join_all(
-        finals
-            .iter()
-            .map(|f| store.complete(ALICE, &task.id, f, MAX_TOTAL, now)),
-    )
+    let results = race(&store, finals.len(), |store, i| {
+        let (finding, id) = (finals[i].clone(), task.id);
+        async move { store.complete(ALICE, &id, &finding, MAX_TOTAL, now).await }
+    })
     .await;
     let mut winner = None;
     for (i, r) in results.into_iter().enumerate() {
         match r {
             Ok(t) => {
-                assert!(winner.is_none(), "two racing complete_task calls succeeded");
+                assert!(winner.is_none(), "two racing complete calls succeeded");
                 assert_eq!(
                     (t.status, t.findings_count),
                     (ResearchStatus::Complete, 1),
@@ -1903,11 +1774,11 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
             Err(e) => assert_eq!(
                 e.kind(),
                 &StoreErrorKind::WrongStatus(ResearchStatus::Complete),
-                "a losing complete_task: {e}"
+                "a losing complete: {e}"
             ),
         }
     }
-    let winner = winner.expect("no racing complete_task succeeded");
+    let winner = winner.expect("no racing complete succeeded");
     assert_eq!(
         all_findings(&store, ALICE, &task.id, now).await,
         vec![(1, format!("final-{winner}"))],
@@ -1915,18 +1786,15 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
     );
 
     let task = start(&store, new_task(2, ALICE, "race 2", 2, None), now).await;
-    let calls = (0..10).map(|i| {
-        let store = &store;
-        let id = task.id;
-        async move {
-            if i % 2 == 0 {
-                store.complete(ALICE, &id, &[], MAX_TOTAL, now).await
-            } else {
-                store.cancel(ALICE, &id, now).await
-            }
+    let id = task.id;
+    let results = race(&store, 10, move |store, i| async move {
+        if i % 2 == 0 {
+            store.complete(ALICE, &id, &[], MAX_TOTAL, now).await
+        } else {
+            store.cancel(ALICE, &id, now).await
         }
-    });
-    let results = join_all(calls).await;
+    })
+    .await;
     let wins: Vec<ResearchStatus> = results
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -1951,148 +1819,5 @@ pub async fn racing_completions<B: Backend>(backend: &B) {
         get(&store, ALICE, &task.id, now).await.status,
         wins[0],
         "the final status"
-    );
-}
-
-/// `insert_signing_key` inserts if absent by id (the stored key wins), and every call
-/// returns all keys, oldest first (by `created_at`, not by id), exactly as stored.
-pub async fn signing_keys_insert_if_absent<B: Backend>(backend: &B) {
-    let store = backend.open_fresh(default_lifetimes()).await;
-    let now = T0();
-    let k1 = key(10, 3, now);
-    let k2 = key(2, 5, now + secs(1));
-    let k3 = key(65_535, 7, now + secs(2));
-    assert_eq!(
-        ok(store.insert_signing_key(k1.clone()).await, "insert k1"),
-        vec![k1.clone()],
-        "after k1"
-    );
-    assert_eq!(
-        ok(
-            store.insert_signing_key(key(10, 99, now + secs(5))).await,
-            "insert k1 again"
-        ),
-        vec![k1.clone()],
-        "inserting an existing id must keep the stored key"
-    );
-    assert_eq!(
-        ok(store.insert_signing_key(k2.clone()).await, "insert k2"),
-        vec![k1.clone(), k2.clone()],
-        "after k2"
-    );
-    assert_eq!(
-        ok(store.insert_signing_key(k3.clone()).await, "insert k3"),
-        vec![k1.clone(), k2.clone(), k3.clone()],
-        "after k3"
-    );
-    let k0 = key(0, 11, now + secs(3));
-    let all = vec![k1, k2, k3, k0.clone()];
-    assert_eq!(
-        ok(store.insert_signing_key(k0).await, "insert k0"),
-        all,
-        "after k0"
-    );
-    assert_eq!(
-        ok(store.signing_keys().await, "signing_keys"),
-        all,
-        "signing_keys"
-    );
-}
-
-/// Racing inserts of one key id keep one key, and every caller sees that one.
-pub async fn racing_signing_key_inserts<B: Backend>(backend: &B) {
-    let store = backend.open_fresh(default_lifetimes()).await;
-    let now = T0();
-    let offers: Vec<SigningKeyRecord> = (0..10u8).map(|i| key(7, i + 1, now)).collect();
-    let results = join_all(offers.iter().map(|k| store.insert_signing_key(k.clone()))).await;
-    let stored = ok(store.signing_keys().await, "signing_keys");
-    assert_eq!(
-        stored.len(),
-        1,
-        "racing inserts of one id stored {} keys",
-        stored.len()
-    );
-    assert!(
-        offers.contains(&stored[0]),
-        "the stored key is none of the offered ones"
-    );
-    for r in results {
-        assert_eq!(
-            ok(r, "a racing insert_signing_key"),
-            stored,
-            "a racer saw another key"
-        );
-    }
-}
-
-/// `import_tasks` writes tasks exactly as given, skips ids that exist, and imported tasks
-/// behave like any other (visible to their owner only, writable while running, expiring).
-pub async fn import_writes_tasks_verbatim<B: Backend>(backend: &B) {
-    let lt = default_lifetimes();
-    let store = backend.open_fresh(lt).await;
-    let now = T0();
-    let mut tasks = Vec::new();
-    for n in 0..2_500u64 {
-        let created = now - chrono::Duration::milliseconds(n as i64);
-        tasks.push(ResearchTask {
-            id: tid(900_000 + n),
-            owner: if n % 2 == 0 {
-                "alice".into()
-            } else {
-                "bob".into()
-            },
-            topic: format!("imported {n}"),
-            depth: (n % 5 + 1) as u8,
-            status: match n % 3 {
-                0 => ResearchStatus::Running,
-                1 => ResearchStatus::Complete,
-                _ => ResearchStatus::Cancelled,
-            },
-            findings_count: 0,
-            created_at: created,
-            updated_at: created,
-            expires_at: created + lt.idle,
-            hard_expires_at: created + lt.absolute,
-        });
-    }
-    let written = store.import_research_tasks(&tasks).await.expect("import");
-    assert_eq!(written, 2_500, "every new task is written");
-    assert_eq!(
-        store.import_research_tasks(&tasks[..10]).await.expect("re-import"),
-        0,
-        "existing ids are skipped"
-    );
-    for t in [&tasks[0], &tasks[1], &tasks[2], &tasks[2_499]] {
-        let got = store
-            .get(&t.owner, &t.id, now)
-            .await
-            .expect("imported task is readable");
-        assert_eq!(&got, t, "imported verbatim");
-        let other = if t.owner == "alice" { "bob" } else { "alice" };
-        assert_eq!(
-            store
-                .get(other, &t.id, now)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.kind().clone()),
-            Err(StoreErrorKind::NotFound)
-        );
-    }
-    let appended = store
-        .append_findings("alice", &tasks[0].id, &texts("f", 0..3), MAX_TOTAL, now)
-        .await
-        .expect("imported running task accepts findings");
-    assert_eq!(appended.findings_count, 3);
-    let refused = store
-        .append_findings("bob", &tasks[1].id, &texts("f", 0..1), MAX_TOTAL, now)
-        .await;
-    assert_eq!(
-        refused.map(|_| ()).map_err(|e| e.kind().clone()),
-        Err(StoreErrorKind::WrongStatus(ResearchStatus::Complete))
-    );
-    let later = now + lt.idle + chrono::Duration::hours(1);
-    assert!(
-        store.get("alice", &tasks[2].id, later).await.is_err(),
-        "imported tasks expire"
     );
 }

@@ -1,6 +1,6 @@
-//! The research-task domain model.
+//! The research-task domain model: what a [`crate::ResearchStore`] keeps.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 pub use baton_protocol::ResearchStatus;
 
@@ -37,34 +37,6 @@ impl std::fmt::Debug for ResearchTaskId {
     }
 }
 
-/// How long tasks live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lifetimes {
-    /// A task expires this long after its last use.
-    pub idle: Duration,
-    /// A task expires this long after its creation, however much it is used.
-    pub absolute: Duration,
-}
-
-impl Default for Lifetimes {
-    fn default() -> Self {
-        Lifetimes {
-            idle: Duration::hours(24),
-            absolute: Duration::days(7),
-        }
-    }
-}
-
-/// The expiry a task gets when it is used at `now`: the idle deadline, capped by the
-/// absolute one (`hard_expires_at`).
-pub fn expiry_after_write(
-    now: DateTime<Utc>,
-    hard_expires_at: DateTime<Utc>,
-    lifetimes: &Lifetimes,
-) -> DateTime<Utc> {
-    (now + lifetimes.idle).min(hard_expires_at)
-}
-
 /// A research task as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResearchTask {
@@ -90,7 +62,7 @@ pub struct ResearchTask {
     pub hard_expires_at: DateTime<Utc>,
 }
 
-/// What `start_task` needs.
+/// What `ResearchStore::start` needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewResearchTask {
     /// Identity, minted by the caller together with the handle.
@@ -105,7 +77,7 @@ pub struct NewResearchTask {
     pub idempotency_key: Option<String>,
 }
 
-/// The outcome of `start_task`.
+/// The outcome of `ResearchStore::start`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartOutcome {
     /// The task: new, or the one an earlier call with the same idempotency key created.
@@ -132,6 +104,21 @@ pub struct FindingsPage {
     pub findings: Vec<Finding>,
     /// True when more findings follow the last one returned.
     pub has_more: bool,
+}
+
+impl FindingsPage {
+    /// Builds a page from `findings` read in one snapshot with `task`: findings
+    /// `1..=task.findings_count` exist and never change, so more follow exactly when the
+    /// last one returned (or `after`, when none was) is below the count.
+    pub fn new(task: ResearchTask, findings: Vec<Finding>, after: u32) -> FindingsPage {
+        let last = findings.last().map_or(after, |f| f.index);
+        let has_more = last < task.findings_count;
+        FindingsPage {
+            task,
+            findings,
+            has_more,
+        }
+    }
 }
 
 /// Where a task listing resumes: after the task with this creation time and id.
@@ -167,27 +154,5 @@ impl ResearchTasksPage {
             None
         };
         ResearchTasksPage { tasks, next }
-    }
-}
-
-/// A handle-signing key kept in the store, so that handles survive restarts and every
-/// instance on one database signs and verifies alike.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKeyRecord {
-    /// Key id, carried inside each handle.
-    pub key_id: u16,
-    /// The secret (32 bytes).
-    pub secret: Vec<u8>,
-    /// When it was stored.
-    pub created_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for SigningKeyRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRecord")
-            .field("key_id", &self.key_id)
-            .field("secret", &"<redacted>")
-            .field("created_at", &self.created_at)
-            .finish()
     }
 }

@@ -1,0 +1,155 @@
+//! Every SQL statement the store runs, in one place: for review, and for the tests that
+//! check their query plans against a real database.
+//!
+//! Parameters are positional (`$1`…); each statement's doc says what it binds where that is
+//! not obvious from the store code that runs it.
+
+/// The columns of `research_tasks`, in the order the store reads them.
+macro_rules! task_columns {
+    () => {
+        "id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at"
+    };
+}
+
+/// The same columns qualified with the alias `t`.
+macro_rules! t_task_columns {
+    () => {
+        "t.id, t.owner, t.topic, t.depth, t.status, t.findings_count, t.created_at, t.updated_at, t.expires_at, t.hard_expires_at"
+    };
+}
+
+/// Inserts a fresh running task.
+pub const INSERT_TASK: &str = concat!(
+    "INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
+     VALUES ($1, $2, $3, $4, 'running', 0, $5, $5, $6, $7) RETURNING ",
+    task_columns!()
+);
+
+/// Claims the idempotency key and, only when the claim succeeded, inserts the task: one
+/// statement. `ON CONFLICT DO NOTHING` waits for a concurrent claimer of the same key to
+/// commit or roll back, so racing starts create exactly one task. (The key row's foreign key
+/// is checked at the end of the statement, when the task row exists.)
+pub const INSERT_TASK_WITH_KEY: &str = concat!(
+    "WITH k AS ( \
+        INSERT INTO research_idempotency_keys (owner, key, task_id, topic, depth) \
+        VALUES ($2, $8, $1, $3, $4) ON CONFLICT (owner, key) DO NOTHING RETURNING task_id \
+     ) \
+     INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
+     SELECT k.task_id, $2, $3, $4, 'running', 0, $5, $5, $6, $7 FROM k RETURNING ",
+    task_columns!()
+);
+
+/// The task an idempotency key points at, with what the key was first used for.
+pub const SELECT_KEYED_TASK: &str = concat!(
+    "SELECT k.topic AS key_topic, k.depth AS key_depth, ",
+    t_task_columns!(),
+    " FROM research_idempotency_keys k JOIN research_tasks t ON t.id = k.task_id WHERE k.owner = $1 AND k.key = $2"
+);
+
+/// Frees a key whose task has expired but has not been swept yet.
+pub const RELEASE_STALE_KEY: &str = "DELETE FROM research_idempotency_keys k USING research_tasks t \
+     WHERE k.owner = $1 AND k.key = $2 AND k.task_id = $3 AND t.id = k.task_id AND t.expires_at <= $4";
+
+/// A live task of the caller's: `$1` id, `$2` owner, `$3` now.
+pub const SELECT_TASK: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE id = $1 AND owner = $2 AND expires_at > $3"
+);
+
+/// Pushes a live task's idle expiry forward (never backward).
+pub const REFRESH_EXPIRY: &str = concat!(
+    "UPDATE research_tasks SET expires_at = LEAST($3, hard_expires_at) \
+     WHERE id = $1 AND owner = $2 AND expires_at > $4 AND expires_at < LEAST($3, hard_expires_at) \
+     RETURNING ",
+    task_columns!()
+);
+
+/// Appends findings and sets the status in one statement. The `UPDATE` is conditional on
+/// the task being live, running and having room; its row lock serialises concurrent
+/// appenders, and the findings get the indexes just below the count it returns.
+/// `$3` count to add, `$4` now, `$5` idle deadline, `$6` limit, `$7` new status, `$8` texts.
+pub const APPEND: &str = concat!(
+    "WITH t AS ( \
+        UPDATE research_tasks SET findings_count = findings_count + $3, status = $7, updated_at = $4, \
+                         expires_at = LEAST($5, hard_expires_at) \
+        WHERE id = $1 AND owner = $2 AND status = 'running' AND expires_at > $4 \
+          AND findings_count::bigint + $3 <= $6 \
+        RETURNING ",
+    task_columns!(),
+    " ), f AS ( \
+        INSERT INTO research_findings (task_id, idx, text) \
+        SELECT t.id, (t.findings_count - $3 + u.ord)::integer, u.text \
+        FROM t, UNNEST($8::text[]) WITH ORDINALITY AS u(text, ord) \
+     ) SELECT ",
+    task_columns!(),
+    " FROM t"
+);
+
+/// What a change that matched no row reads to explain itself.
+pub const SELECT_STATE: &str = "SELECT status, findings_count FROM research_tasks WHERE id = $1 AND owner = $2 AND expires_at > $3";
+
+/// Cancels a live, running task of the caller's: `$1` id, `$2` owner, `$3` now, `$4` idle
+/// deadline.
+pub const CANCEL: &str = concat!(
+    "UPDATE research_tasks SET status = 'cancelled', updated_at = $3, expires_at = LEAST($4, hard_expires_at) \
+     WHERE id = $1 AND owner = $2 AND status = 'running' AND expires_at > $3 RETURNING ",
+    task_columns!()
+);
+
+/// The task and one page of its findings, read in one statement (one snapshot).
+pub const LIST_FINDINGS: &str = concat!(
+    "SELECT ",
+    t_task_columns!(),
+    ", f.idxs, f.texts FROM research_tasks t CROSS JOIN LATERAL ( \
+        SELECT COALESCE(array_agg(s.idx ORDER BY s.idx), '{}') AS idxs, \
+               COALESCE(array_agg(s.text ORDER BY s.idx), '{}') AS texts \
+        FROM (SELECT idx, text FROM research_findings WHERE task_id = t.id AND idx > $4 ORDER BY idx LIMIT $5) s \
+     ) f WHERE t.id = $1 AND t.owner = $2 AND t.expires_at > $3"
+);
+
+/// The first page of an owner's live tasks, newest first: `$1` owner, `$2` now, `$3` status
+/// or NULL, `$4` limit (one more than the page, to learn whether another follows).
+pub const LIST_TASKS_FIRST: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE owner = $1 AND expires_at > $2 AND ($3::text IS NULL OR status = $3) \
+     ORDER BY created_at DESC, id DESC LIMIT $4"
+);
+
+/// The next page, after the cursor `($5 created_at, $6 id)`; otherwise as
+/// [`LIST_TASKS_FIRST`].
+pub const LIST_TASKS_AFTER: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE owner = $1 AND expires_at > $2 AND ($3::text IS NULL OR status = $3) \
+       AND (created_at, id) < ($5, $6) \
+     ORDER BY created_at DESC, id DESC LIMIT $4"
+);
+
+/// Every instance may sweep at once: `SKIP LOCKED` hands each sweeper different rows and
+/// never waits on rows another transaction holds. Findings and idempotency keys cascade.
+pub const SWEEP: &str = "DELETE FROM research_tasks WHERE id IN ( \
+        SELECT id FROM research_tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+        FOR UPDATE SKIP LOCKED)";
+
+/// Every handle-signing key, oldest first.
+pub const SELECT_SIGNING_KEYS: &str =
+    "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id";
+
+/// Stores a handle-signing key unless its id exists already.
+pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (key_id, secret, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING";
+
+/// Writes tasks verbatim in bulk, as arrays (one statement per chunk, no parameter-count
+/// limit), skipping ids that exist.
+pub const IMPORT_TASKS: &str = concat!(
+    "INSERT INTO research_tasks (",
+    task_columns!(),
+    ") SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::smallint[], \
+     $5::text[], $6::integer[], $7::timestamptz[], $8::timestamptz[], \
+     $9::timestamptz[], $10::timestamptz[]) ON CONFLICT (id) DO NOTHING"
+);
+
+/// Checks that the database answers.
+pub const PING: &str = "SELECT 1";

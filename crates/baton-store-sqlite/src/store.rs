@@ -1,0 +1,385 @@
+//! The store traits on SQLite: reads on the read pool, task writes through the writer,
+//! the rest (sweeps, keys, imports) on the write pool.
+
+use async_trait::async_trait;
+use baton_store::rules::{refreshed_expiry, truncate_to_millis};
+use baton_store::{
+    BulkImport, Finding, FindingsPage, KeyStore, NewResearchTask, ResearchListCursor,
+    ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId, ResearchTasksPage,
+    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind,
+};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use crate::SqliteStore;
+use crate::error::{corrupt, db_err, mismatch, writer_stopped};
+use crate::rows::{from_ms, ms, t_task_columns, task_columns, task_from_row};
+use crate::writer::{Done, Job, Op};
+
+/// A live task of `owner`'s.
+const SELECT_TASK: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE id = ?1 AND owner = ?2 AND expires_at > ?3"
+);
+
+/// A live task of `owner`'s with one page of its findings, in one statement (one snapshot).
+/// The LEFT JOIN gives one row with NULL findings when the page is empty.
+const SELECT_TASK_WITH_FINDINGS: &str = concat!(
+    "SELECT ",
+    t_task_columns!(),
+    ", f.idx, f.text FROM research_tasks AS t \
+     LEFT JOIN research_findings AS f ON f.task_id = t.id AND f.idx > ?4 \
+     WHERE t.id = ?1 AND t.owner = ?2 AND t.expires_at > ?3 \
+     ORDER BY f.idx LIMIT ?5"
+);
+
+const LIST_FIRST: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE owner = ?1 AND expires_at > ?2 ",
+    "AND (?3 IS NULL OR status = ?3) ",
+    "ORDER BY created_at DESC, id DESC LIMIT ?4"
+);
+
+const LIST_AFTER: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM research_tasks WHERE owner = ?1 AND expires_at > ?2 ",
+    "AND (?3 IS NULL OR status = ?3) ",
+    "AND (created_at, id) < (?5, ?6) ",
+    "ORDER BY created_at DESC, id DESC LIMIT ?4"
+);
+
+/// The sweeper acts for no caller: it deletes by expiry alone. Findings and idempotency
+/// keys go with their task (ON DELETE CASCADE).
+const SWEEP: &str = "DELETE FROM research_tasks WHERE id IN \
+     (SELECT id FROM research_tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
+
+impl SqliteStore {
+    /// Hands `op` to the writer and waits for its outcome, which comes after its commit.
+    async fn write(&self, op: Op, now: DateTime<Utc>) -> Result<Done, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        let job = Job {
+            op,
+            now_ms: ms(now),
+            reply,
+        };
+        self.writer.send(job).await.map_err(|_| writer_stopped())?;
+        outcome.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn write_task(&self, op: Op, now: DateTime<Utc>) -> Result<ResearchTask, StoreError> {
+        match self.write(op, now).await? {
+            Done::Task(task) => Ok(task),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Stores the refreshed idle deadline of `task` when a read at `now` finds it lagging
+    /// ([`baton_store::rules::refreshed_expiry`]). A failed refresh is logged, not returned: the read
+    /// itself succeeded.
+    async fn refresh_on_read(&self, task: &mut ResearchTask, now: DateTime<Utc>) {
+        let now = truncate_to_millis(now);
+        let Some(target) = refreshed_expiry(
+            task.expires_at,
+            task.hard_expires_at,
+            now,
+            &self.options.lifetimes,
+        ) else {
+            return;
+        };
+        let op = Op::Refresh {
+            owner: task.owner.clone(),
+            id: task.id,
+            expires_ms: ms(target),
+        };
+        match self.write(op, now).await {
+            Ok(Done::Refreshed(Some(stored))) => match from_ms(stored) {
+                Ok(t) => task.expires_at = t,
+                Err(e) => tracing::warn!(error = %e, "bad expires_at after a refresh"),
+            },
+            // Expired or swept meanwhile: the read stands as it was.
+            Ok(Done::Refreshed(None)) => {}
+            Ok(_) => tracing::warn!(error = %mismatch(), "could not refresh a task's expiry"),
+            Err(e) => tracing::warn!(error = %e, "could not refresh a task's expiry"),
+        }
+    }
+
+    /// A live task of `owner`'s, from the read pool.
+    async fn read_task(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError> {
+        let row = sqlx::query(SELECT_TASK)
+            .bind(&id.as_bytes()[..])
+            .bind(owner)
+            .bind(ms(now))
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err("read task"))?;
+        match row {
+            Some(row) => task_from_row(&row),
+            None => Err(StoreError::not_found()),
+        }
+    }
+
+    /// Appends `findings` to a running task and, when `complete`, completes it, atomically.
+    async fn write_findings(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+        complete: bool,
+    ) -> Result<ResearchTask, StoreError> {
+        let json = if findings.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(findings).map_err(|e| {
+                StoreError::new(StoreErrorKind::Internal, "could not encode findings")
+                    .with_source(e)
+            })?
+        };
+        let op = Op::Findings {
+            owner: owner.to_owned(),
+            id: *id,
+            json,
+            n: findings.len(),
+            max_total,
+            complete,
+        };
+        self.write_task(op, now).await
+    }
+}
+
+#[async_trait]
+impl ResearchStore for SqliteStore {
+    async fn start(
+        &self,
+        new: NewResearchTask,
+        now: DateTime<Utc>,
+    ) -> Result<StartOutcome, StoreError> {
+        match self.write(Op::Start(new), now).await? {
+            Done::Started(outcome) => Ok(outcome),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn get(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError> {
+        let mut task = self.read_task(owner, id, now).await?;
+        self.refresh_on_read(&mut task, now).await;
+        Ok(task)
+    }
+
+    async fn append_findings(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError> {
+        self.write_findings(owner, id, findings, max_total, now, false)
+            .await
+    }
+
+    async fn complete(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError> {
+        self.write_findings(owner, id, findings, max_total, now, true)
+            .await
+    }
+
+    async fn cancel(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError> {
+        let op = Op::Cancel {
+            owner: owner.to_owned(),
+            id: *id,
+        };
+        self.write_task(op, now).await
+    }
+
+    async fn list_findings(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        after: u32,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<FindingsPage, StoreError> {
+        let rows = sqlx::query(SELECT_TASK_WITH_FINDINGS)
+            .bind(&id.as_bytes()[..])
+            .bind(owner)
+            .bind(ms(now))
+            .bind(i64::from(after))
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err("read findings"))?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::not_found());
+        };
+        let mut task = task_from_row(first)?;
+        let mut findings = Vec::with_capacity(rows.len());
+        if limit > 0 {
+            for row in &rows {
+                let idx: Option<i64> = row.try_get(10).map_err(db_err("read findings"))?;
+                let Some(idx) = idx else { break };
+                findings.push(Finding {
+                    index: u32::try_from(idx).map_err(|_| corrupt("idx"))?,
+                    text: row.try_get(11).map_err(db_err("read findings"))?,
+                });
+            }
+        }
+        self.refresh_on_read(&mut task, now).await;
+        Ok(FindingsPage::new(task, findings, after))
+    }
+
+    async fn list(
+        &self,
+        owner: &str,
+        status: Option<ResearchStatus>,
+        after: Option<&ResearchListCursor>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTasksPage, StoreError> {
+        let status = status.map(ResearchStatus::as_str);
+        let fetch = i64::from(limit) + 1;
+        let query = match after {
+            None => sqlx::query(LIST_FIRST)
+                .bind(owner)
+                .bind(ms(now))
+                .bind(status)
+                .bind(fetch),
+            Some(cursor) => sqlx::query(LIST_AFTER)
+                .bind(owner)
+                .bind(ms(now))
+                .bind(status)
+                .bind(fetch)
+                .bind(ms(cursor.created_at))
+                .bind(&cursor.id.as_bytes()[..]),
+        };
+        let rows = query
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err("list tasks"))?;
+        let tasks = rows
+            .iter()
+            .map(task_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ResearchTasksPage::from_overfetch(tasks, limit))
+    }
+
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(SWEEP)
+            .bind(ms(now))
+            .bind(i64::from(batch))
+            .execute(&self.write)
+            .await
+            .map_err(db_err("sweep expired tasks"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err("ping"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err("read signing keys"))?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get(0).map_err(db_err("read signing keys"))?;
+                Ok(SigningKeyRecord {
+                    key_id: u16::try_from(id).map_err(|_| corrupt("key_id"))?,
+                    secret: row.try_get(1).map_err(db_err("read signing keys"))?,
+                    created_at: from_ms(row.try_get(2).map_err(db_err("read signing keys"))?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: SigningKeyRecord,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (key_id, secret, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(i64::from(key.key_id))
+        .bind(&key.secret)
+        .bind(ms(key.created_at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err("insert signing key"))?;
+        self.signing_keys().await
+    }
+}
+
+#[async_trait]
+impl BulkImport for SqliteStore {
+    async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError> {
+        // 10 parameters a row; SQLite allows 32766 per statement.
+        const ROWS_PER_STATEMENT: usize = 3_000;
+        let mut tx = self.write.begin().await.map_err(db_err("import tasks"))?;
+        let mut written = 0;
+        for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!(
+                "INSERT OR IGNORE INTO research_tasks (",
+                task_columns!(),
+                ") "
+            ));
+            insert.push_values(chunk, |mut row, t| {
+                row.push_bind(t.id.as_bytes().as_slice())
+                    .push_bind(t.owner.as_str())
+                    .push_bind(t.topic.as_str())
+                    .push_bind(i64::from(t.depth))
+                    .push_bind(t.status.as_str())
+                    .push_bind(i64::from(t.findings_count))
+                    .push_bind(ms(t.created_at))
+                    .push_bind(ms(t.updated_at))
+                    .push_bind(ms(t.expires_at))
+                    .push_bind(ms(t.hard_expires_at));
+            });
+            written += insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("import tasks"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_err("import tasks"))?;
+        Ok(written)
+    }
+}

@@ -1,0 +1,135 @@
+//! The store traits, one per job: research tasks, signing keys, and bulk import as an
+//! optional capability. A backend implements the ones it supports.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    FindingsPage, NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask,
+    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError,
+};
+
+/// A durable store of research tasks, keyed by [`ResearchTaskId`] and always scoped by
+/// owner.
+///
+/// Every read and write names the owner (the caller's principal), and the backend scopes
+/// every query by it. A task owned by someone else, an expired task and a missing task are
+/// indistinguishable: all give [`crate::StoreErrorKind::NotFound`].
+///
+/// Expired tasks (their `expires_at` is at or before `now`) are invisible to every method
+/// and are deleted by [`ResearchStore::sweep_expired`]. The rules every backend applies
+/// alike (expiry, read refresh, refusal precedence, pages) are the functions of
+/// [`crate::rules`].
+#[async_trait]
+pub trait ResearchStore: Send + Sync + 'static {
+    /// Creates a task, or, when `new.idempotency_key` was already used by the same owner,
+    /// returns the task that key created (if it is still alive).
+    ///
+    /// Reusing a key with a different topic or depth fails with
+    /// [`crate::StoreErrorKind::IdempotencyConflict`]. Racing calls with one key create one
+    /// task.
+    async fn start(
+        &self,
+        new: NewResearchTask,
+        now: DateTime<Utc>,
+    ) -> Result<StartOutcome, StoreError>;
+
+    /// Reads a task. Extends its idle expiry when the stored one lags by more than
+    /// [`crate::Lifetimes::refresh_slack`] (a read counts as use), and stores that
+    /// extension, so that reads stay cheap yet keep a task in use alive.
+    async fn get(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError>;
+
+    /// Appends findings to a running task, atomically: either all are stored, in order,
+    /// after every finding stored before, or none is.
+    ///
+    /// Fails with [`crate::StoreErrorKind::WrongStatus`] on a final task and
+    /// [`crate::StoreErrorKind::TooManyFindings`] when the total would exceed `max_total`.
+    async fn append_findings(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError>;
+
+    /// Appends `findings` (possibly none) and moves the task to `complete`, atomically.
+    /// Of two racing completions exactly one succeeds; the other gets `WrongStatus(Complete)`.
+    async fn complete(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        findings: &[String],
+        max_total: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError>;
+
+    /// Moves a running task to `cancelled`.
+    async fn cancel(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTask, StoreError>;
+
+    /// Returns up to `limit` findings with index greater than `after` (0 for the start), in
+    /// order, with the task itself, both read from one snapshot. May refresh the task's
+    /// idle expiry as [`ResearchStore::get`] does.
+    async fn list_findings(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        after: u32,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<FindingsPage, StoreError>;
+
+    /// Returns the owner's live tasks, newest first (ties broken by id, highest first, in
+    /// byte order), optionally only those in `status`, starting after `after`. `next` is
+    /// set exactly when more tasks (of that status, when filtered) follow.
+    async fn list(
+        &self,
+        owner: &str,
+        status: Option<ResearchStatus>,
+        after: Option<&ResearchListCursor>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ResearchTasksPage, StoreError>;
+
+    /// Deletes up to `batch` expired tasks (with their findings and idempotency keys) and
+    /// returns how many it deleted. Safe to run on every instance at once.
+    async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
+
+    /// Checks that the store answers (for readiness probes).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// A durable store of handle-signing keys, shared by every instance on one database.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Returns every stored handle-signing key, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Stores `key` unless a key with its id exists already (then the stored one is kept),
+    /// and returns every stored key, oldest first. Instances that start together and each
+    /// offer a fresh key with the same id end up sharing one.
+    async fn insert_signing_key(
+        &self,
+        key: SigningKeyRecord,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError>;
+}
+
+/// Bulk loading of research tasks: an optional capability, for seeding benchmarks and
+/// moving tasks between backends.
+#[async_trait]
+pub trait BulkImport: Send + Sync + 'static {
+    /// Writes `tasks` as given (ids, owners, statuses, counts and times), without findings
+    /// or idempotency keys, skipping ids that exist already; returns how many were written.
+    /// Backends write in large batches, so a million tasks take seconds, not hours.
+    async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError>;
+}
