@@ -907,3 +907,120 @@ async fn fleet_keeps_the_concurrency_contract_across_instances() {
     }
     eprintln!("1,000 concurrent appends over two instances took {append_time:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Completing and cancelling one task from two instances at once
+// ---------------------------------------------------------------------------------------
+
+const COMPLETE: &str = "complete_research_task";
+const CANCEL: &str = "cancel_research_task";
+
+/// The tool error of the loser of a race, given what the winner did (the wire messages of
+/// ARCHITECTURE.md's concurrency contract).
+fn refusal(loser: &str, winner: &str) -> &'static str {
+    match (loser, winner) {
+        (COMPLETE, COMPLETE) => ALREADY_COMPLETE,
+        (COMPLETE, CANCEL) => "cannot complete the task: the task is already cancelled",
+        (CANCEL, COMPLETE) => "cannot cancel the task: the task is already complete",
+        (CANCEL, CANCEL) => "cannot cancel the task: the task is already cancelled",
+        other => unreachable!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_races_complete_against_cancel_and_cancel_against_cancel() {
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 2,
+        nginx: false,
+        proxy: false,
+        extra_args: &["--db-acquire-timeout", "30s"],
+    }) else {
+        return;
+    };
+    let rpc = Rpc::new(Duration::from_secs(60));
+    let urls = fleet.live_urls();
+    const ROUNDS: usize = 20;
+    // Each pair of tools raced; which of them wins is up to the race.
+    let races = [(COMPLETE, CANCEL), (CANCEL, COMPLETE), (CANCEL, CANCEL)];
+    let mut wins: BTreeMap<String, usize> = BTreeMap::new();
+    for (tools, round) in races
+        .iter()
+        .flat_map(|tools| (0..ROUNDS / 2).map(move |round| (*tools, round)))
+    {
+        let handle = handle_of(
+            rpc.call(
+                &urls[round % 2],
+                "start_research_task",
+                json!({"topic": format!("{tools:?} race {round}")}),
+            )
+            .await
+            .ok(),
+        );
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = [tools.0, tools.1]
+            .into_iter()
+            .enumerate()
+            .map(|(i, tool)| {
+                // Each tool runs on each instance in turn.
+                let instance = (i + round) % 2;
+                let (rpc, url, handle, barrier) = (
+                    rpc.clone(),
+                    urls[instance].clone(),
+                    handle.clone(),
+                    Arc::clone(&barrier),
+                );
+                tokio::spawn(async move {
+                    let args = if tool == COMPLETE {
+                        json!({"handle": handle, "findings": [format!("by instance {instance}")]})
+                    } else {
+                        json!({"handle": handle})
+                    };
+                    barrier.wait().await;
+                    rpc.call(&url, tool, args).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let what = format!("{tools:?} round {round}: {outcomes:?}");
+        let winners: Vec<usize> = (0..2).filter(|i| outcomes[*i].is_ok()).collect();
+        assert_eq!(winners.len(), 1, "exactly one wins: {what}");
+        let (winner, loser) = (winners[0], 1 - winners[0]);
+        let tool = |i: usize| if i == 0 { tools.0 } else { tools.1 };
+        assert_eq!(
+            outcomes[loser].tool_error(),
+            refusal(tool(loser), tool(winner)),
+            "{what}"
+        );
+        *wins
+            .entry(format!("{} beat {}", tool(winner), tool(loser)))
+            .or_default() += 1;
+
+        // Every instance sees the winner's outcome, and only the winner's findings.
+        let (status, findings) = if tool(winner) == COMPLETE {
+            (
+                "complete",
+                vec![format!("by instance {}", (winner + round) % 2)],
+            )
+        } else {
+            ("cancelled", vec![])
+        };
+        for url in &urls {
+            let seen = rpc
+                .call(url, "get_task_status", json!({"handle": handle}))
+                .await;
+            assert_eq!(seen.ok()["status"], status, "{what}");
+            let stored: Vec<String> = rpc
+                .all_findings(url, &handle)
+                .await
+                .expect("results")
+                .iter()
+                .map(|f| f["text"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(stored, findings, "{what}");
+        }
+    }
+    eprintln!("races over two instances: {wins:?}");
+}
