@@ -312,7 +312,7 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
                     started,
                     outcome,
                 });
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::time::sleep(Duration::from_millis(2)).await; // pacing, not waiting
             }
         }));
     }
@@ -520,7 +520,7 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
                     text,
                     outcome,
                 });
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await; // pacing, not waiting
             }
         }));
     }

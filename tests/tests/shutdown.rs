@@ -10,6 +10,7 @@ use std::{
 
 use baton_e2e::support::{
     held::hold_write,
+    http,
     mcp::handle_of,
     rpc::{Outcome, Rpc},
     server::{Server, sqlite_path},
@@ -61,9 +62,9 @@ fn wait_until_refusing(server: &Server) {
 async fn an_idle_server_is_healthy_ready_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::sqlite(dir.path(), &[]);
-    let http = reqwest::Client::new();
+    let web = http::client(Duration::from_secs(60));
     for (path, body) in [("/healthz", "ok"), ("/readyz", "ready")] {
-        let reply = http.get(server.http_url(path)).send().await.unwrap();
+        let reply = web.get(server.http_url(path)).send().await.unwrap();
         assert_eq!(reply.status().as_u16(), 200, "{path}");
         assert_eq!(reply.text().await.unwrap().trim(), body, "{path}");
     }
