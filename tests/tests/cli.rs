@@ -1,23 +1,30 @@
 //! The `baton` command's other subcommands and key rotation, on SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
-use baton_e2e::{Server, baton_bin, call, err, modern_client, ok};
+use baton_e2e::support::{
+    handle,
+    mcp::{McpClient, call, err, handle_of, modern_client, ok},
+    process::capture,
+    server::{Server, baton_bin},
+};
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
 use serde_json::json;
 
+/// Runs `baton ARGS…`; returns its exit code, stdout and stderr.
 fn baton(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(baton_bin())
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    let out = capture(Command::new(baton_bin()).args(args).env("RUST_LOG", "warn")).unwrap();
+    (out.code(), out.stdout, out.stderr)
+}
+
+async fn start_task(client: &McpClient, topic: &str) -> String {
+    handle_of(&ok(&call(
+        client,
+        "start_research_task",
+        json!({"topic": topic}),
     )
+    .await))
 }
 
 #[test]
@@ -41,61 +48,24 @@ fn help_lists_every_command_and_bad_urls_are_explained() {
         assert!(out.contains(command), "--help mentions {command}:\n{out}");
     }
     let (code, _, err) = baton(&["migrate", "--database-url", "mysql://x/y"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("unsupported --database-url scheme"), "{err}");
-}
-
-#[tokio::test]
-async fn gc_deletes_expired_tasks() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("gc.db").display());
-    let server = Server::start(&[
-        "--database-url",
-        &url,
-        "--idle-ttl",
-        "1s",
-        "--absolute-ttl",
-        "1s",
-        "--sweep-interval",
-        "1h",
-    ]);
-    let client = modern_client(&server.url()).await;
-    for i in 0..3 {
-        ok(&call(
-            &client,
-            "start_research_task",
-            json!({"topic": format!("t{i}")}),
-        )
-        .await);
-    }
-    client.cancel().await.unwrap();
-    server.kill();
-    std::thread::sleep(std::time::Duration::from_millis(1_100));
-    let (code, out, err) = baton(&["gc", "--database-url", &url]);
-    assert_eq!((code, out.trim()), (0, "deleted 3 expired tasks"), "{err}");
-    let (_, out, _) = baton(&["gc", "--database-url", &url]);
-    assert_eq!(out.trim(), "deleted 0 expired tasks");
 }
 
 #[tokio::test]
 async fn handle_keys_rotate_by_config() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("keys.db").display());
-    let key1 = format!("1:{}", "A".repeat(43)); // 32 bytes, base64url
-    let key2 = format!("2:{}", "E".repeat(43));
+    let secret1 = "A".repeat(43); // 32 bytes, base64url
+    let secret2 = "E".repeat(43);
+    let key1 = format!("1:{secret1}");
+    let key2 = format!("2:{secret2}");
 
     // Key 1 signs.
     let server = Server::start(&["--database-url", &url, "--handle-keys", &key1]);
     let client = modern_client(&server.url()).await;
-    let old = ok(&call(
-        &client,
-        "start_research_task",
-        json!({"topic": "before rotation"}),
-    )
-    .await)["handle"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = start_task(&client, "before rotation").await;
+    assert_eq!(handle::header(&old).key_id, 1, "signed with key 1: {old}");
     client.cancel().await.unwrap();
     drop(server);
 
@@ -108,20 +78,8 @@ async fn handle_keys_rotate_by_config() {
     ]);
     let client = modern_client(&server.url()).await;
     ok(&call(&client, "get_task_status", json!({"handle": old})).await);
-    let new = ok(&call(
-        &client,
-        "start_research_task",
-        json!({"topic": "after rotation"}),
-    )
-    .await)["handle"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_ne!(
-        old[5..10],
-        new[5..10],
-        "the key id inside the handle changed"
-    );
+    let new = start_task(&client, "after rotation").await;
+    assert_eq!(handle::header(&new).key_id, 2, "signed with key 2: {new}");
     client.cancel().await.unwrap();
     drop(server);
 
@@ -133,9 +91,16 @@ async fn handle_keys_rotate_by_config() {
         UNKNOWN_HANDLE_MESSAGE
     );
     ok(&call(&client, "get_task_status", json!({"handle": new})).await);
-    // Secrets never reach the logs.
-    assert!(!server.logs().contains(&"E".repeat(43)));
     client.cancel().await.unwrap();
+    // Secrets never reach the logs (all of them, read to the end).
+    let logs = server.terminate(Duration::from_secs(30)).logs;
+    assert!(logs.contains("listening on http://"), "{logs}");
+    for secret in [&secret1, &secret2] {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a key secret was logged:\n{logs}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -144,10 +109,12 @@ async fn stored_key_rotation_with_baton_keys() {
     let url = format!("sqlite://{}", dir.path().join("stored.db").display());
     let server = Server::start(&["--database-url", &url]);
     let client = modern_client(&server.url()).await;
-    let old = ok(&call(&client, "start_research_task", json!({"topic": "k1"})).await)["handle"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = start_task(&client, "k1").await;
+    assert_eq!(
+        handle::header(&old).key_id,
+        1,
+        "the first stored key: {old}"
+    );
     client.cancel().await.unwrap();
     drop(server);
 
@@ -160,7 +127,11 @@ async fn stored_key_rotation_with_baton_keys() {
         )
     );
     let (_, listed, _) = baton(&["keys", "list", "--database-url", &url]);
-    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let ids: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["1", "2"], "{listed}");
     assert!(
         listed.lines().all(|l| l.split('\t').count() == 2),
         "ids and times only: {listed}"
@@ -169,11 +140,12 @@ async fn stored_key_rotation_with_baton_keys() {
     let server = Server::start(&["--database-url", &url]);
     let client = modern_client(&server.url()).await;
     ok(&call(&client, "get_task_status", json!({"handle": old})).await);
-    let new = ok(&call(&client, "start_research_task", json!({"topic": "k2"})).await)["handle"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_ne!(old[5..10], new[5..10]);
+    let new = start_task(&client, "k2").await;
+    assert_eq!(
+        handle::header(&new).key_id,
+        2,
+        "signed with the new key: {new}"
+    );
     client.cancel().await.unwrap();
 }
 
@@ -182,9 +154,15 @@ fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("logs.db").display());
     let server = Server::start(&["--database-url", &url, "--log-format", "json"]);
-    let logs = server.logs();
-    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty());
+    // Stopping the server is the barrier: afterwards every line it wrote has been read.
+    let stopped = server.terminate(Duration::from_secs(30));
+    assert!(stopped.exited_cleanly(), "{stopped:?}");
+    let lines: Vec<&str> = stopped
+        .logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let mut messages = Vec::new();
     for line in lines {
         let entry: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -192,6 +170,10 @@ fn json_logs_are_one_object_per_line() {
             entry["level"].is_string() && entry["timestamp"].is_string(),
             "{line}"
         );
+        messages.push(entry["message"].as_str().unwrap_or_default().to_owned());
     }
-    assert!(logs.contains("listening on http://"));
+    assert!(
+        messages.iter().any(|m| m.contains("listening on http://")),
+        "the listening line is a JSON object too: {messages:?}"
+    );
 }

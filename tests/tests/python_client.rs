@@ -4,37 +4,33 @@
 
 use std::process::Command;
 
-use baton_e2e::{
-    Server, baton_bin,
-    support_clients::{clients_dir, python_sdk, unavailable},
+use baton_e2e::support::{
+    installs::{clients_dir, or_skip, python_sdk},
+    process::capture,
+    server::{Server, baton_bin, sqlite_url},
 };
 
 fn run_script(args: &[&str]) {
-    let Some(python) =
-        python_sdk().map_or_else(|e| unavailable("the MCP Python SDK (PyPI `mcp`)", &e), Some)
-    else {
+    let Some(python) = or_skip("the MCP Python SDK (PyPI `mcp`)", python_sdk()) else {
         return;
     };
     let script = clients_dir().join("python/baton_client.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
+    let out =
+        capture(Command::new(&python).arg(&script).args(args)).expect("run the Python client");
+    println!("{}", out.stdout);
     assert!(
-        out.status.success() && stdout.lines().any(|l| l == "PASS"),
-        "Python SDK client failed ({}):\n{stdout}\n{stderr}",
-        out.status
+        out.status.success() && out.stdout.lines().any(|l| l == "PASS"),
+        "Python SDK client failed ({}):\n{}\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
     );
 }
 
 #[test]
 fn python_sdk_over_streamable_http() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("baton.db").display());
+    let db = sqlite_url(dir.path());
     let server = Server::start(&["--database-url", &db]);
     run_script(&["http", &server.url()]);
     drop(server);
@@ -43,7 +39,7 @@ fn python_sdk_over_streamable_http() {
 #[test]
 fn python_sdk_over_stdio() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("baton.db").display());
+    let db = sqlite_url(dir.path());
     let bin = baton_bin();
     run_script(&["stdio", &bin.to_string_lossy(), &db]);
 }

@@ -1,7 +1,10 @@
 //! The real `baton` binary over stdio, as a child process of an rmcp client.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use baton_e2e::{baton_bin, call, err, lifecycle, ok};
+use baton_e2e::support::{
+    mcp::{McpClient, call, err, lifecycle, ok},
+    server::{baton_bin, sqlite_url},
+};
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
 use rmcp::{
     ClientLifecycleMode, ClientServiceExt,
@@ -10,7 +13,7 @@ use rmcp::{
 };
 use serde_json::json;
 
-async fn stdio_client(db: &str, principal: &str) -> baton_e2e::McpClient {
+async fn stdio_client(db: &str, principal: &str) -> McpClient {
     let transport =
         TokioChildProcess::new(tokio::process::Command::new(baton_bin()).configure(|cmd| {
             cmd.args([
@@ -39,7 +42,7 @@ async fn stdio_client(db: &str, principal: &str) -> baton_e2e::McpClient {
 #[tokio::test]
 async fn stdio_lifecycle_and_principal_isolation() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("baton.db").display());
+    let db = sqlite_url(dir.path());
 
     let alice = stdio_client(&db, "alice").await;
     assert_eq!(

