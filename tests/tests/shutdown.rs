@@ -113,7 +113,6 @@ async fn a_request_in_flight_at_sigterm_finishes_and_then_the_process_exits_0() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs --shutdown-grace wiring (issue 10)"]
 async fn a_request_outlasting_the_shutdown_grace_is_cut_and_the_process_exits() {
     let dir = tempfile::tempdir().unwrap();
     let grace = Duration::from_secs(2);

@@ -78,8 +78,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_ANY_HOST")]
     pub any_host: bool,
 
-    /// Origins accepted in the `Origin` header, comma-separated; a request with another
-    /// Origin gets 403. Empty: only requests without an Origin or from the allowed hosts.
+    /// Origins accepted in the `Origin` header (`scheme://host[:port]`, `:*` for any port),
+    /// comma-separated; a request with another Origin gets 403. Default: pages served from
+    /// the allowed hosts (loopback with --any-host). Requests without an Origin always pass.
     #[arg(long, env = "BATON_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 

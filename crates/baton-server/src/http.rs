@@ -4,7 +4,7 @@
 //! timeout → principal → rmcp `StreamableHttpService` at `/mcp` (Host/Origin checks, body
 //! limit, headers and `_meta` validation, JSON-RPC) → [`crate::app::Baton`] → tool → store.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -56,29 +56,29 @@ impl HttpOptions {
     }
 }
 
-/// Builds the axum app: `/mcp`, `/healthz`, `/readyz`.
+/// Builds the axum app: `/mcp`, `/healthz`, `/readyz`. `cut` is cancelled when requests
+/// still in flight must be abandoned (the shutdown grace is over): rmcp then ends their
+/// handlers and open listen streams.
 pub fn app(
     handler: Baton,
     store: Arc<dyn ResearchStore>,
     options: &HttpOptions,
-    shutdown: CancellationToken,
+    cut: CancellationToken,
 ) -> Router {
     let mut config = StreamableHttpServerConfig::default()
         .with_json_response(true)
         .with_legacy_session_mode(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(options.max_body_bytes)
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(cut);
     config = if options.any_host {
         config.disable_allowed_hosts()
     } else {
         config.with_allowed_hosts(options.allowed_hosts.iter().cloned())
     };
-    if !options.allowed_origins.is_empty() {
-        config = config
-            .with_allowed_origins(options.allowed_origins.iter().cloned())
-            .enforce_origin_validation();
-    }
+    config = config
+        .with_allowed_origins(allowed_origins(options))
+        .enforce_origin_validation();
     let mcp = StreamableHttpService::new(
         move || Ok(handler.clone()),
         Arc::new(NeverSessionManager::default()),
@@ -105,6 +105,36 @@ pub fn app(
         .with_state(store)
         .layer(overload)
         .layer(TraceLayer::new_for_http())
+}
+
+/// The origins accepted in `Origin`: the configured ones; by default the pages of the
+/// allowed hosts (any scheme of `http`/`https`, any port), or of loopback hosts with
+/// `--any-host`. Requests without an `Origin` (every non-browser client) always pass.
+fn allowed_origins(options: &HttpOptions) -> Vec<String> {
+    if !options.allowed_origins.is_empty() {
+        return options.allowed_origins.clone();
+    }
+    let loopback = [
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let hosts = if options.any_host {
+        &loopback[..]
+    } else {
+        &options.allowed_hosts[..]
+    };
+    hosts
+        .iter()
+        .flat_map(|host| {
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            [format!("http://{host}:*"), format!("https://{host}:*")]
+        })
+        .collect()
 }
 
 fn overloaded(e: tower::BoxError) -> Response {
@@ -183,12 +213,16 @@ async fn readyz(State(store): State<Arc<dyn ResearchStore>>) -> Response {
 }
 
 /// Binds `addr` with TCP_NODELAY on every accepted socket (without it, replies written in
-/// pieces wait for delayed ACKs: ~40 ms each) and serves until `shutdown` is cancelled,
-/// then finishes in-flight requests.
+/// pieces wait for delayed ACKs: ~40 ms each) and serves until `shutdown` is cancelled.
+/// Then it stops accepting connections and lets requests in flight finish for up to
+/// `grace`; when the grace is over it cancels `cut` (the app's in-flight work), logs how
+/// it ended, and returns.
 pub async fn serve(
     addr: SocketAddr,
     app: Router,
     shutdown: CancellationToken,
+    grace: Duration,
+    cut: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -200,8 +234,27 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
+    let draining = shutdown.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { draining.cancelled().await })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => return served.map_err(Into::into),
+        _ = shutdown.cancelled() => {}
+    }
+    // Draining: no new connections; requests in flight may finish within the grace.
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(served) => served.map_err(Into::into),
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "the shutdown grace is over: cutting the requests still in flight"
+            );
+            cut.cancel();
+            // Give the cut handlers a moment to answer before the connections close.
+            let _ = tokio::time::timeout(Duration::from_millis(500), &mut server).await;
+            Ok(())
+        }
+    }
 }

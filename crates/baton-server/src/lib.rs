@@ -192,14 +192,16 @@ pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Resul
         return Ok(());
     }
 
+    let cut = CancellationToken::new();
     let app = http::app(
         handler.clone(),
         stores.research,
         &http::HttpOptions::from_args(&args),
-        shutdown.clone(),
+        cut.clone(),
     );
     let tools = handler.tools().len();
-    http::serve(args.listen, app, shutdown.clone(), |bound| {
+    let grace = args.shutdown_grace;
+    http::serve(args.listen, app, shutdown.clone(), grace, cut, |bound| {
         tracing::info!(
             tools,
             startup_ms = started.elapsed().as_millis() as u64,
