@@ -46,13 +46,18 @@ async fn start_three_tasks(client: &McpClient) {
 }
 
 fn row_counts(db: &Path) -> [u64; 3] {
-    ["tasks", "findings", "idempotency_keys"].map(|table| sqlite::count(db, table))
+    [
+        "research_tasks",
+        "research_findings",
+        "research_idempotency_keys",
+    ]
+    .map(|table| sqlite::count(db, table))
 }
 
 /// Waits until the wall clock is past every stored expiry (milliseconds since the epoch in
 /// `tasks.expires_at`, which the hard expiry caps).
 fn wait_until_all_expired(db: &Path) {
-    let latest: u64 = sqlite::query(db, "SELECT max(expires_at) FROM tasks")
+    let latest: u64 = sqlite::query(db, "SELECT max(expires_at) FROM research_tasks")
         .unwrap()
         .parse()
         .expect("tasks have an expiry");

@@ -9,19 +9,12 @@ use std::{borrow::Cow, sync::Arc};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestMethod,
-        CompleteRequestParams, CompleteResult, DiscoverResult, GetPromptRequestMethod,
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsRequestMethod,
-        ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
-        ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, MetaObject,
-        PaginatedRequestParams, ProtocolVersion, ReadResourceRequestMethod,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-        SubscriptionFilter, Tool,
+        CacheScope, CallToolRequestParams, CallToolResponse, DiscoverResult, Implementation,
+        ListToolsResult, MetaObject, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+        ServerConfig, Tool,
     },
-    service::{RequestContext, SubscriptionContext},
+    service::RequestContext,
 };
-
-use crate::fixtures::Fixtures;
 
 use baton_catalog::{CALL_TOOL_NAME, SEARCH_TOOLS_NAME};
 use baton_protocol::{ToolError, parse_arguments};
@@ -60,9 +53,6 @@ pub struct BatonParts {
     pub instructions: String,
     /// `search_tools` and `call_tool`, in search exposure mode.
     pub discovery: Option<Arc<Discovery>>,
-    /// The conformance fixtures (`--conformance-fixtures`): their tools are in `tools`; their
-    /// prompts, resources, completions and listen streams are served only when present.
-    pub fixtures: Option<Arc<Fixtures>>,
     /// The principal of stdio callers.
     pub stdio_principal: Principal,
 }
@@ -74,7 +64,6 @@ struct Inner {
     result_meta: MetaObject,
     stdio_principal: Principal,
     discovery: Option<Arc<Discovery>>,
-    fixtures: Option<Arc<Fixtures>>,
 }
 
 /// baton's MCP handler. Cheap to clone.
@@ -88,10 +77,7 @@ impl Baton {
     pub fn new(parts: BatonParts) -> Self {
         let server_info = Implementation::new("baton", env!("CARGO_PKG_VERSION"))
             .with_title("baton research-task server");
-        let capabilities = match parts.fixtures {
-            Some(_) => Fixtures::capabilities(),
-            None => ServerCapabilities::builder().enable_tools().build(),
-        };
+        let capabilities = ServerCapabilities::builder().enable_tools().build();
         let info = ServerConfig::new(capabilities)
             .with_server_info(server_info.clone())
             .with_instructions(parts.instructions);
@@ -108,7 +94,6 @@ impl Baton {
                 result_meta,
                 stdio_principal: parts.stdio_principal,
                 discovery: parts.discovery,
-                fixtures: parts.fixtures,
             }),
         }
     }
@@ -120,14 +105,6 @@ impl Baton {
 }
 
 impl Baton {
-    /// The fixtures, or `-32601` for method `M` when they are off.
-    fn fixtures<M: rmcp::model::ConstString>(&self) -> Result<&Fixtures, ErrorData> {
-        self.inner
-            .fixtures
-            .as_deref()
-            .ok_or_else(ErrorData::method_not_found::<M>)
-    }
-
     /// `call_tool`: validates the arguments against the target's input schema, then calls
     /// it and returns its result unchanged.
     async fn call_through(
@@ -223,17 +200,6 @@ impl ServerHandler for Baton {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if let Some(fixtures) = &self.inner.fixtures
-            && fixtures.has_tool(&request.name)
-        {
-            let mut response = fixtures.call_tool(request, &ctx).await?;
-            if let CallToolResponse::Complete(result) = &mut response
-                && is_modern(&ctx)
-            {
-                result.meta = Some(self.inner.result_meta.clone());
-            }
-            return Ok(response);
-        }
         let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
         let arguments = request.arguments.unwrap_or_default();
         let mut result = match (self.inner.tools.get(&request.name), &self.inner.discovery) {
@@ -255,81 +221,5 @@ impl ServerHandler for Baton {
             result.meta = Some(self.inner.result_meta.clone());
         }
         Ok(result.into())
-    }
-
-    // Prompts, resources, completions and listen streams exist only with the conformance
-    // fixtures; without them these answer as rmcp's defaults do for an unadvertised
-    // capability (-32601).
-
-    async fn list_prompts(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, ErrorData> {
-        self.fixtures::<ListPromptsRequestMethod>()?;
-        Ok(crate::fixtures::list_prompts())
-    }
-
-    async fn get_prompt(
-        &self,
-        request: GetPromptRequestParams,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<GetPromptResponse, ErrorData> {
-        self.fixtures::<GetPromptRequestMethod>()?;
-        crate::fixtures::get_prompt(request)
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
-        self.fixtures::<ListResourcesRequestMethod>()?;
-        Ok(crate::fixtures::list_resources())
-    }
-
-    async fn list_resource_templates(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        self.fixtures::<ListResourceTemplatesRequestMethod>()?;
-        Ok(crate::fixtures::list_resource_templates())
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        self.fixtures::<ReadResourceRequestMethod>()?;
-        crate::fixtures::read_resource(request)
-    }
-
-    async fn complete(
-        &self,
-        request: CompleteRequestParams,
-        _ctx: RequestContext<RoleServer>,
-    ) -> Result<CompleteResult, ErrorData> {
-        self.fixtures::<CompleteRequestMethod>()?;
-        crate::fixtures::complete(request)
-    }
-
-    fn accepted_subscription_filter(
-        &self,
-        requested: &SubscriptionFilter,
-    ) -> Option<SubscriptionFilter> {
-        let fixtures = self.inner.fixtures.as_ref()?;
-        Some(fixtures.accepted_subscription_filter(requested))
-    }
-
-    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
-        match &self.inner.fixtures {
-            Some(fixtures) => fixtures.listen(subscription).await,
-            None => {
-                subscription.cancelled().await;
-                Ok(())
-            }
-        }
     }
 }

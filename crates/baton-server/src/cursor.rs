@@ -1,10 +1,8 @@
-//! Opaque pagination cursors and error references.
+//! Opaque pagination cursors.
 //!
 //! Cursors only carry a position inside the caller's own data (every store call is scoped
 //! by owner), so a tampered cursor can at worst skip within the caller's own list; they are
 //! encoded, not signed, and a cursor that does not decode is an invalid `cursor` argument.
-
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use baton_store::{ResearchListCursor, ResearchTaskId};
 use chrono::{DateTime, Utc};
@@ -48,14 +46,6 @@ fn decode(text: &str) -> Option<String> {
         return None;
     }
     String::from_utf8(BASE64URL_NOPAD.decode(text.as_bytes()).ok()?).ok()
-}
-
-/// A short reference that ties an error shown to a caller to the server's log line.
-pub fn reference() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:x}-{n:x}", nanos & 0xffff_ffff_ffff)
 }
 
 /// Encodes a `tools/list` page start, bound to the list's length so that a cursor from a

@@ -2,7 +2,8 @@
 //!
 //! Request flow: TCP (TCP_NODELAY) → axum → tracing → load shedding and concurrency limit →
 //! timeout → principal → rmcp `StreamableHttpService` at `/mcp` (Host/Origin checks, body
-//! limit, headers and `_meta` validation, JSON-RPC) → [`crate::app::Baton`] → tool → store.
+//! limit, headers and `_meta` validation, JSON-RPC) → the handler ([`crate::app::Baton`]) →
+//! tool → store.
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
 
-use crate::{app::Baton, config::ServeArgs, principal::Principal};
+use crate::{config::ServeArgs, principal::Principal};
 
 /// What the HTTP app needs besides the handler.
 pub struct HttpOptions {
@@ -59,8 +60,8 @@ impl HttpOptions {
 /// Builds the axum app: `/mcp`, `/healthz`, `/readyz`. `cut` is cancelled when requests
 /// still in flight must be abandoned (the shutdown grace is over): rmcp then ends their
 /// handlers and open listen streams.
-pub fn app(
-    handler: Baton,
+pub fn app<H: rmcp::ServerHandler + Clone>(
+    handler: H,
     store: Arc<dyn ResearchStore>,
     options: &HttpOptions,
     cut: CancellationToken,

@@ -8,8 +8,9 @@
 
 pub mod app;
 pub mod config;
+mod conformance;
 pub mod cursor;
-pub mod fixtures;
+pub mod fault;
 pub mod http;
 pub mod keys;
 pub mod principal;
@@ -93,6 +94,22 @@ pub struct ExtraTool {
     pub handler: tools::ToolFn,
 }
 
+impl ExtraTool {
+    /// An extra tool from an rmcp definition, with the search metadata its `_meta` carries
+    /// (`dev.baton/tags`, `dev.baton/group`, `dev.baton/pinned`).
+    pub fn from_rmcp(
+        definition: &rmcp::model::Tool,
+        handler: tools::ToolFn,
+    ) -> anyhow::Result<Self> {
+        let definition =
+            baton_catalog::ToolDefinition::from_json(serde_json::to_value(definition)?)
+                .map_err(|e| anyhow::anyhow!("tool `{}`: {e}", definition.name))?;
+        let spec = baton_catalog::ToolSpec::from_definition(definition)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(ExtraTool { spec, handler })
+    }
+}
+
 /// Builds the handler and everything behind it from `baton serve` options.
 pub async fn build(args: &ServeArgs) -> anyhow::Result<(Baton, store::Stores)> {
     build_with(args, Vec::new()).await
@@ -127,14 +144,6 @@ pub async fn build_with(
         let added = register_catalog_file(&mut tools, path)?;
         tracing::info!(added, file = %path.display(), "loaded catalog-only tool definitions");
     }
-    let fixtures = if args.conformance_fixtures {
-        let fixtures = fixtures::Fixtures::new();
-        fixtures.register(&mut tools)?;
-        tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
-        Some(fixtures)
-    } else {
-        None
-    };
     let (listed, discovery) = match args.tool_exposure {
         ToolExposure::Full => (tools.definitions().cloned().collect(), None),
         ToolExposure::Search => {
@@ -152,7 +161,6 @@ pub async fn build_with(
         listed,
         instructions: instructions(args.tool_exposure),
         discovery,
-        fixtures,
         stdio_principal: Principal::new(&args.stdio_principal),
     });
     Ok((handler, stores))
@@ -164,9 +172,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Like [`serve`], with extra tools (see [`ExtraTool`]).
-pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Result<()> {
+pub async fn serve_with(args: ServeArgs, mut extra: Vec<ExtraTool>) -> anyhow::Result<()> {
     let started = Instant::now();
+    if args.conformance_fixtures {
+        let fixtures = baton_conformance::Fixtures::new();
+        extra.extend(conformance::fixture_tools(&fixtures)?);
+        let (handler, stores) = build_with(&args, extra).await?;
+        tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
+        let tools = handler.tools().len();
+        let handler = baton_conformance::WithFixtures::new(handler, fixtures);
+        return run(args, handler, stores, tools, started).await;
+    }
     let (handler, stores) = build_with(&args, extra).await?;
+    let tools = handler.tools().len();
+    run(args, handler, stores, tools, started).await
+}
+
+/// Serves `handler` (baton's, possibly wrapped) until SIGINT/SIGTERM or end of input.
+async fn run<H>(
+    args: ServeArgs,
+    handler: H,
+    stores: store::Stores,
+    tools: usize,
+    started: Instant,
+) -> anyhow::Result<()>
+where
+    H: rmcp::ServerHandler + Clone,
+{
     let shutdown = CancellationToken::new();
     sweeper::spawn(
         Arc::clone(&stores.research),
@@ -178,7 +210,7 @@ pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Resul
 
     if args.stdio {
         use rmcp::ServiceExt;
-        tracing::info!(tools = handler.tools().len(), "serving MCP on stdio");
+        tracing::info!(tools, "serving MCP on stdio");
         let running = handler
             .serve(rmcp::transport::stdio())
             .await
@@ -194,12 +226,11 @@ pub async fn serve_with(args: ServeArgs, extra: Vec<ExtraTool>) -> anyhow::Resul
 
     let cut = CancellationToken::new();
     let app = http::app(
-        handler.clone(),
+        handler,
         stores.research,
         &http::HttpOptions::from_args(&args),
         cut.clone(),
     );
-    let tools = handler.tools().len();
     let grace = args.shutdown_grace;
     http::serve(args.listen, app, shutdown.clone(), grace, cut, |bound| {
         tracing::info!(

@@ -26,7 +26,7 @@ use rmcp::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{ToolFn, ToolTable, into_result};
-use crate::{cursor, principal::Principal};
+use crate::{cursor, fault, principal::Principal};
 
 /// The research-task service: what the tools do, independent of the wire.
 pub struct Research {
@@ -81,7 +81,7 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
             ToolError::Interrupted
         }
         _ => {
-            let reference = cursor::reference();
+            let reference = fault::reference();
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), action, reference, "task store fault");
             ToolError::Internal { reference }
         }
