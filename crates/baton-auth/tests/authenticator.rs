@@ -72,6 +72,16 @@ fn setup(api_keys: bool, oauth: bool) -> Setup {
     }
 }
 
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Authenticator>();
+    check::<OAuthVerifier>();
+    check::<Identity>();
+    check::<baton_auth::Error>();
+    check::<CachedDirectory<MemoryApiKeyDirectory>>();
+}
+
 #[tokio::test]
 async fn both_methods_route_by_the_shape_of_the_bearer_value() {
     let s = setup(true, true);
@@ -320,6 +330,20 @@ async fn the_layer_passes_identities_on_and_answers_refusals_itself() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+
+    // A token in the query string is never looked at (RFC 6750 §2.3 is not supported).
+    let mut in_query = request(None);
+    *in_query.uri_mut() = format!("/mcp?access_token={}", s.key.reveal())
+        .parse()
+        .unwrap();
+    let in_query = svc.clone().oneshot(in_query).await.unwrap();
+    assert_eq!(in_query.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !in_query.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("error=")
+    );
 
     // Only the accepted request reached the service.
     assert_eq!(seen.lock().unwrap().len(), 1);
