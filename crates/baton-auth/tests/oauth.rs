@@ -61,12 +61,14 @@ async fn discovers_keys_through_rfc_8414_and_fetches_them_once() {
 #[tokio::test]
 async fn falls_back_to_openid_configuration() {
     let key = TestKey::es256("ec");
-    let issuer = MockIssuer::start(&[&key], Metadata::OidcOnly).await;
-    let v = verifier(OAuthConfig::new(RESOURCE).issuer(issuer.url()));
-    let token = key.sign(&claims(issuer.url(), RESOURCE, "user-2"));
-    v.verify(&token, SystemTime::now()).await.unwrap();
-    // RFC 8414 first (404), then OpenID Connect.
-    assert_eq!(issuer.metadata_hits(), 2);
+    // RFC 8414 first (a 404, or a page that is not metadata), then OpenID Connect.
+    for mode in [Metadata::OidcOnly, Metadata::HtmlThenOidc] {
+        let issuer = MockIssuer::start(&[&key], mode).await;
+        let v = verifier(OAuthConfig::new(RESOURCE).issuer(issuer.url()));
+        let token = key.sign(&claims(issuer.url(), RESOURCE, "user-2"));
+        v.verify(&token, SystemTime::now()).await.unwrap();
+        assert_eq!(issuer.metadata_hits(), 2, "{mode:?}");
+    }
 }
 
 #[tokio::test]

@@ -88,40 +88,40 @@ impl Fetcher {
     /// 2. `{origin}/.well-known/openid-configuration{path}`
     /// 3. `{issuer}/.well-known/openid-configuration` (when the issuer has a path)
     ///
-    /// The first document found must name `issuer` exactly (RFC 8414 §3.3) and a `jwks_uri`
-    /// that is `https` (or `http` on loopback).
+    /// The first document that names `issuer` exactly (RFC 8414 §3.3) and a `jwks_uri` that is
+    /// `https` (or `http` on loopback) is used.
     pub(crate) async fn discover_jwks_uri(&self, issuer: &str) -> Result<Url, Error> {
         let mut failures = Vec::new();
         for url in metadata_urls(issuer)? {
-            let body = match self.get(&url).await {
-                Ok(body) => body,
-                Err(e) => {
-                    failures.push(e.to_string());
-                    continue;
-                }
-            };
-            let unusable = |why: String| {
-                Error::with_detail(
-                    ErrorKind::KeySetUnavailable,
-                    format!("the metadata at {url} {why}"),
-                )
-            };
-            let metadata: Metadata = serde_json::from_slice(&body)
-                .map_err(|e| unusable(format!("is not a JSON object ({e})")))?;
-            if metadata.issuer.as_deref() != Some(issuer) {
-                return Err(unusable(format!(
-                    "names another issuer than {issuer} (RFC 8414 §3.3)"
-                )));
+            match self.jwks_uri_from(&url, issuer).await {
+                Ok(jwks_uri) => return Ok(jwks_uri),
+                // The next location may still have it (a web server may answer any path).
+                Err(why) => failures.push(why),
             }
-            let jwks_uri = metadata
-                .jwks_uri
-                .ok_or_else(|| unusable("has no jwks_uri".to_owned()))?;
-            return uri::jwks(&jwks_uri).map_err(|e| unusable(e.to_string()));
         }
         Err(Error::with_detail(
             ErrorKind::KeySetUnavailable,
-            format!("no metadata for issuer {issuer}: {}", failures.join("; ")),
+            format!(
+                "no usable metadata for issuer {issuer}: {}",
+                failures.join("; ")
+            ),
         ))
+    }
+
+    /// The `jwks_uri` of the metadata document at `url`, or why there is none.
+    async fn jwks_uri_from(&self, url: &Url, issuer: &str) -> Result<Url, String> {
+        let body = self.get(url).await.map_err(|e| e.to_string())?;
+        let metadata: Metadata = serde_json::from_slice(&body)
+            .map_err(|e| format!("the metadata at {url} is not a JSON object ({e})"))?;
+        if metadata.issuer.as_deref() != Some(issuer) {
+            return Err(format!(
+                "the metadata at {url} names another issuer (RFC 8414 §3.3)"
+            ));
+        }
+        let jwks_uri = metadata
+            .jwks_uri
+            .ok_or_else(|| format!("the metadata at {url} has no jwks_uri"))?;
+        uri::jwks(&jwks_uri).map_err(|e| format!("the metadata at {url}: {e}"))
     }
 }
 

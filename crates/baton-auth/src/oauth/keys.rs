@@ -7,7 +7,7 @@ use std::{
 
 use jsonwebtoken::{
     AlgorithmFamily, DecodingKey,
-    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse},
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse},
 };
 use tokio::{sync::Mutex, time::Instant};
 use url::Url;
@@ -61,12 +61,21 @@ impl KeySet {
     /// (`use: enc`), keys restricted to other operations or to an algorithm outside
     /// [`Algorithm::ALL`], and keys that do not parse are skipped. An error if none is left.
     pub(crate) fn parse(json: &[u8]) -> Result<Vec<KeyEntry>, Error> {
-        let set: JwkSet = serde_json::from_slice(json).map_err(|e| {
+        // Each key on its own: one key this crate cannot read must not hide the others.
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<serde_json::Value>,
+        }
+        let document: Document = serde_json::from_slice(json).map_err(|e| {
             Error::with_detail(ErrorKind::InvalidKeySet, "the document is not a JWKS")
                 .with_source(e)
         })?;
         let mut entries = Vec::new();
-        for jwk in set.keys.iter().take(MAX_KEYS) {
+        for value in document.keys.into_iter().take(MAX_KEYS) {
+            let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+                continue;
+            };
+            let jwk = &jwk;
             let common = &jwk.common;
             if common
                 .public_key_use
@@ -391,10 +400,13 @@ mod tests {
              "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
              "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
             {"kty":"OKP","crv":"X25519","kid":"x","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"},
+            {"kty":"RSA","kid":"broken","use":5,"n":"sXch","e":"AQAB"},
             {"kty":"EC","crv":"P-256","kid":"wrong-alg","alg":"HS256",
              "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
              "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
         ]}"#;
+        // The library refuses the whole set for its one broken key; this crate skips it.
+        assert!(serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks).is_err());
         let entries = KeySet::parse(jwks.as_bytes()).unwrap();
         let kids: Vec<_> = entries.iter().map(|e| e.kid.as_deref()).collect();
         assert_eq!(kids, [Some("ec")]);

@@ -137,6 +137,9 @@ pub enum Metadata {
     Rfc8414,
     /// Only at `/.well-known/openid-configuration`.
     OidcOnly,
+    /// An HTML page with status 200 at the RFC 8414 location (a web server that answers
+    /// every path), the real metadata at `/.well-known/openid-configuration`.
+    HtmlThenOidc,
     /// RFC 8414 metadata naming another issuer.
     WrongIssuer,
     /// Nowhere.
@@ -222,6 +225,7 @@ async fn rfc8414(State(state): State<Arc<IssuerState>>) -> impl IntoResponse {
     match mode {
         Metadata::Rfc8414 => (StatusCode::OK, metadata_doc(&state, &state.url)),
         Metadata::WrongIssuer => (StatusCode::OK, metadata_doc(&state, "https://evil.example")),
+        Metadata::HtmlThenOidc => (StatusCode::OK, "<!doctype html><p>app</p>".to_owned()),
         Metadata::OidcOnly | Metadata::Missing => (StatusCode::NOT_FOUND, String::new()),
     }
 }
@@ -230,7 +234,9 @@ async fn oidc(State(state): State<Arc<IssuerState>>) -> impl IntoResponse {
     state.metadata_hits.fetch_add(1, Ordering::SeqCst);
     let mode = *state.metadata.lock().unwrap();
     match mode {
-        Metadata::OidcOnly => (StatusCode::OK, metadata_doc(&state, &state.url)),
+        Metadata::OidcOnly | Metadata::HtmlThenOidc => {
+            (StatusCode::OK, metadata_doc(&state, &state.url))
+        }
         _ => (StatusCode::NOT_FOUND, String::new()),
     }
 }
