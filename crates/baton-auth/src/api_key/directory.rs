@@ -361,6 +361,9 @@ mod tests {
         let now = Utc::now();
         let mut record = ApiKeyRecord::new(&key, "alice", Scopes::all(), now, None).unwrap();
         let presented = PresentedApiKey::parse(key.reveal()).unwrap();
+        let shown = format!("{record:?}");
+        assert!(shown.contains("KeyHash(<redacted>)"), "{shown}");
+        assert!(!shown.contains(&key.hash().to_hex()), "{shown}");
         let identity = record.authenticate(&presented, now).unwrap();
         assert_eq!(identity.principal(), "key:alice");
         assert_eq!(identity.scopes(), Scopes::all());

@@ -22,6 +22,9 @@ use serde_json::Value;
 /// supported LTS).
 pub const OIDC_PROVIDER_VERSION: &str = "9.13.3";
 
+/// How long a starting provider may take to print its ready line.
+pub const READY_DEADLINE: Duration = Duration::from_secs(180);
+
 /// The provider's clients (see provider.mjs).
 pub const CLIENT: (&str, &str) = ("baton-test", "baton-test-secret");
 pub const SHORT_LIVED_CLIENT: (&str, &str) = ("baton-short", "baton-short-secret");
@@ -145,8 +148,9 @@ pub struct Provider {
 
 impl Provider {
     /// Starts the provider with the keys in `keys_file` (created when missing) on `port`
-    /// (0: any free port), adding a new signing key first when `add_key`. Waits (at most 60 s)
-    /// for its ready line.
+    /// (0: any free port), adding a new signing key first when `add_key`. Waits for its ready
+    /// line at most [`READY_DEADLINE`]: generous, because a loaded machine can take many
+    /// seconds to start Node.
     pub fn start(
         modules: &Path,
         keys_file: &Path,
@@ -183,13 +187,15 @@ impl Provider {
             // Keep draining so the provider never blocks on a full pipe.
             for _ in lines {}
         });
-        let ready = match rx.recv_timeout(Duration::from_secs(60)) {
+        let waiting = Instant::now();
+        let ready = match rx.recv_timeout(READY_DEADLINE) {
             Ok(line) => line,
-            Err(_) => {
+            Err(e) => {
                 let _ = child.kill();
-                let _ = child.wait();
+                let status = child.wait();
                 return Err(format!(
-                    "the provider printed no ready line: {}",
+                    "the provider printed no ready line after {:.1} s ({e}; exit {status:?}): {}",
+                    waiting.elapsed().as_secs_f64(),
                     fs::read_to_string(&log).unwrap_or_default()
                 ));
             }
