@@ -48,7 +48,7 @@ fn word_count() -> anyhow::Result<ExtraTool> {
             ))
         })
     });
-    Ok(ExtraTool { spec, handler })
+    Ok(ExtraTool::new(spec, handler))
 }
 
 #[tokio::main]

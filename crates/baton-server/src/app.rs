@@ -102,6 +102,16 @@ impl Baton {
     pub fn tools(&self) -> &ToolTable {
         &self.inner.tools
     }
+
+    /// The scopes each tool needs, the search meta-tools included when they are served.
+    pub fn tool_scopes(&self) -> crate::auth::ToolScopes {
+        let search = self
+            .inner
+            .discovery
+            .as_ref()
+            .map(|_| (SEARCH_TOOLS_NAME, CALL_TOOL_NAME));
+        crate::auth::ToolScopes::new(self.inner.tools.scopes(), search)
+    }
 }
 
 impl Baton {

@@ -15,6 +15,74 @@ pub enum ToolExposure {
     Search,
 }
 
+/// How HTTP callers prove who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
+pub enum AuthMethodArg {
+    /// No authentication: every HTTP caller is the principal `anonymous`. Allowed only when
+    /// every listen address is loopback, unless `--allow-unauthenticated`.
+    None,
+    /// API keys made by `baton token create`, sent as `Authorization: Bearer baton_…`.
+    ApiKey,
+    /// OAuth 2.1 JWT access tokens from the `--oauth-issuer`s, for `--resource-uri`.
+    Oauth,
+}
+
+/// `baton serve`'s authentication options.
+#[derive(Clone, Debug, Args)]
+pub struct AuthArgs {
+    /// How HTTP callers authenticate: `none`, or `api-key` and/or `oauth` (comma-separated
+    /// or repeated, to accept both). stdio callers act as --stdio-principal.
+    #[arg(
+        long = "auth",
+        env = "BATON_AUTH",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "none"
+    )]
+    pub methods: Vec<AuthMethodArg>,
+
+    /// Serve without authentication on a non-loopback address (only behind a proxy that
+    /// authenticates callers: every caller is then the same principal).
+    #[arg(long, env = "BATON_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+
+    /// baton's canonical MCP URL, as clients reach it (e.g. `https://baton.example.com/mcp`):
+    /// the audience OAuth tokens must name (RFC 8707) and the `resource` of the Protected
+    /// Resource Metadata. Required with `--auth oauth`; default `http://LISTEN/mcp`.
+    #[arg(long, env = "BATON_RESOURCE_URI")]
+    pub resource_uri: Option<String>,
+
+    /// Accepted OAuth token issuers (each token's `iss`, exactly), comma-separated.
+    #[arg(
+        long = "oauth-issuer",
+        env = "BATON_OAUTH_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub oauth_issuers: Vec<String>,
+
+    /// Where an issuer publishes its keys, as `ISSUER=JWKS_URI`, comma-separated (default:
+    /// discovered from the issuer's RFC 8414 or OpenID metadata).
+    #[arg(
+        long = "oauth-jwks-uri",
+        env = "BATON_OAUTH_JWKS_URIS",
+        value_delimiter = ','
+    )]
+    pub oauth_jwks_uris: Vec<String>,
+
+    /// Clock skew tolerated on token `exp` and `nbf`.
+    #[arg(long, env = "BATON_OAUTH_LEEWAY", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub oauth_leeway: Duration,
+
+    /// Shortest time between two fetches of an issuer's keys for an unknown `kid`.
+    #[arg(long, env = "BATON_OAUTH_JWKS_REFRESH", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub oauth_jwks_refresh: Duration,
+
+    /// How long an instance caches an API key it looked up: a revoked key stops working on
+    /// every instance within this time.
+    #[arg(long, env = "BATON_API_KEY_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub api_key_cache_ttl: Duration,
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -147,6 +215,10 @@ pub struct ServeArgs {
     /// conformance suite calls. For conformance runs only; never on by default.
     #[arg(long, env = "BATON_CONFORMANCE_FIXTURES")]
     pub conformance_fixtures: bool,
+
+    /// Authentication of HTTP callers.
+    #[command(flatten, next_help_heading = "Authentication")]
+    pub auth: AuthArgs,
 
     /// The principal stdio callers act as (HTTP callers get theirs from the request).
     #[arg(long, env = "BATON_STDIO_PRINCIPAL", default_value = "anonymous")]

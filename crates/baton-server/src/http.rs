@@ -25,7 +25,10 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
 
-use crate::{config::ServeArgs, principal::Principal};
+use crate::{
+    auth::{self, Granted, HttpAuth, ToolScopes},
+    config::ServeArgs,
+};
 
 /// What the HTTP app needs besides the handler.
 pub struct HttpOptions {
@@ -64,6 +67,8 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     handler: H,
     store: Arc<dyn ResearchStore>,
     options: &HttpOptions,
+    auth: Arc<HttpAuth>,
+    scopes: Arc<ToolScopes>,
     cut: CancellationToken,
 ) -> Router {
     let mut config = StreamableHttpServerConfig::default()
@@ -94,18 +99,49 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         .concurrency_limit(options.max_concurrent_requests)
         .timeout(options.request_timeout);
 
-    Router::new()
+    let body_check = BodyCheck {
+        max_body_bytes: options.max_body_bytes,
+        auth: Arc::clone(&auth),
+        scopes,
+    };
+    // Layers run outside in: authentication (headers only), then the body check.
+    let mut router = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn(attach_principal))
+        .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(middleware::from_fn_with_state(
-            options.max_body_bytes,
-            reject_malformed_json,
+            Arc::clone(&auth),
+            auth::authenticate,
         ))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if let Some((paths, document)) = auth.metadata() {
+        let document: Arc<str> = Arc::from(document);
+        for path in &paths {
+            let document = Arc::clone(&document);
+            router = router.route(
+                path,
+                get(move || async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document.to_string(),
+                    )
+                }),
+            );
+        }
+    }
+    router
         .with_state(store)
         .layer(overload)
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    principal = tracing::field::Empty,
+                )
+            }),
+        )
 }
 
 /// The origins accepted in `Origin`: the configured ones; by default the pages of the
@@ -154,21 +190,21 @@ fn overloaded(e: tower::BoxError) -> Response {
     }
 }
 
-/// Until authentication is configured every HTTP caller is the anonymous principal; the
-/// auth layer will replace this one and put the token's subject here instead.
-async fn attach_principal(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Principal::anonymous());
-    next.run(request).await
+/// What the body check needs.
+#[derive(Clone)]
+struct BodyCheck {
+    max_body_bytes: usize,
+    auth: Arc<HttpAuth>,
+    scopes: Arc<ToolScopes>,
 }
 
-/// JSON-RPC says a body that is not JSON gets `-32700 Parse error`; rmcp answers such a
-/// body with a plain-text 415, so the body is checked here first (a validating pass that
-/// builds nothing). Bodies over the limit get 413 before anything is parsed.
-async fn reject_malformed_json(
-    State(max_body_bytes): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Checks a JSON-RPC body before rmcp reads it. JSON-RPC says a body that is not JSON gets
+/// `-32700 Parse error`, but rmcp answers such a body with a plain-text 415, so the body is
+/// checked here first (a validating pass that builds nothing); bodies over the limit get 413
+/// before anything is parsed. Then a `tools/call` by a caller whose scopes do not cover the
+/// tool gets 403 `insufficient_scope` (callers holding every scope skip that parse).
+async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next) -> Response {
+    let max_body_bytes = check.max_body_bytes;
     let is_json_post = request.method() == axum::http::Method::POST
         && request
             .headers()
@@ -194,8 +230,37 @@ async fn reject_malformed_json(
         });
         return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
+    let granted = parts.extensions.get::<Granted>();
+    if granted.is_none_or(|g| g.0 != baton_auth::Scopes::all())
+        && let Some((tool, target)) = called_tool(&bytes)
+        && let Some(refused) = auth::check_scopes(
+            &check.auth,
+            &check.scopes,
+            granted,
+            &tool,
+            target.as_deref(),
+        )
+    {
+        return refused;
+    }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// The tool a `tools/call` body names, and the target a call-through (`call_tool`) names.
+fn called_tool(body: &[u8]) -> Option<(String, Option<String>)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if value.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    let params = value.get("params")?;
+    let tool = params.get("name")?.as_str()?.to_owned();
+    let target = params
+        .get("arguments")
+        .and_then(|a| a.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
+    Some((tool, target))
 }
 
 async fn healthz() -> &'static str {

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod auth;
 pub mod config;
 mod conformance;
 pub mod cursor;
@@ -71,6 +72,7 @@ fn register_catalog_file(tools: &mut ToolTable, path: &std::path::Path) -> anyho
         );
         tools.register(
             definition,
+            baton_auth::Scopes::empty(),
             Arc::new(move |_, _| {
                 let message = message.clone();
                 Box::pin(async move {
@@ -90,6 +92,8 @@ fn register_catalog_file(tools: &mut ToolTable, path: &std::path::Path) -> anyho
 pub struct ExtraTool {
     /// The definition and search metadata.
     pub spec: baton_catalog::ToolSpec,
+    /// The scopes a caller needs (empty, the default: any authenticated caller).
+    pub scopes: baton_auth::Scopes,
     /// What it does.
     pub handler: tools::ToolFn,
 }
@@ -106,7 +110,23 @@ impl ExtraTool {
                 .map_err(|e| anyhow::anyhow!("tool `{}`: {e}", definition.name))?;
         let spec = baton_catalog::ToolSpec::from_definition(definition)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(ExtraTool { spec, handler })
+        Ok(ExtraTool::new(spec, handler))
+    }
+
+    /// An extra tool any authenticated caller may call.
+    pub fn new(spec: baton_catalog::ToolSpec, handler: tools::ToolFn) -> Self {
+        ExtraTool {
+            spec,
+            scopes: baton_auth::Scopes::empty(),
+            handler,
+        }
+    }
+
+    /// Requires `scopes` of its callers.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: baton_auth::Scopes) -> Self {
+        self.scopes = scopes;
+        self
     }
 }
 
@@ -136,6 +156,7 @@ pub async fn build_with(
     for tool in extra {
         tools.register(
             tools::discovery::to_rmcp(&tool.spec.definition)?,
+            tool.scopes,
             tool.handler,
         )?;
         specs.push(tool.spec);
@@ -180,12 +201,14 @@ pub async fn serve_with(args: ServeArgs, mut extra: Vec<ExtraTool>) -> anyhow::R
         let (handler, stores) = build_with(&args, extra).await?;
         tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
         let tools = handler.tools().len();
+        let scopes = handler.tool_scopes();
         let handler = baton_conformance::WithFixtures::new(handler, fixtures);
-        return run(args, handler, stores, tools, started).await;
+        return run(args, handler, stores, tools, scopes, started).await;
     }
     let (handler, stores) = build_with(&args, extra).await?;
     let tools = handler.tools().len();
-    run(args, handler, stores, tools, started).await
+    let scopes = handler.tool_scopes();
+    run(args, handler, stores, tools, scopes, started).await
 }
 
 /// Serves `handler` (baton's, possibly wrapped) until SIGINT/SIGTERM or end of input.
@@ -194,6 +217,7 @@ async fn run<H>(
     handler: H,
     stores: store::Stores,
     tools: usize,
+    scopes: auth::ToolScopes,
     started: Instant,
 ) -> anyhow::Result<()>
 where
@@ -224,11 +248,14 @@ where
         return Ok(());
     }
 
+    let auth = auth::HttpAuth::from_args(&args.auth, args.listen, Arc::clone(&stores.keys)).await?;
     let cut = CancellationToken::new();
     let app = http::app(
         handler,
         stores.research,
         &http::HttpOptions::from_args(&args),
+        Arc::new(auth),
+        Arc::new(scopes),
         cut.clone(),
     );
     let grace = args.shutdown_grace;

@@ -79,6 +79,44 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage API keys (for `baton serve --auth api-key`); only their hashes are stored.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create an API key acting for a principal. The key is printed once, alone on stdout
+    /// (details go to stderr): store it now, it cannot be shown again.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The principal the key acts for (letters, digits, `.`, `_`, `-`, `@`); callers
+        /// using it are the principal `key:NAME`.
+        #[arg(long)]
+        principal: String,
+        /// Scopes it grants, comma-separated or repeated: research:read, research:write
+        /// (implies read), tools:search. Default: all of them.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// How long it works (e.g. `30d`, `12h`). Default: until revoked.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List API keys: id, principal, scopes, created, expires, state. Never the secrets.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke an API key by id; every instance refuses it within --api-key-cache-ttl.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The key's id (from `baton token list`, or the part after `baton_` in the key).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some(Command::Token { action }) => token(action).await,
         Some(Command::Keys { action }) => {
             let database = match &action {
                 KeysAction::List { database } | KeysAction::Rotate { database } => database,
@@ -171,6 +210,104 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn token(action: TokenAction) -> anyhow::Result<()> {
+    let database = match &action {
+        TokenAction::Create { database, .. }
+        | TokenAction::List { database }
+        | TokenAction::Revoke { database, .. } => database,
+    };
+    let stores = store::open(database, baton_store::Lifetimes::default(), false).await?;
+    let now = chrono::Utc::now();
+    match action {
+        TokenAction::Create {
+            principal,
+            scopes,
+            expires,
+            ..
+        } => {
+            let scopes: baton_auth::Scopes = if scopes.is_empty() {
+                baton_auth::Scopes::all()
+            } else {
+                scopes
+                    .join(" ")
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--scope: {e}"))?
+            };
+            let expires_at = match expires {
+                None => None,
+                Some(d) => Some(
+                    chrono::Duration::from_std(d)
+                        .ok()
+                        .and_then(|d| now.checked_add_signed(d))
+                        .context("--expires is too far in the future")?,
+                ),
+            };
+            let key = baton_auth::NewApiKey::generate();
+            let record = baton_auth::ApiKeyRecord::new(&key, &principal, scopes, now, expires_at)
+                .map_err(|e| anyhow::anyhow!("--principal: {e}"))?;
+            stores
+                .keys
+                .insert_api_key(baton_store::StoredApiKey {
+                    id: record.id.as_str().to_owned(),
+                    principal: record.principal.clone(),
+                    scopes: record.scopes.to_string(),
+                    hash: record.hash.as_bytes().to_vec(),
+                    created_at: record.created_at,
+                    expires_at: record.expires_at,
+                    revoked_at: None,
+                })
+                .await?;
+            println!("{}", key.reveal());
+            eprintln!(
+                "created API key {} for principal key:{} with scopes \"{}\", {}; the key above is \
+                 shown only now",
+                record.id.as_str(),
+                record.principal,
+                record.scopes,
+                expires_at.map_or("never expires".to_owned(), |t| format!(
+                    "expires {}",
+                    t.to_rfc3339()
+                ))
+            );
+        }
+        TokenAction::List { .. } => {
+            println!("ID\tPRINCIPAL\tSCOPES\tCREATED\tEXPIRES\tSTATE");
+            for key in stores.keys.api_keys().await? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if key.expires_at.is_some_and(|t| t <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\tkey:{}\t{}\t{}\t{}\t{state}",
+                    key.id,
+                    key.principal,
+                    key.scopes,
+                    key.created_at.to_rfc3339(),
+                    key.expires_at
+                        .map_or("never".to_owned(), |t| t.to_rfc3339()),
+                );
+            }
+        }
+        TokenAction::Revoke { id, .. } => {
+            // Accept the id alone, or a whole key (its id is the part after `baton_`).
+            let id = id.strip_prefix("baton_").unwrap_or(&id);
+            let id = id.split('_').next().unwrap_or(id).to_owned();
+            match stores.keys.revoke_api_key(&id, now).await? {
+                Some(key) => println!(
+                    "revoked API key {} (principal key:{}); instances refuse it within their \
+                     --api-key-cache-ttl (5s by default)",
+                    key.id, key.principal
+                ),
+                None => anyhow::bail!("no API key has the id {id}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(database: &DatabaseArgs, check: bool) -> anyhow::Result<()> {

@@ -153,3 +153,18 @@ pub const IMPORT_TASKS: &str = concat!(
 
 /// Checks that the database answers.
 pub const PING: &str = "SELECT 1";
+
+/// Stores a new API key; an existing id inserts nothing.
+pub const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, principal, scopes, hash, created_at, expires_at, revoked_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
+
+/// One API key by id.
+pub const SELECT_API_KEY: &str = "SELECT id, principal, scopes, hash, created_at, expires_at, revoked_at FROM api_keys WHERE id = $1";
+
+/// Every API key, oldest first.
+pub const SELECT_API_KEYS: &str = "SELECT id, principal, scopes, hash, created_at, expires_at, revoked_at \
+     FROM api_keys ORDER BY created_at, id";
+
+/// Revokes an API key at `$2`, keeping an earlier revocation time.
+pub const REVOKE_API_KEY: &str = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
+     RETURNING id, principal, scopes, hash, created_at, expires_at, revoked_at";

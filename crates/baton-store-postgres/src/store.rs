@@ -8,7 +8,7 @@ use baton_store::rules::{
 use baton_store::{
     BulkImport, Finding, FindingsPage, KeyStore, NewResearchTask, ResearchListCursor,
     ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId, ResearchTasksPage,
-    SigningKeyRecord, StartOutcome, StoreError,
+    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind, StoredApiKey,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -537,4 +537,69 @@ impl KeyStore for PostgresStore {
             .map_err(|e| from_sqlx("insert_signing_key", e))?;
         self.signing_keys().await
     }
+
+    async fn insert_api_key(&self, key: StoredApiKey) -> Result<(), StoreError> {
+        let done = sqlx::query(INSERT_API_KEY)
+            .bind(&key.id)
+            .bind(&key.principal)
+            .bind(&key.scopes)
+            .bind(&key.hash)
+            .bind(ms(key.created_at))
+            .bind(key.expires_at.map(ms))
+            .bind(key.revoked_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| from_sqlx("insert_api_key", e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::new(
+                StoreErrorKind::Internal,
+                "postgres: an api key with this id exists already",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<StoredApiKey>, StoreError> {
+        let row = sqlx::query(SELECT_API_KEY)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| from_sqlx("api_key", e))?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        let rows = sqlx::query(SELECT_API_KEYS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| from_sqlx("api_keys", e))?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredApiKey>, StoreError> {
+        let row = sqlx::query(REVOKE_API_KEY)
+            .bind(id)
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| from_sqlx("revoke_api_key", e))?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+}
+
+fn api_key_from_row(row: &PgRow) -> Result<StoredApiKey, StoreError> {
+    let get = |e| from_sqlx("row decoding", e);
+    Ok(StoredApiKey {
+        id: row.try_get("id").map_err(get)?,
+        principal: row.try_get("principal").map_err(get)?,
+        scopes: row.try_get("scopes").map_err(get)?,
+        hash: row.try_get("hash").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+        expires_at: row.try_get("expires_at").map_err(get)?,
+        revoked_at: row.try_get("revoked_at").map_err(get)?,
+    })
 }

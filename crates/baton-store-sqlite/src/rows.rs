@@ -1,7 +1,9 @@
 //! Rows and times: how a research task is read from a row, and times as INTEGER
 //! milliseconds since the Unix epoch.
 
-use baton_store::{ResearchStatus, ResearchTask, ResearchTaskId, StoreError, StoreErrorKind};
+use baton_store::{
+    ResearchStatus, ResearchTask, ResearchTaskId, StoreError, StoreErrorKind, StoredApiKey,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -22,7 +24,31 @@ macro_rules! t_task_columns {
     };
 }
 
-pub(crate) use {t_task_columns, task_columns};
+/// The columns of `api_keys`, in the order [`api_key_from_row`] reads them.
+macro_rules! api_key_columns {
+    () => {
+        "id, principal, scopes, hash, created_at, expires_at, revoked_at"
+    };
+}
+
+pub(crate) use {api_key_columns, t_task_columns, task_columns};
+
+/// Reads an API key from a row of [`api_key_columns!`].
+pub(crate) fn api_key_from_row(row: &SqliteRow) -> Result<StoredApiKey, StoreError> {
+    let get_err = |e: sqlx::Error| {
+        StoreError::new(StoreErrorKind::Internal, "sqlite: corrupt api key row").with_source(e)
+    };
+    let time = |ms: Option<i64>| ms.map(from_ms).transpose();
+    Ok(StoredApiKey {
+        id: row.try_get(0).map_err(get_err)?,
+        principal: row.try_get(1).map_err(get_err)?,
+        scopes: row.try_get(2).map_err(get_err)?,
+        hash: row.try_get(3).map_err(get_err)?,
+        created_at: from_ms(row.try_get(4).map_err(get_err)?)?,
+        expires_at: time(row.try_get(5).map_err(get_err)?)?,
+        revoked_at: time(row.try_get(6).map_err(get_err)?)?,
+    })
+}
 
 /// Reads a task from the first ten columns of `row` ([`task_columns!`]).
 pub(crate) fn task_from_row(row: &SqliteRow) -> Result<ResearchTask, StoreError> {

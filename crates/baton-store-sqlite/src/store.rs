@@ -6,7 +6,7 @@ use baton_store::rules::{refreshed_expiry, truncate_to_millis};
 use baton_store::{
     BulkImport, Finding, FindingsPage, KeyStore, NewResearchTask, ResearchListCursor,
     ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId, ResearchTasksPage,
-    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind,
+    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind, StoredApiKey,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -14,7 +14,9 @@ use tokio::sync::oneshot;
 
 use crate::SqliteStore;
 use crate::error::{corrupt, db_err, mismatch, writer_stopped};
-use crate::rows::{from_ms, ms, t_task_columns, task_columns, task_from_row};
+use crate::rows::{
+    api_key_columns, api_key_from_row, from_ms, ms, t_task_columns, task_columns, task_from_row,
+};
 use crate::writer::{Done, Job, Op};
 
 /// A live task of `owner`'s.
@@ -344,6 +346,72 @@ impl KeyStore for SqliteStore {
         .await
         .map_err(db_err("insert signing key"))?;
         self.signing_keys().await
+    }
+
+    async fn insert_api_key(&self, key: StoredApiKey) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO api_keys (id, principal, scopes, hash, created_at, expires_at, revoked_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&key.id)
+        .bind(&key.principal)
+        .bind(&key.scopes)
+        .bind(&key.hash)
+        .bind(ms(key.created_at))
+        .bind(key.expires_at.map(ms))
+        .bind(key.revoked_at.map(ms))
+        .execute(&self.write)
+        .await
+        .map_err(db_err("insert api key"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::new(
+                StoreErrorKind::Internal,
+                "sqlite: an api key with this id exists already",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<StoredApiKey>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err("read api key"))?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err("read api keys"))?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredApiKey>, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1 RETURNING ",
+            api_key_columns!()
+        ))
+        .bind(id)
+        .bind(ms(now))
+        .fetch_optional(&self.write)
+        .await
+        .map_err(db_err("revoke api key"))?;
+        row.as_ref().map(api_key_from_row).transpose()
     }
 }
 

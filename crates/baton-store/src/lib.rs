@@ -60,7 +60,7 @@ mod stores;
 pub mod testkit;
 
 pub use error::{StoreError, StoreErrorKind};
-pub use keys::SigningKeyRecord;
+pub use keys::{SigningKeyRecord, StoredApiKey};
 pub use research::{
     Finding, FindingsPage, NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask,
     ResearchTaskId, ResearchTasksPage, StartOutcome,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     FindingsPage, NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask,
-    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError,
+    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError, StoredApiKey,
 };
 
 /// A durable store of research tasks, keyed by [`ResearchTaskId`] and always scoped by
@@ -109,7 +109,8 @@ pub trait ResearchStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// A durable store of handle-signing keys, shared by every instance on one database.
+/// A durable store of keys, shared by every instance on one database: handle-signing keys,
+/// and the hashes of API keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// Returns every stored handle-signing key, oldest first.
@@ -122,6 +123,26 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         key: SigningKeyRecord,
     ) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Stores a new API key. An id that exists already is an
+    /// [`crate::StoreErrorKind::Internal`] error (ids are random: it means a bug) and
+    /// changes nothing.
+    async fn insert_api_key(&self, key: StoredApiKey) -> Result<(), StoreError>;
+
+    /// The API key with this id, revoked and expired ones included; `None` when there is
+    /// none.
+    async fn api_key(&self, id: &str) -> Result<Option<StoredApiKey>, StoreError>;
+
+    /// Every API key, oldest first (ties by id).
+    async fn api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError>;
+
+    /// Marks the API key revoked at `now` (a key revoked before keeps its first revocation
+    /// time) and returns it; `None` when there is no key with this id.
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredApiKey>, StoreError>;
 }
 
 /// Bulk loading of research tasks: an optional capability, for seeding benchmarks and

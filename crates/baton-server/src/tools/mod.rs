@@ -9,6 +9,7 @@ pub mod research;
 
 use std::{borrow::Cow, collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
+use baton_auth::Scopes;
 use baton_protocol::ToolError;
 use rmcp::{
     ErrorData,
@@ -29,6 +30,8 @@ pub type ToolFn = Arc<dyn Fn(Principal, JsonObject) -> ToolFuture + Send + Sync>
 pub struct RegisteredTool {
     /// Its MCP definition.
     pub definition: Tool,
+    /// The OAuth/API-key scopes a caller needs to call it (empty: any authenticated caller).
+    pub scopes: Scopes,
     /// Its handler.
     pub handler: ToolFn,
 }
@@ -40,8 +43,14 @@ pub struct ToolTable {
 }
 
 impl ToolTable {
-    /// Adds a tool. A second tool with the same name replaces nothing: it is a start-up bug.
-    pub fn register(&mut self, mut definition: Tool, handler: ToolFn) -> anyhow::Result<()> {
+    /// Adds a tool that callers with `scopes` may call. A second tool with the same name
+    /// replaces nothing: it is a start-up bug.
+    pub fn register(
+        &mut self,
+        mut definition: Tool,
+        scopes: Scopes,
+        handler: ToolFn,
+    ) -> anyhow::Result<()> {
         let name = definition.name.to_string();
         // rmcp clones a tool's definition on every `tools/call` (to check `Mcp-Param-*`
         // headers against it). Tools are registered once, at start-up, so their texts can
@@ -59,6 +68,7 @@ impl ToolTable {
             name,
             RegisteredTool {
                 definition,
+                scopes,
                 handler,
             },
         );
@@ -73,6 +83,14 @@ impl ToolTable {
     /// Every definition, in name order.
     pub fn definitions(&self) -> impl Iterator<Item = &Tool> {
         self.tools.values().map(|t| &t.definition)
+    }
+
+    /// The scopes each tool needs, by name.
+    pub fn scopes(&self) -> std::collections::HashMap<String, Scopes> {
+        self.tools
+            .iter()
+            .map(|(name, tool)| (name.clone(), tool.scopes))
+            .collect()
     }
 
     /// How many tools there are.

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use baton_auth::{Scope, Scopes};
 use baton_handle::Codec;
 use baton_protocol::{
     AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding,
@@ -368,8 +369,11 @@ impl Research {
         register::<StartResearchTask, StartedResearchTask, _, _>(
             table,
             self,
-            tool::START_RESEARCH_TASK,
-            "Start research task",
+            Listing {
+                name: tool::START_RESEARCH_TASK,
+                scope: Scope::ResearchWrite,
+                title: "Start research task",
+            },
             format!(
                 "Start a research task on a topic and get back its handle: pass that handle to every other research-task tool. \
                  `topic` is 1-{} characters; `depth` 1-5 (default 2). Give an `idempotency_key` to make retries safe: a repeated key returns the same task. {life}",
@@ -381,8 +385,11 @@ impl Research {
         register::<HandleArgs, ResearchTaskView, _, _>(
             table,
             self,
-            tool::GET_TASK_STATUS,
-            "Get research task status",
+            Listing {
+                name: tool::GET_TASK_STATUS,
+                scope: Scope::ResearchRead,
+                title: "Get research task status",
+            },
             format!(
                 "Get a research task's topic, depth, status (running, complete or cancelled), findings count and times. {life}"
             ),
@@ -392,8 +399,11 @@ impl Research {
         register::<AddFindings, FindingsAdded, _, _>(
             table,
             self,
-            tool::ADD_FINDINGS,
-            "Add findings",
+            Listing {
+                name: tool::ADD_FINDINGS,
+                scope: Scope::ResearchWrite,
+                title: "Add findings",
+            },
             format!(
                 "Append findings to a running research task, in order, and get the new total. Up to {} findings per call, {} characters each, {} per task. \
                  Fails without changing anything if the task is complete or cancelled.",
@@ -405,8 +415,11 @@ impl Research {
         register::<CompleteResearchTask, CompletedResearchTask, _, _>(
             table,
             self,
-            tool::COMPLETE_RESEARCH_TASK,
-            "Complete research task",
+            Listing {
+                name: tool::COMPLETE_RESEARCH_TASK,
+                scope: Scope::ResearchWrite,
+                title: "Complete research task",
+            },
             format!(
                 "Complete a running research task. The findings given (0-{} items) are appended after any added earlier with add_findings; \
                  together they are the task's result, readable with get_task_results. A task completes once: completing it again is an error that changes nothing.",
@@ -418,8 +431,11 @@ impl Research {
         register::<GetTaskResults, ResearchResults, _, _>(
             table,
             self,
-            tool::GET_TASK_RESULTS,
-            "Get research task results",
+            Listing {
+                name: tool::GET_TASK_RESULTS,
+                scope: Scope::ResearchRead,
+                title: "Get research task results",
+            },
             format!(
                 "Read a research task's findings in order, a page at a time (`limit` 1-{}, default {}); pass `next_cursor` back as `cursor` for the next page.",
                 l.max_page_size, l.default_page_size
@@ -430,8 +446,11 @@ impl Research {
         register::<HandleArgs, CancelledResearchTask, _, _>(
             table,
             self,
-            tool::CANCEL_RESEARCH_TASK,
-            "Cancel research task",
+            Listing {
+                name: tool::CANCEL_RESEARCH_TASK,
+                scope: Scope::ResearchWrite,
+                title: "Cancel research task",
+            },
             "Cancel a running research task. Its findings stay readable; it accepts no more. Cancelling a complete or cancelled task is an error that changes nothing.".to_owned(),
             writes.destructive(true),
             |r, who, a| async move { r.cancel(who, a).await },
@@ -439,8 +458,11 @@ impl Research {
         register::<ListResearchTasks, ResearchTaskList, _, _>(
             table,
             self,
-            tool::LIST_RESEARCH_TASKS,
-            "List research tasks",
+            Listing {
+                name: tool::LIST_RESEARCH_TASKS,
+                scope: Scope::ResearchRead,
+                title: "List research tasks",
+            },
             format!(
                 "List your own research tasks with their handles, newest first, optionally only those in one `status`; a page at a time (`limit` 1-{}, default {}).",
                 l.max_page_size, l.default_page_size
@@ -452,13 +474,19 @@ impl Research {
     }
 }
 
+/// How a tool is listed: its name, title, and the scope its callers need.
+struct Listing {
+    name: &'static str,
+    scope: Scope,
+    title: &'static str,
+}
+
 /// Registers one typed tool: schemas from the argument and result types, arguments parsed
 /// with field paths in errors, outcome rendered as structured content or a tool error.
 fn register<A, R, F, Fut>(
     table: &mut ToolTable,
     service: &Arc<Research>,
-    name: &'static str,
-    title: &'static str,
+    listing: Listing,
     description: String,
     annotations: ToolAnnotations,
     run: F,
@@ -469,6 +497,7 @@ where
     F: Fn(Arc<Research>, Principal, A) -> Fut + Send + Sync + Copy + 'static,
     Fut: std::future::Future<Output = Result<R, ToolError>> + Send + 'static,
 {
+    let Listing { name, scope, title } = listing;
     let input =
         schema_for_input::<A>().map_err(|e| anyhow::anyhow!("input schema of {name}: {e}"))?;
     let definition = Tool::new(name, description, input)
@@ -485,5 +514,5 @@ where
             }
         })
     });
-    table.register(definition, handler)
+    table.register(definition, Scopes::from_iter([scope]), handler)
 }

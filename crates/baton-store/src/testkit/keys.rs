@@ -132,3 +132,121 @@ where
         );
     }
 }
+
+fn api_key(id: &str, principal: &str, created_at: DateTime<Utc>) -> StoredApiKey {
+    let mut hash: Vec<u8> = id.bytes().cycle().take(32).collect();
+    hash[0] = 0;
+    hash[31] = 0xff;
+    StoredApiKey {
+        id: id.to_owned(),
+        principal: principal.to_owned(),
+        scopes: "research:read research:write".to_owned(),
+        hash,
+        created_at,
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+/// API keys are stored exactly (times to the millisecond), found by id, listed oldest first
+/// (ties by id), survive a reopen, and a second key with an existing id changes nothing.
+pub async fn api_keys_round_trip<B: Backend>(backend: &B)
+where
+    B::Store: KeyStore,
+{
+    let store = backend.open_fresh(default_lifetimes()).await;
+    let now = T0();
+    assert!(
+        ok(store.api_keys().await, "api_keys").is_empty(),
+        "a fresh store has api keys"
+    );
+    let first = StoredApiKey {
+        expires_at: Some(now + hours(1)),
+        ..api_key("k1aaaa", "ci-bot", now + Duration::microseconds(1_500))
+    };
+    let second = api_key("k0bbbb", "orchestrator", now + secs(1));
+    let tie = api_key("k2cccc", "sub-agent", now + secs(1));
+    for key in [&first, &second, &tie] {
+        ok(store.insert_api_key(key.clone()).await, "insert_api_key");
+    }
+    let first = StoredApiKey {
+        created_at: now + ms(1),
+        ..first
+    };
+    assert_eq!(
+        ok(store.api_key("k1aaaa").await, "api_key"),
+        Some(first.clone()),
+        "an api key read back (created_at truncated to the millisecond)"
+    );
+    assert_eq!(
+        ok(store.api_key("nope").await, "api_key"),
+        None,
+        "an unknown id"
+    );
+    let duplicate = StoredApiKey {
+        principal: "intruder".into(),
+        ..api_key("k1aaaa", "intruder", now)
+    };
+    assert!(
+        store.insert_api_key(duplicate).await.is_err(),
+        "a second key with an existing id must be refused"
+    );
+    let all = vec![first, second, tie];
+    assert_eq!(
+        ok(store.api_keys().await, "api_keys"),
+        all,
+        "api keys, oldest first, ties by id"
+    );
+    let store = backend.reopen(store).await;
+    assert_eq!(
+        ok(store.api_keys().await, "api_keys"),
+        all,
+        "api keys after reopen"
+    );
+}
+
+/// Revoking marks a key with the revocation time, keeps the first time when revoked again,
+/// leaves other keys alone, and answers `None` for an unknown id.
+pub async fn api_key_revocation<B: Backend>(backend: &B)
+where
+    B::Store: KeyStore,
+{
+    let store = backend.open_fresh(default_lifetimes()).await;
+    let now = T0();
+    let key = api_key("rev1", "ci-bot", now);
+    let other = api_key("rev2", "ci-bot", now);
+    ok(store.insert_api_key(key.clone()).await, "insert_api_key");
+    ok(store.insert_api_key(other.clone()).await, "insert_api_key");
+    let revoked = StoredApiKey {
+        revoked_at: Some(now + secs(5)),
+        ..key
+    };
+    assert_eq!(
+        ok(store.revoke_api_key("rev1", now + secs(5)).await, "revoke"),
+        Some(revoked.clone()),
+        "the revoked key"
+    );
+    assert_eq!(
+        ok(
+            store.revoke_api_key("rev1", now + secs(9)).await,
+            "revoke again"
+        ),
+        Some(revoked.clone()),
+        "revoking again keeps the first revocation time"
+    );
+    assert_eq!(
+        ok(store.revoke_api_key("nope", now).await, "revoke unknown"),
+        None,
+        "revoking an unknown id"
+    );
+    assert_eq!(
+        ok(store.api_key("rev1").await, "api_key"),
+        Some(revoked),
+        "a revoked key read back"
+    );
+    assert_eq!(
+        ok(store.api_key("rev2").await, "api_key"),
+        Some(other),
+        "another key is untouched"
+    );
+}

@@ -59,7 +59,7 @@
 //! * **Idempotency.** A key is bound to the task it created while that task is alive;
 //!   once the task has expired, the key may start a new task.
 //! * **Isolation between checks.** `open_fresh` must return an empty store (no tasks, no
-//!   signing keys). The previous check's store has been dropped before the next opens.
+//!   signing keys, no API keys). The previous check's store has been dropped before the next opens.
 //!   Checks use owners named `alice`, `bob` and `carol`.
 
 use std::any::Any;
@@ -76,7 +76,7 @@ use futures::FutureExt;
 use crate::{
     BulkImport, KeyStore, Lifetimes, NewResearchTask, ResearchListCursor, ResearchStatus,
     ResearchStore, ResearchTask, ResearchTaskId, SigningKeyRecord, StoreError, StoreErrorKind,
-    expiry_after_write,
+    StoredApiKey, expiry_after_write,
 };
 
 pub mod import;
@@ -170,6 +170,8 @@ part!(
         signing_key_times_are_milliseconds,
         signing_keys_survive_reopen,
         racing_signing_key_inserts,
+        api_keys_round_trip,
+        api_key_revocation,
     ]
 );
 
