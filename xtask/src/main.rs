@@ -1,5 +1,7 @@
 //! baton's chores (`cargo xtask <command>`): every task a developer or CI runs.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 mod bench;
@@ -37,8 +39,19 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole cause chain, without a backtrace: these errors say what to fix.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Test(args) => chores::test(args),
         Command::Lint => chores::lint(),
         Command::Fmt => helpers::cargo(&["fmt", "--all"]),

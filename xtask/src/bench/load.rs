@@ -106,7 +106,7 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
                 s["errors"],
                 s["requests"],
                 MAX_ERROR_SHARE * 100.0,
-                s["first_error"]
+                s["first_error"].as_str().unwrap_or("none recorded")
             );
         }
         Some(s)
@@ -145,8 +145,8 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
                         v["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
                         v["errors"]
                     );
-                    if v["errors"].as_u64().unwrap_or(0) > 0 {
-                        eprintln!("bench:   first error: {}", v["first_error"]);
+                    if let Some(first) = v["first_error"].as_str() {
+                        eprintln!("bench:   first error: {first}");
                     }
                     json!({"server": kind.id(), "workload": w, "concurrency": c,
                            "result": v, "rss_kb": rss.map(|r| r.0)})

@@ -84,11 +84,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 eprintln!("bench: scaling {} not run: {e:#}", k.id());
                 rep.notes
                     .push(format!("scaling for {} not run: {e:#}", k.id()));
-                let why = format!("{e:#}");
                 rep.failed_steps.push(format!(
                     "scaling {}: did not run: {}",
                     k.id(),
-                    why.lines().next().unwrap_or_default()
+                    report::one_line(&format!("{e:#}"))
                 ));
             }
         }

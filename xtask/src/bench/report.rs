@@ -46,7 +46,7 @@ pub fn gate_failures(rep: &Report, kinds: &[Kind]) -> Vec<String> {
             None => out.push(format!("{}: did not run", k.id())),
             Some(row) => {
                 if let Some(e) = row["error"].as_str() {
-                    out.push(format!("{}: did not run: {}", k.id(), first_line(e)));
+                    out.push(format!("{}: did not run: {}", k.id(), one_line(e)));
                 }
             }
         }
@@ -60,7 +60,7 @@ pub fn gate_failures(rep: &Report, kinds: &[Kind]) -> Vec<String> {
             c["concurrency"]
         );
         match c["error"].as_str() {
-            Some(e) => out.push(format!("{what}: did not run: {}", first_line(e))),
+            Some(e) => out.push(format!("{what}: did not run: {}", one_line(e))),
             None => out.extend(judge(&what, &c["result"])),
         }
     }
@@ -82,26 +82,31 @@ fn judge(what: &str, result: &Value) -> Option<String> {
     let ok = result["ok"].as_u64().unwrap_or(0);
     let requests = result["requests"].as_u64().unwrap_or(0);
     let share = error_share(result).unwrap_or(1.0);
+    let first_error = result["first_error"].as_str().unwrap_or("none recorded");
     if ok == 0 || requests == 0 {
         Some(format!(
-            "{what}: no successful request; first error: {}",
-            result["first_error"]
+            "{what}: no successful request ({} of {requests} failed); first error: {first_error}",
+            result["errors"]
         ))
     } else if share > MAX_ERROR_SHARE {
         Some(format!(
-            "{what}: {} of {requests} requests failed ({:.2} %, more than {:.0} %); first error: {}",
+            "{what}: {} of {requests} requests failed ({:.2} %, more than {:.0} %); first error: {first_error}",
             result["errors"],
             share * 100.0,
             MAX_ERROR_SHARE * 100.0,
-            result["first_error"]
         ))
     } else {
         None
     }
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
+/// An error on one line (for a list item or a table cell), at most 600 characters.
+pub fn one_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
 }
 
 fn cell<'a>(rep: &'a Report, server: &str, workload: &str, conc: usize) -> Option<&'a Value> {
@@ -268,7 +273,7 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
                 f(mb("idle_rss_kb"), 1),
                 f(mb("peak_rss_kb"), 1),
                 r["error"].as_str().map_or("ok".to_string(), |e| {
-                    format!("not run: {}", e.lines().next().unwrap_or(""))
+                    format!("not run: {}", one_line(e).replace('|', "\\|"))
                 })
             );
         }
