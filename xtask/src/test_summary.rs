@@ -102,27 +102,33 @@ impl Summary {
         s
     }
 
-    /// Fails when a test failed, when none ran, or (under CI) when any skipped.
+    /// Fails when a test failed, when none ran, or (under CI) when any skipped; the error
+    /// names every reason that applies.
     pub fn judge(&self, ci: bool) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
         if !self.failed.is_empty() {
-            bail!(
+            problems.push(format!(
                 "{} test(s) failed: {}",
                 self.failed.len(),
                 self.failed.join(", ")
-            );
+            ));
         }
         if self.ran() == 0 {
-            bail!("no test ran");
+            problems.push("no test ran".to_owned());
         }
         if ci && !self.skipped.is_empty() {
             let names: Vec<&str> = self.skipped.iter().map(|(n, _)| n.as_str()).collect();
-            bail!(
+            problems.push(format!(
                 "{} test(s) skipped, and CI is set, so a skip is a failure: {}",
                 self.skipped.len(),
                 names.join(", ")
-            );
+            ));
         }
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", problems.join("; "))
+        }
     }
 }
 
@@ -185,7 +191,15 @@ BATON-SKIP: nginx not found (looked at $BATON_NGINX, /usr/sbin/nginx and PATH)
     #[test]
     fn a_skip_fails_only_under_ci_and_a_failure_always() {
         let mut s = Summary::from_junit(REPORT).unwrap();
-        assert!(s.judge(false).unwrap_err().to_string().contains("broken"));
+        assert_eq!(
+            s.judge(false).unwrap_err().to_string(),
+            "1 test(s) failed: baton-e2e::fleet::broken"
+        );
+        let both = s.judge(true).unwrap_err().to_string();
+        assert!(
+            both.contains("broken") && both.contains("1 test(s) skipped"),
+            "{both}"
+        );
         s.failed.clear();
         assert!(s.judge(false).is_ok());
         let under_ci = s.judge(true).unwrap_err().to_string();
