@@ -490,3 +490,54 @@ pub fn write(
     )?;
     Ok(md)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell_row(server: &str, ok: u64, errors: u64) -> Value {
+        json!({"server": server, "workload": "status", "concurrency": 16,
+               "result": {"ok": ok, "errors": errors, "requests": ok + errors,
+                          "first_error": if errors > 0 { json!("isError: boom") } else { Value::Null }}})
+    }
+
+    #[test]
+    fn the_gate_passes_at_most_one_percent_of_errors_and_names_every_failure() {
+        let mut rep = Report::default();
+        for k in ["baton-sqlite", "ceiling"] {
+            rep.servers.push(json!({"server": k, "cold_start_ms": 5.0}));
+        }
+        rep.servers
+            .push(json!({"server": "baton-postgres", "error": "psql failed:\nConnection refused"}));
+        rep.cells.push(cell_row("baton-sqlite", 990, 10)); // exactly 1 %: passes
+        rep.cells.push(cell_row("ceiling", 979, 21)); // 2.1 %: fails
+        rep.cells.push(cell_row("ceiling", 0, 500)); // fails fast: fails
+        rep.cells
+            .push(json!({"server": "baton-sqlite", "workload": "discover",
+                              "concurrency": 1, "error": "load generator failed"}));
+        let kinds = [
+            Kind::BatonSqlite,
+            Kind::BatonPostgres,
+            Kind::Ceiling,
+            Kind::PythonProduction,
+        ];
+        assert_eq!(
+            gate_failures(&rep, &kinds),
+            [
+                "baton-postgres: did not run: psql failed: Connection refused",
+                "python-production: did not run",
+                "ceiling status @16: 21 of 1000 requests failed (2.10 %, more than 1 %); first error: isError: boom",
+                "ceiling status @16: no successful request (500 of 500 failed); first error: isError: boom",
+                "baton-sqlite discover @1: did not run: load generator failed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clean_run_passes_the_gate() {
+        let mut rep = Report::default();
+        rep.servers.push(json!({"server": "ceiling"}));
+        rep.cells.push(cell_row("ceiling", 1000, 0));
+        assert!(gate_failures(&rep, &[Kind::Ceiling]).is_empty());
+    }
+}
