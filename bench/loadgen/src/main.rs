@@ -5,12 +5,17 @@
 //! request with `Content-Type`, `Accept: application/json, text/event-stream`,
 //! `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (tools/call) and `params._meta` carrying the
 //! protocol version and client capabilities. A warm-up phase runs the same loop unrecorded, then
-//! every request started in the measured window is recorded in an HDR histogram. The run is
-//! bounded both by time (`--duration`) and by request count (`--max-requests`), and each request
-//! by `--request-timeout`.
+//! every request started in the measured window is accounted for. The run is bounded both by
+//! time (`--duration`) and by request count (`--max-requests`), and each request by
+//! `--request-timeout`.
 //!
-//! Errors: HTTP status other than 200, a transport failure or time-out, a JSON-RPC error, a tool
-//! result with `isError: true`, or (for `status`) a result that does not echo the handle.
+//! A request *succeeds* when the answer is HTTP 200 carrying a JSON-RPC response to that request
+//! (same id) with a `result` and no `error`, whose result (for `tools/call`) is not
+//! `isError: true`, and (for `status`) echoes the handle asked about. Anything else is an error:
+//! another HTTP status, a transport failure or time-out, a JSON-RPC error, a tool error, an
+//! unreadable body. Only successful requests count in `rps` and in the latency histogram, so a
+//! server that fails fast cannot look fast; errors are reported beside them (`errors`, by kind
+//! in `error_kinds`, and `error_share` of all measured requests).
 //!
 //! Workloads: `status` (get_task_status round-robin over `--handles FILE`), `lifecycle`
 //! (start_research_task → add_findings → get_task_status → complete_research_task; add_findings
@@ -179,6 +184,8 @@ fn cerr(kind: ErrKind, detail: impl Into<String>) -> CallError {
 #[derive(Deserialize)]
 struct RpcLite {
     #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
     error: Option<Value>,
     #[serde(default)]
     result: Option<ResultLite>,
@@ -317,7 +324,7 @@ impl Client {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| cerr(ErrKind::Parse, format!("build request: {e}")))?;
         let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.send(req)).await {
+        match tokio::time::timeout(timeout, self.send(req, id)).await {
             Ok(r) => {
                 if matches!(&r, Err(e) if e.kind == ErrKind::Transport) {
                     self.sender = None;
@@ -334,7 +341,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, req: Request<Full<Bytes>>) -> CallResult {
+    async fn send(&mut self, req: Request<Full<Bytes>>, id: u64) -> CallResult {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -382,6 +389,15 @@ impl Client {
         })?;
         if let Some(e) = lite.error {
             return Err(cerr(ErrKind::JsonRpc, format!("JSON-RPC error: {e}")));
+        }
+        if lite.id.as_ref().and_then(Value::as_u64) != Some(id) {
+            return Err(cerr(
+                ErrKind::Parse,
+                format!(
+                    "response id {} is not the request id {id}",
+                    lite.id.unwrap_or(Value::Null)
+                ),
+            ));
         }
         match lite.result {
             None => Err(cerr(
@@ -518,9 +534,10 @@ impl WorkerOut {
                     record(&mut self.steps[s], d);
                 }
             }
+            // A failed request is counted, never timed: a fast failure must not look like
+            // fast service.
             Err(e) => {
                 self.errors.add(e.kind);
-                record(&mut self.req, d);
                 if self.first_error.is_none() {
                     self.first_error = Some(e.detail.clone());
                 }
@@ -857,6 +874,11 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         .as_secs_f64()
         .max(1e-9);
     let requests = ok + errors.total();
+    let error_share = if requests == 0 {
+        0.0
+    } else {
+        errors.total() as f64 / requests as f64
+    };
     let mut out = json!({
         "workload": cli.workload.name(),
         "label": cli.label,
@@ -868,7 +890,8 @@ async fn run(cli: Cli) -> anyhow::Result<Value> {
         "ok": ok,
         "errors": errors.total(),
         "error_kinds": errors.to_json(),
-        "rps": requests as f64 / elapsed,
+        "error_share": error_share,
+        "rps": ok as f64 / elapsed,
         "latency_ms": hist_json(&req),
         "warmup_requests": wreq,
         "warmup_errors": werr,

@@ -1,0 +1,256 @@
+//! Child processes: a guard that kills on drop, and commands run to completion within a
+//! time bound, with errors that say what ran, where, and how it ended.
+
+use std::{
+    io::Read,
+    ops::{Deref, DerefMut},
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::{Error, ErrorKind};
+
+/// How many lines of each output stream an [`ErrorKind::Exit`] keeps.
+const TAIL_LINES: usize = 20;
+
+/// A child process that is killed and reaped when the guard is dropped, so every exit path
+/// (an error, a panic in a test) cleans up.
+///
+/// It dereferences to the [`Child`], so `guard.stdout.take()` or `guard.try_wait()` work
+/// as on the child itself.
+///
+/// ```
+/// use std::process::Command;
+/// use baton_devtools::ChildGuard;
+///
+/// let mut sleeper = ChildGuard::spawn(Command::new("sleep").arg("60"))?;
+/// assert!(sleeper.try_wait()?.is_none(), "still running");
+/// let pid = sleeper.id();
+/// drop(sleeper); // killed and reaped here
+/// assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Starts `cmd`; the error names the command and the folder it was to run in.
+    pub fn spawn(cmd: &mut Command) -> Result<ChildGuard, Error> {
+        cmd.spawn().map(ChildGuard::new).map_err(|e| {
+            Error::new(ErrorKind::Spawn {
+                command: describe(cmd),
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// Guards a child started elsewhere.
+    pub fn new(child: Child) -> ChildGuard {
+        ChildGuard { child }
+    }
+
+    /// Asks the process to stop with SIGTERM (through the `kill` command: this workspace
+    /// forbids `unsafe`), as a service manager would; the guard still kills it when dropped.
+    pub fn terminate(&self) -> Result<(), Error> {
+        let pid = self.child.id().to_string();
+        let mut kill = Command::new("kill");
+        kill.args(["-TERM", &pid]);
+        run_captured(&mut kill, Duration::from_secs(10)).map(drop)
+    }
+}
+
+impl Deref for ChildGuard {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        // Either may fail because the process already exited: nothing left to clean up.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a successful [`run_captured`] printed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Captured {
+    /// Its standard output (lossily decoded as UTF-8).
+    pub stdout: String,
+    /// Its standard error (lossily decoded as UTF-8).
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion within `limit`, capturing its output (standard input is
+/// closed). A failure to start, an unsuccessful exit and an overrun (the process is then
+/// killed) are errors naming the command, its folder, its status and the end of its output.
+///
+/// ```
+/// use std::{process::Command, time::Duration};
+/// use baton_devtools::{ErrorKind, run_captured};
+///
+/// let out = run_captured(Command::new("echo").arg("hi"), Duration::from_secs(10))?;
+/// assert_eq!(out.stdout, "hi\n");
+///
+/// let err = run_captured(
+///     Command::new("sh").args(["-c", "echo oops >&2; exit 3"]).current_dir("/"),
+///     Duration::from_secs(10),
+/// )
+/// .unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Exit { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "`sh -c 'echo oops >&2; exit 3' (in /)` failed (exit status: 3); its output ends with:\noops"
+/// );
+///
+/// let err = run_captured(Command::new("sleep").arg("30"), Duration::from_millis(100)).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::TimedOut { .. }));
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn run_captured(cmd: &mut Command, limit: Duration) -> Result<Captured, Error> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(cmd)?;
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                return Err(Error::new(ErrorKind::TimedOut {
+                    command: describe(cmd),
+                    limit,
+                }));
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(Error::new(ErrorKind::Spawn {
+                    command: describe(cmd),
+                    reason: format!("cannot wait for it: {e}"),
+                }));
+            }
+        }
+    };
+    let joined =
+        |t: Option<thread::JoinHandle<String>>| t.and_then(|t| t.join().ok()).unwrap_or_default();
+    let out = Captured {
+        stdout: joined(stdout),
+        stderr: joined(stderr),
+    };
+    if status.success() {
+        Ok(out)
+    } else {
+        let output = [tail(&out.stdout), tail(&out.stderr)]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(Error::new(ErrorKind::Exit {
+            command: describe(cmd),
+            status: status.to_string(),
+            output,
+        }))
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// A command as a person would type it, with the folder it runs in: `npm install x (in
+/// /cache/x)`. Arguments with spaces or quotes are single-quoted; any password in a URL
+/// argument is replaced by `***`, so the text is safe to log. Environment variables are
+/// not shown (they may hold secrets).
+///
+/// ```
+/// use std::process::Command;
+/// use baton_devtools::describe;
+///
+/// let mut psql = Command::new("psql");
+/// psql.args(["-d", "postgres://ada:s3cret@db:5432/test", "-c", "SELECT 1"]).current_dir("/tmp");
+/// assert_eq!(describe(&psql), "psql -d postgres://ada:***@db:5432/test -c 'SELECT 1' (in /tmp)");
+/// ```
+pub fn describe(cmd: &Command) -> String {
+    let mut words = vec![quote(&cmd.get_program().to_string_lossy())];
+    words.extend(
+        cmd.get_args()
+            .map(|a| quote(&redact_password(&a.to_string_lossy()))),
+    );
+    let mut text = words.join(" ");
+    if let Some(dir) = cmd.get_current_dir() {
+        text.push_str(&format!(" (in {})", dir.display()));
+    }
+    text
+}
+
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%*".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `text` with the password of every `scheme://user:password@host` in it replaced by `***`.
+///
+/// ```
+/// use baton_devtools::redact_password;
+///
+/// assert_eq!(
+///     redact_password("--url=postgres://u:pw@h/db and redis://:tok@r:6379"),
+///     "--url=postgres://u:***@h/db and redis://:***@r:6379"
+/// );
+/// assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
+/// ```
+pub fn redact_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(at) if authority[..at].contains(':') => {
+                let user_end = authority[..at].find(':').unwrap_or(at);
+                out.push_str(&authority[..user_end]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}

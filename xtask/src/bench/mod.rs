@@ -1,0 +1,117 @@
+//! `cargo xtask bench`: baton on SQLite and Postgres against the protocol ceiling (a minimal
+//! rmcp server, `bench/ceiling`) and the Python peer (`bench/peers/python`, the article's server
+//! on the official SDK), under load from a separate process (`bench/loadgen`).
+//!
+//! For each server: build (release), start on a free 127.0.0.1 port, time spawn → first 200 on
+//! its readiness route (cold start), read idle RSS, seed a pool of task handles through
+//! `start_research_task`, then run every workload × concurrency cell (warm-up, then a bounded
+//! measured window) and read RSS after each cell and the peak (VmHWM) at the end. Without
+//! `--quick`, also the scaling cells: `get_task_status` at 1 k vs 1 M stored tasks per backend.
+//! Writes `<target>/bench/bench.md` and `bench.json` and prints the table and the goal ratios.
+//! Every figure is measured in this run; ratios are computed from them.
+//!
+//! The run fails (after writing the report of what did run) when a selected server does not
+//! build, start or seed, when a cell does not run, or when more than
+//! [`report::MAX_ERROR_SHARE`] of a cell's requests fail; see [`report::gate_failures`].
+//!
+//! The steps, one module each: [`plan`], [`servers`], [`load`], [`report`].
+
+mod load;
+mod plan;
+mod report;
+mod servers;
+
+use anyhow::{anyhow, bail};
+use serde_json::json;
+
+pub use plan::BenchArgs;
+use plan::{Kind, Plan, parse_servers};
+use report::Report;
+use servers::Env;
+
+use crate::helpers::{target_dir, unix_now, workspace_root};
+
+/// Runs the benchmark; fails when the gate does (see the module docs).
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let plan = Plan::new(&args)?;
+    let kinds = parse_servers(&args.servers)?;
+    let root = workspace_root()?;
+    let target = target_dir(&root);
+    let out_dir = args.out_dir.clone().unwrap_or_else(|| target.join("bench"));
+    let run_id = format!("{}_{}", unix_now(), std::process::id());
+    let env = Env::prepare(
+        &root,
+        &target,
+        out_dir,
+        &kinds,
+        args.skip_build,
+        args.postgres_url.clone(),
+        run_id,
+    )?;
+    let mut rep = Report::default();
+    if env.baton.is_ok() && !env.baton_has_seed {
+        rep.notes.push(
+            "`baton seed` is not in this baton build: baton's get_task_status pool was seeded through start_research_task, and the 1 M-task scaling cells could not run for baton."
+                .into(),
+        );
+    }
+
+    for &k in &kinds {
+        let res = match env.unavailable(k) {
+            Some(e) => Err(anyhow!(e)),
+            None => load::bench_server(&env, &plan, k, &mut rep),
+        };
+        if let Err(e) = res {
+            eprintln!("bench: {} not benchmarked: {e:#}", k.id());
+            rep.servers.retain(|s| s["server"] != k.id());
+            rep.servers
+                .push(json!({"server": k.id(), "error": format!("{e:#}")}));
+        }
+    }
+    if plan.scaling {
+        for &k in &kinds {
+            if !(k.is_baton() || k == Kind::Ceiling) {
+                continue;
+            }
+            if rep
+                .servers
+                .iter()
+                .any(|r| r["server"] == k.id() && r.get("error").is_some())
+            {
+                continue;
+            }
+            if let Err(e) = load::bench_scaling(&env, &plan, k, &mut rep) {
+                eprintln!("bench: scaling {} not run: {e:#}", k.id());
+                rep.notes
+                    .push(format!("scaling for {} not run: {e:#}", k.id()));
+                rep.failed_steps.push(format!(
+                    "scaling {}: did not run: {}",
+                    k.id(),
+                    report::one_line(&format!("{e:#}"))
+                ));
+            }
+        }
+    }
+
+    let failures = report::gate_failures(&rep, &kinds);
+    let md = report::write(&rep, &plan, &kinds, &root, &env.out_dir, &failures)?;
+    println!("{md}");
+    eprintln!(
+        "bench: wrote {} and {}",
+        env.out_dir.join("bench.md").display(),
+        env.out_dir.join("bench.json").display()
+    );
+    if !failures.is_empty() {
+        bail!(
+            "the benchmark gate failed ({} problem(s); at most {:.0} % failed requests per cell):\n  - {}",
+            failures.len(),
+            report::MAX_ERROR_SHARE * 100.0,
+            failures.join("\n  - ")
+        );
+    }
+    eprintln!(
+        "bench: gate passed: every selected server ran, every cell had at most {:.0} % failed requests",
+        report::MAX_ERROR_SHARE * 100.0
+    );
+    Ok(())
+}

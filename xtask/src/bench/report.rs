@@ -1,0 +1,543 @@
+//! Step 4, the report: the table and JSON of what ran, the goal ratios, and the gate (which
+//! failures make `cargo xtask bench` exit non-zero).
+
+use std::{collections::BTreeMap, fmt::Write as _, fs, path::Path};
+
+use serde_json::{Value, json};
+
+use super::plan::{Kind, Plan};
+use crate::helpers::{output_of, unix_now};
+
+/// The largest share of failed requests a cell (or the seeding of a server) may have
+/// before the run fails: 1 % of its measured requests.
+pub const MAX_ERROR_SHARE: f64 = 0.01;
+
+/// Everything one run measured, and what went wrong.
+#[derive(Default)]
+pub struct Report {
+    /// One row per server: its cold start and memory, or `"error"` when it did not run.
+    pub servers: Vec<Value>,
+    /// One row per server × workload × concurrency: the load generator's result, or
+    /// `"error"` when the load generator failed.
+    pub cells: Vec<Value>,
+    /// One row per server whose scaling points ran.
+    pub scaling: Vec<Value>,
+    /// Steps that did not run although they should have, other than servers and cells
+    /// (the scaling points).
+    pub failed_steps: Vec<String>,
+    /// Remarks printed under the tables.
+    pub notes: Vec<String>,
+}
+
+/// `errors / requests` of a load generator result; `None` when it made no request.
+pub fn error_share(result: &Value) -> Option<f64> {
+    let requests = result["requests"].as_u64()?;
+    let errors = result["errors"].as_u64()?;
+    (requests > 0).then(|| errors as f64 / requests as f64)
+}
+
+/// Why this run must fail, one line each: a selected server that did not run, a failed
+/// step, a cell that did not run, made no successful request, or whose errors exceed
+/// [`MAX_ERROR_SHARE`]. Empty when the run may pass.
+pub fn gate_failures(rep: &Report, kinds: &[Kind]) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in kinds {
+        match server_row(rep, k.id()) {
+            None => out.push(format!("{}: did not run", k.id())),
+            Some(row) => {
+                if let Some(e) = row["error"].as_str() {
+                    out.push(format!("{}: did not run: {}", k.id(), one_line(e)));
+                }
+            }
+        }
+    }
+    out.extend(rep.failed_steps.iter().cloned());
+    for c in &rep.cells {
+        let what = format!(
+            "{} {} @{}",
+            c["server"].as_str().unwrap_or("?"),
+            c["workload"].as_str().unwrap_or("?"),
+            c["concurrency"]
+        );
+        match c["error"].as_str() {
+            Some(e) => out.push(format!("{what}: did not run: {}", one_line(e))),
+            None => out.extend(judge(&what, &c["result"])),
+        }
+    }
+    for r in &rep.scaling {
+        for point in ["small", "large"] {
+            let what = format!(
+                "scaling {} with {} tasks",
+                r["server"].as_str().unwrap_or("?"),
+                r[point]["tasks"]
+            );
+            out.extend(judge(&what, &r[point]["result"]));
+        }
+    }
+    out
+}
+
+/// Why one load generator result fails the gate, if it does.
+fn judge(what: &str, result: &Value) -> Option<String> {
+    let ok = result["ok"].as_u64().unwrap_or(0);
+    let requests = result["requests"].as_u64().unwrap_or(0);
+    let share = error_share(result).unwrap_or(1.0);
+    let first_error = result["first_error"].as_str().unwrap_or("none recorded");
+    if ok == 0 || requests == 0 {
+        Some(format!(
+            "{what}: no successful request ({} of {requests} failed); first error: {first_error}",
+            result["errors"]
+        ))
+    } else if share > MAX_ERROR_SHARE {
+        Some(format!(
+            "{what}: {} of {requests} requests failed ({:.2} %, more than {:.0} %); first error: {first_error}",
+            result["errors"],
+            share * 100.0,
+            MAX_ERROR_SHARE * 100.0,
+        ))
+    } else {
+        None
+    }
+}
+
+/// An error on one line (for a list item or a table cell), at most 600 characters.
+pub fn one_line(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+fn cell<'a>(rep: &'a Report, server: &str, workload: &str, conc: usize) -> Option<&'a Value> {
+    rep.cells
+        .iter()
+        .find(|c| c["server"] == server && c["workload"] == workload && c["concurrency"] == conc)
+}
+
+/// Throughput of a cell: lifecycles/s for the lifecycle mix, requests/s otherwise.
+fn throughput(c: &Value) -> Option<f64> {
+    let r = &c["result"];
+    if c["workload"] == "lifecycle" {
+        r["lifecycle_rps"].as_f64()
+    } else {
+        r["rps"].as_f64()
+    }
+}
+
+fn server_row<'a>(rep: &'a Report, server: &str) -> Option<&'a Value> {
+    rep.servers.iter().find(|s| s["server"] == server)
+}
+
+fn scaling_row<'a>(rep: &'a Report, server: &str) -> Option<&'a Value> {
+    rep.scaling.iter().find(|s| s["server"] == server)
+}
+
+struct Goal {
+    name: String,
+    value: Option<f64>,
+    unit: &'static str,
+    at_least: bool,
+    limit: f64,
+}
+
+fn goals(rep: &Report) -> Vec<Goal> {
+    let thr = |s: &str, w: &str| cell(rep, s, w, 16).and_then(throughput);
+    let p99 = |s: &str| {
+        cell(rep, s, "status", 16).and_then(|c| c["result"]["latency_ms"]["p99"].as_f64())
+    };
+    let div = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let mb = |kb: Option<u64>| kb.map(|k| k as f64 / 1024.0);
+    let mut g = vec![
+        Goal {
+            name: "get_task_status @16: baton-sqlite / ceiling throughput".into(),
+            value: div(thr("baton-sqlite", "status"), thr("ceiling", "status")),
+            unit: "×",
+            at_least: true,
+            limit: 0.70,
+        },
+        Goal {
+            name: "get_task_status @16: baton-sqlite / python-production throughput".into(),
+            value: div(
+                thr("baton-sqlite", "status"),
+                thr("python-production", "status"),
+            ),
+            unit: "×",
+            at_least: true,
+            limit: 11.0,
+        },
+        Goal {
+            name: "get_task_status @16: baton-postgres / ceiling throughput".into(),
+            value: div(thr("baton-postgres", "status"), thr("ceiling", "status")),
+            unit: "×",
+            at_least: true,
+            limit: 0.50,
+        },
+        Goal {
+            name: "lifecycle @16: baton-sqlite / python-production lifecycles/s".into(),
+            value: div(
+                thr("baton-sqlite", "lifecycle"),
+                thr("python-production", "lifecycle"),
+            ),
+            unit: "×",
+            at_least: true,
+            limit: 10.0,
+        },
+        Goal {
+            name: "get_task_status @16 p99, baton-sqlite".into(),
+            value: p99("baton-sqlite"),
+            unit: "ms",
+            at_least: false,
+            limit: 5.0,
+        },
+        Goal {
+            name: "get_task_status @16 p99, baton-postgres".into(),
+            value: p99("baton-postgres"),
+            unit: "ms",
+            at_least: false,
+            limit: 10.0,
+        },
+    ];
+    for s in ["baton-sqlite", "baton-postgres"] {
+        let row = server_row(rep, s);
+        g.push(Goal {
+            name: format!("idle RSS, {s}"),
+            value: mb(row.and_then(|r| r["idle_rss_kb"].as_u64())),
+            unit: "MiB",
+            at_least: false,
+            limit: 20.0,
+        });
+        g.push(Goal {
+            name: format!("cold start to ready, {s}"),
+            value: row.and_then(|r| r["cold_start_ms"].as_f64()),
+            unit: "ms",
+            at_least: false,
+            limit: 100.0,
+        });
+        let sc = scaling_row(rep, s);
+        g.push(Goal {
+            name: format!("RSS after get_task_status @16 with 1 M tasks, {s}"),
+            value: mb(sc.and_then(|r| r["large"]["rss_kb"].as_u64())),
+            unit: "MiB",
+            at_least: false,
+            limit: 60.0,
+        });
+        g.push(Goal {
+            name: format!("get_task_status p50 latency, 1 M / 1 k tasks, {s}"),
+            value: sc.and_then(|r| r["p50_ratio"].as_f64()),
+            unit: "×",
+            at_least: false,
+            limit: 1.2,
+        });
+    }
+    g
+}
+
+fn f(v: Option<f64>, prec: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.prec$}"),
+        _ => "–".into(),
+    }
+}
+
+fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# baton benchmark\n");
+    let _ = writeln!(
+        s,
+        "{} · commit {} · {} cores · {} mode · {} s measured + {} s warm-up per cell · loopback, load generator in a separate process on the same cores\n",
+        meta["date"].as_str().unwrap_or("?"),
+        meta["commit"].as_str().unwrap_or("?"),
+        meta["cores"],
+        if plan.quick { "quick" } else { "full" },
+        plan.duration,
+        plan.warmup
+    );
+    let _ = writeln!(s, "## Servers\n");
+    let _ = writeln!(
+        s,
+        "| server | cold start to ready (ms) | idle RSS (MiB) | peak RSS (MiB) | status |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---|");
+    for k in Kind::ALL {
+        if let Some(r) = server_row(rep, k.id()) {
+            let mb = |key: &str| r[key].as_u64().map(|x| x as f64 / 1024.0);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                k.id(),
+                f(r["cold_start_ms"].as_f64(), 1),
+                f(mb("idle_rss_kb"), 1),
+                f(mb("peak_rss_kb"), 1),
+                r["error"].as_str().map_or("ok".to_string(), |e| {
+                    format!("not run: {}", one_line(e).replace('|', "\\|"))
+                })
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Cells\n");
+    let _ = writeln!(
+        s,
+        "Throughput is successful requests/s, except `lifecycle` where it is completed lifecycles/s (baton and the ceiling: start → add_findings → status → complete, 4 requests; the Python peer has no add_findings, 3 requests). Latencies are those of successful requests; failed ones (HTTP ≠ 200, a JSON-RPC error, `isError: true`, a transport error or time-out) are only counted, in `errors` with their share of the cell's requests. Ratios compare throughput at the same workload and concurrency. RSS is read after the cell.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| server | workload | conc | throughput | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MiB | × ceiling | × python-prod |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for w in &plan.workloads {
+        for &c in &plan.concurrency {
+            let base_ceiling = cell(rep, "ceiling", w, c).and_then(throughput);
+            let base_py = cell(rep, "python-production", w, c).and_then(throughput);
+            for k in Kind::ALL {
+                let Some(x) = cell(rep, k.id(), w, c) else {
+                    continue;
+                };
+                let r = &x["result"];
+                let lat = |p: &str| r["latency_ms"][p].as_f64();
+                let t = throughput(x);
+                let ratio = |b: Option<f64>| match (t, b) {
+                    (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                    _ => None,
+                };
+                let errors = if x.get("error").is_some() {
+                    "run failed".to_string()
+                } else {
+                    match error_share(r) {
+                        Some(share) if share > 0.0 => {
+                            format!("{} ({:.2} %)", r["errors"], share * 100.0)
+                        }
+                        _ => r["errors"].to_string(),
+                    }
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    k.id(),
+                    w,
+                    c,
+                    f(t, 0),
+                    f(r["rps"].as_f64(), 0),
+                    f(lat("p50"), 3),
+                    f(lat("p95"), 3),
+                    f(lat("p99"), 3),
+                    errors,
+                    f(x["rss_kb"].as_u64().map(|k| k as f64 / 1024.0), 1),
+                    f(ratio(base_ceiling), 2),
+                    f(ratio(base_py), 1),
+                );
+            }
+        }
+    }
+    if !rep.scaling.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Scaling: get_task_status @16, 1 k vs many stored tasks\n"
+        );
+        let _ = writeln!(
+            s,
+            "| server | tasks | req/s | p50 ms | p99 ms | cold start ms | RSS MiB | p50 ratio | p99 ratio |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &rep.scaling {
+            for (key, last) in [("small", false), ("large", true)] {
+                let p = &r[key];
+                let lat = |q: &str| p["result"]["latency_ms"][q].as_f64();
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r["server"].as_str().unwrap_or("?"),
+                    p["tasks"],
+                    f(p["result"]["rps"].as_f64(), 0),
+                    f(lat("p50"), 3),
+                    f(lat("p99"), 3),
+                    f(p["cold_start_ms"].as_f64(), 1),
+                    f(p["rss_kb"].as_u64().map(|k| k as f64 / 1024.0), 1),
+                    if last {
+                        f(r["p50_ratio"].as_f64(), 2)
+                    } else {
+                        String::new()
+                    },
+                    if last {
+                        f(r["p99_ratio"].as_f64(), 2)
+                    } else {
+                        String::new()
+                    },
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\n## Goals (computed from this run)\n");
+    let _ = writeln!(s, "| goal | measured | target | verdict |");
+    let _ = writeln!(s, "|---|---:|---:|---|");
+    for g in goals(rep) {
+        let verdict = match g.value {
+            None => "not measured",
+            Some(v) if (g.at_least && v >= g.limit) || (!g.at_least && v <= g.limit) => "met",
+            Some(_) => "missed",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} {} {} | {} |",
+            g.name,
+            g.value
+                .map_or("–".into(), |v| format!("{} {}", f(Some(v), 2), g.unit)),
+            if g.at_least { "≥" } else { "≤" },
+            g.limit,
+            g.unit,
+            verdict
+        );
+    }
+    let thr16 = |srv: &str, w: &str| cell(rep, srv, w, 16).and_then(throughput);
+    let mut context = Vec::new();
+    for (w, label) in [("status", "get_task_status"), ("lifecycle", "lifecycle")] {
+        for py in ["python-production", "python-article"] {
+            if let (Some(a), Some(b)) = (thr16("ceiling", w), thr16(py, w))
+                && b > 0.0
+            {
+                context.push(format!("ceiling / {py}, {label} @16: {:.1}×", a / b));
+            }
+        }
+    }
+    if !context.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nContext (the protocol ceiling bounds what baton can reach): {}.",
+            context.join("; ")
+        );
+    }
+    let _ = writeln!(s, "\n## Gate\n");
+    let _ = writeln!(
+        s,
+        "The run fails when a selected server does not build, start or seed, when a cell or scaling point does not run or has no successful request, or when more than {:.0} % of a cell's requests fail.\n",
+        MAX_ERROR_SHARE * 100.0
+    );
+    if failures.is_empty() {
+        let _ = writeln!(s, "Passed.");
+    } else {
+        let _ = writeln!(s, "**Failed** ({}):\n", failures.len());
+        for f in failures {
+            let _ = writeln!(s, "- {f}");
+        }
+    }
+    if !rep.notes.is_empty() {
+        let _ = writeln!(s, "\n## Notes\n");
+        for n in &rep.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+    s
+}
+
+/// Writes `bench.md` and `bench.json` into `out_dir` and returns the Markdown.
+pub fn write(
+    rep: &Report,
+    plan: &Plan,
+    kinds: &[Kind],
+    root: &Path,
+    out_dir: &Path,
+    failures: &[String],
+) -> anyhow::Result<String> {
+    let date =
+        output_of("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_else(|| unix_now().to_string());
+    let commit = output_of(
+        "git",
+        &[
+            "-C",
+            &root.display().to_string(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    )
+    .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meta = json!({
+        "date": date, "commit": commit, "cores": cores, "quick": plan.quick,
+        "duration_s": plan.duration, "warmup_s": plan.warmup,
+        "concurrency": plan.concurrency, "workloads": plan.workloads, "pool": plan.pool,
+        "servers": kinds.iter().map(|k| k.id()).collect::<Vec<_>>(),
+    });
+    let goals_json: Vec<Value> = goals(rep)
+        .into_iter()
+        .map(|g| {
+            json!({"goal": g.name, "value": g.value, "unit": g.unit,
+                   "at_least": g.at_least, "limit": g.limit,
+                   "met": g.value.map(|v| if g.at_least { v >= g.limit } else { v <= g.limit })})
+        })
+        .collect();
+    let mut by_server: BTreeMap<String, Value> = BTreeMap::new();
+    for s in &rep.servers {
+        by_server.insert(s["server"].as_str().unwrap_or("?").to_string(), s.clone());
+    }
+    let doc = json!({
+        "meta": meta, "servers": by_server, "cells": rep.cells,
+        "scaling": rep.scaling, "goals": goals_json, "notes": rep.notes,
+        "gate": {"max_error_share": MAX_ERROR_SHARE, "passed": failures.is_empty(),
+                 "failures": failures},
+    });
+    let md = render_md(rep, &meta, plan, failures);
+    fs::write(out_dir.join("bench.md"), &md)?;
+    fs::write(
+        out_dir.join("bench.json"),
+        serde_json::to_string_pretty(&doc)?,
+    )?;
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell_row(server: &str, ok: u64, errors: u64) -> Value {
+        json!({"server": server, "workload": "status", "concurrency": 16,
+               "result": {"ok": ok, "errors": errors, "requests": ok + errors,
+                          "first_error": if errors > 0 { json!("isError: boom") } else { Value::Null }}})
+    }
+
+    #[test]
+    fn the_gate_passes_at_most_one_percent_of_errors_and_names_every_failure() {
+        let mut rep = Report::default();
+        for k in ["baton-sqlite", "ceiling"] {
+            rep.servers.push(json!({"server": k, "cold_start_ms": 5.0}));
+        }
+        rep.servers
+            .push(json!({"server": "baton-postgres", "error": "psql failed:\nConnection refused"}));
+        rep.cells.push(cell_row("baton-sqlite", 990, 10)); // exactly 1 %: passes
+        rep.cells.push(cell_row("ceiling", 979, 21)); // 2.1 %: fails
+        rep.cells.push(cell_row("ceiling", 0, 500)); // fails fast: fails
+        rep.cells
+            .push(json!({"server": "baton-sqlite", "workload": "discover",
+                              "concurrency": 1, "error": "load generator failed"}));
+        let kinds = [
+            Kind::BatonSqlite,
+            Kind::BatonPostgres,
+            Kind::Ceiling,
+            Kind::PythonProduction,
+        ];
+        assert_eq!(
+            gate_failures(&rep, &kinds),
+            [
+                "baton-postgres: did not run: psql failed: Connection refused",
+                "python-production: did not run",
+                "ceiling status @16: 21 of 1000 requests failed (2.10 %, more than 1 %); first error: isError: boom",
+                "ceiling status @16: no successful request (500 of 500 failed); first error: isError: boom",
+                "baton-sqlite discover @1: did not run: load generator failed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clean_run_passes_the_gate() {
+        let mut rep = Report::default();
+        rep.servers.push(json!({"server": "ceiling"}));
+        rep.cells.push(cell_row("ceiling", 1000, 0));
+        assert!(gate_failures(&rep, &[Kind::Ceiling]).is_empty());
+    }
+}

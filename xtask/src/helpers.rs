@@ -1,0 +1,85 @@
+//! What every chore needs: the workspace folders, running cargo and other commands with a
+//! clear error, and (re-exported from `baton-devtools`, shared with the end-to-end tests) the
+//! CI rule, the child guard and the test Postgres URL. The cache folder and the pinned
+//! npm/PyPI installs are used straight from `baton-devtools`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context as _, bail};
+pub use baton_devtools::{ChildGuard, ci_is_set, describe, test_postgres_url};
+
+/// The workspace root (the folder above `xtask/`).
+pub fn workspace_root() -> anyhow::Result<PathBuf> {
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent folder")?
+        .to_path_buf())
+}
+
+/// Cargo's target folder: `$CARGO_TARGET_DIR` (relative to the root), else `<root>/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// The cargo that runs this xtask (`$CARGO`), else `cargo` from `PATH`.
+pub fn cargo_command() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cargo ARGS` in the workspace root with the terminal's output, failing on a
+/// non-zero exit.
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    run_shown(cargo_command().args(args))
+}
+
+/// Runs `cmd` in the workspace root (unless it has a folder already) with the terminal's
+/// output, announcing it and its duration; an unsuccessful exit is an error naming the
+/// command, its folder and its status.
+pub fn run_shown(cmd: &mut Command) -> anyhow::Result<()> {
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(workspace_root()?);
+    }
+    let shown = describe(cmd);
+    eprintln!("\n==> {shown}");
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    eprintln!("<== {:.1}s {shown}", started.elapsed().as_secs_f64());
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` to completion within `limit`, capturing its output; see
+/// [`baton_devtools::run_captured`].
+pub fn run_captured(
+    cmd: &mut Command,
+    limit: Duration,
+) -> anyhow::Result<baton_devtools::Captured> {
+    Ok(baton_devtools::run_captured(cmd, limit)?)
+}
+
+/// The trimmed standard output of `program args`, or `None` if it did not run or failed
+/// (for optional facts such as the git commit).
+pub fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
