@@ -286,7 +286,7 @@ async fn idempotency_key_returns_the_same_task() {
     .await);
     assert_eq!(
         conflict,
-        "invalid argument `idempotency_key`: was already used with a different topic or depth"
+        "invalid argument `idempotency_key`: was already used with other arguments (a start with another topic or depth, an add_findings call with other findings)"
     );
     client.cancel().await.unwrap();
 }

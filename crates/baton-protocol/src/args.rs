@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_page_size: u32,
     /// Longest idempotency key, in characters.
     pub max_idempotency_key_chars: usize,
+    /// Most live research tasks one principal may hold.
+    pub max_live_tasks_per_principal: u64,
+    /// Most bytes (UTF-8) of findings one principal's tasks may hold together.
+    pub max_stored_bytes_per_principal: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +37,8 @@ impl Default for Limits {
             default_page_size: 50,
             max_page_size: 200,
             max_idempotency_key_chars: 255,
+            max_live_tasks_per_principal: 100_000,
+            max_stored_bytes_per_principal: 1 << 30,
         }
     }
 }
@@ -101,22 +107,7 @@ impl StartResearchTask {
             ));
         }
         if let Some(key) = &self.idempotency_key {
-            let n = key.chars().count();
-            if n == 0 || n > limits.max_idempotency_key_chars {
-                return Err(ToolError::invalid(
-                    "idempotency_key",
-                    format!(
-                        "must be 1 to {} characters, got {n}",
-                        limits.max_idempotency_key_chars
-                    ),
-                ));
-            }
-            if !key.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ToolError::invalid(
-                    "idempotency_key",
-                    "must contain only visible ASCII characters (no spaces)",
-                ));
-            }
+            validate_idempotency_key(key, limits)?;
         }
         Ok(ValidStart {
             topic: topic.to_owned(),
@@ -124,6 +115,28 @@ impl StartResearchTask {
             idempotency_key: self.idempotency_key.clone(),
         })
     }
+}
+
+/// Checks an `idempotency_key` argument: 1 to `max_idempotency_key_chars` visible ASCII
+/// characters.
+pub fn validate_idempotency_key(key: &str, limits: &Limits) -> Result<(), ToolError> {
+    let n = key.chars().count();
+    if n == 0 || n > limits.max_idempotency_key_chars {
+        return Err(ToolError::invalid(
+            "idempotency_key",
+            format!(
+                "must be 1 to {} characters, got {n}",
+                limits.max_idempotency_key_chars
+            ),
+        ));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ToolError::invalid(
+            "idempotency_key",
+            "must contain only visible ASCII characters (no spaces)",
+        ));
+    }
+    Ok(())
 }
 
 /// Arguments of the tools that take only a handle (`get_task_status`, `cancel_research_task`).
@@ -143,6 +156,11 @@ pub struct AddFindings {
     /// Findings to append, in order: at least one non-blank string (the tool description
     /// gives this server's limits).
     pub findings: Vec<String>,
+    /// Optional key for safe retries (1-255 visible ASCII characters, unique per task): a
+    /// repeated key with the same findings stores them once and returns the first call's
+    /// result.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Arguments of `complete_research_task`.

@@ -38,6 +38,16 @@ pub enum ToolError {
         /// What is counted (`findings per call`, `findings per task`).
         what: &'static str,
     },
+    /// The caller's quota would be passed; nothing was changed.
+    #[error("quota exceeded: {what} (at most {limit}); {advice}")]
+    QuotaExceeded {
+        /// What the quota counts (`live research tasks`, `bytes of findings in your research tasks`).
+        what: &'static str,
+        /// The quota.
+        limit: u64,
+        /// What the caller can do about it.
+        advice: &'static str,
+    },
     /// The task is not in a state that allows the operation.
     #[error("cannot {action}: the task is already {status}")]
     WrongStatus {
@@ -56,6 +66,13 @@ pub enum ToolError {
         "the connection to the task store was lost while saving, so the change may or may not have been applied; check with get_task_status (or retry start_research_task with the same idempotency_key) before retrying"
     )]
     Interrupted,
+    /// The store did not confirm a change within the server's time limit: it may still be
+    /// applied. The caller should read before retrying (or retry with the same idempotency
+    /// key).
+    #[error(
+        "the task store did not confirm the change in time, so it may or may not have been applied; check with get_task_status (or retry with the same idempotency_key) before retrying"
+    )]
+    TimedOut,
     /// An unexpected server fault; nothing was changed.
     #[error("internal error; nothing was changed (reference {reference})")]
     Internal {
@@ -76,7 +93,10 @@ impl ToolError {
     /// Whether retrying the same call later may succeed. ([`ToolError::Interrupted`] is
     /// retryable too, after checking whether the first attempt took effect.)
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ToolError::Unavailable | ToolError::Interrupted)
+        matches!(
+            self,
+            ToolError::Unavailable | ToolError::Interrupted | ToolError::TimedOut
+        )
     }
 }
 

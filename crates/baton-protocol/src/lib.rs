@@ -48,7 +48,7 @@ mod results;
 pub use args::{
     AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEPTH_RANGE, GetTaskResults, HandleArgs,
     Limits, ListResearchTasks, StartResearchTask, ValidStart, page_size, parse_arguments,
-    validate_findings,
+    validate_findings, validate_idempotency_key,
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{

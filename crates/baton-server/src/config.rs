@@ -203,6 +203,19 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_MAX_FINDINGS_PER_TASK", default_value_t = 10_000)]
     pub max_findings_per_task: u32,
 
+    /// Most live research tasks one principal may hold (they count until expired tasks
+    /// are swept).
+    #[arg(
+        long,
+        env = "BATON_MAX_LIVE_TASKS_PER_PRINCIPAL",
+        default_value_t = 100_000
+    )]
+    pub max_live_tasks_per_principal: u64,
+
+    /// Most bytes (UTF-8) of findings one principal's research tasks may hold together.
+    #[arg(long, env = "BATON_MAX_STORED_BYTES_PER_PRINCIPAL", default_value_t = 1 << 30)]
+    pub max_stored_bytes_per_principal: u64,
+
     /// How `tools/list` presents tools: every tool, or a search entry point.
     #[arg(long, env = "BATON_TOOL_EXPOSURE", value_enum, default_value_t = ToolExposure::Full)]
     pub tool_exposure: ToolExposure,
@@ -236,6 +249,8 @@ impl ServeArgs {
             max_findings_per_call: self.max_findings_per_call,
             max_finding_chars: self.max_finding_chars,
             max_findings_per_task: self.max_findings_per_task,
+            max_live_tasks_per_principal: self.max_live_tasks_per_principal,
+            max_stored_bytes_per_principal: self.max_stored_bytes_per_principal,
             ..Limits::default()
         }
     }

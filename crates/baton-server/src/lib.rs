@@ -149,6 +149,7 @@ pub async fn build_with(
         codec,
         args.limits(),
         lifetimes,
+        args.request_timeout,
     ));
     let mut tools = ToolTable::default();
     research.register(&mut tools)?;

@@ -10,7 +10,9 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId};
+use baton_store::{
+    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId,
+};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -82,6 +84,7 @@ fn bench_store(c: &mut Criterion) {
                 topic: "benchmarking".into(),
                 depth: 2,
                 idempotency_key: None,
+                max_live_tasks: u64::MAX,
             };
             rt.block_on(store.start(new, now)).unwrap()
         })
@@ -97,6 +100,7 @@ fn bench_store(c: &mut Criterion) {
                 topic: "benchmarking".into(),
                 depth: 2,
                 idempotency_key: Some(format!("key-{n}")),
+                max_live_tasks: u64::MAX,
             };
             rt.block_on(store.start(new, now)).unwrap()
         })
@@ -107,8 +111,13 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("append_findings_1", |b| {
         b.iter(|| {
             let n = next.fetch_add(7919, Ordering::Relaxed) % SEEDED + 1;
-            rt.block_on(store.append_findings(&owner(n), &task_id(n), &findings, 100_000, now))
-                .unwrap()
+            rt.block_on(store.append_findings(
+                &owner(n),
+                &task_id(n),
+                FindingsBatch::new(&findings, FindingLimits::per_task(100_000)),
+                now,
+            ))
+            .unwrap()
         })
     });
 
@@ -116,8 +125,13 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function("append_findings_20", |b| {
         b.iter(|| {
             let n = next.fetch_add(7919, Ordering::Relaxed) % SEEDED + 1;
-            rt.block_on(store.append_findings(&owner(n), &task_id(n), &batch, 100_000, now))
-                .unwrap()
+            rt.block_on(store.append_findings(
+                &owner(n),
+                &task_id(n),
+                FindingsBatch::new(&batch, FindingLimits::per_task(100_000)),
+                now,
+            ))
+            .unwrap()
         })
     });
     group.finish();

@@ -18,26 +18,49 @@ macro_rules! t_task_columns {
     };
 }
 
-/// Inserts a fresh running task.
+/// Inserts a fresh running task, if the owner holds fewer than `$8` tasks, and counts it in
+/// the owner's usage. The owner's usage row is locked first, so racing starts of one owner
+/// are counted exactly (except two racing first-ever starts, when no row exists yet to lock).
 pub const INSERT_TASK: &str = concat!(
-    "INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
-     VALUES ($1, $2, $3, $4, 'running', 0, $5, $5, $6, $7) RETURNING ",
-    task_columns!()
+    "WITH q AS (SELECT live_tasks FROM research_usage WHERE owner = $2 FOR UPDATE), \
+     t AS ( \
+        INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
+        SELECT $1, $2, $3, $4, 'running', 0, $5, $5, $6, $7 \
+        WHERE COALESCE((SELECT live_tasks FROM q), 0) < $8 RETURNING ",
+    task_columns!(),
+    " ), usage AS ( \
+        INSERT INTO research_usage (owner, live_tasks, stored_bytes) SELECT $2, 1, 0 FROM t \
+        ON CONFLICT (owner) DO UPDATE SET live_tasks = research_usage.live_tasks + 1 \
+     ) SELECT ",
+    task_columns!(),
+    " FROM t"
 );
 
-/// Claims the idempotency key and, only when the claim succeeded, inserts the task: one
-/// statement. `ON CONFLICT DO NOTHING` waits for a concurrent claimer of the same key to
-/// commit or roll back, so racing starts create exactly one task. (The key row's foreign key
-/// is checked at the end of the statement, when the task row exists.)
+/// Claims the idempotency key and, only when the claim succeeded (and the owner holds fewer
+/// than `$9` tasks), inserts the task and counts it: one statement. `ON CONFLICT DO NOTHING`
+/// waits for a concurrent claimer of the same key to commit or roll back, so racing starts
+/// create exactly one task. (The key row's foreign key is checked at the end of the
+/// statement, when the task row exists.)
 pub const INSERT_TASK_WITH_KEY: &str = concat!(
-    "WITH k AS ( \
+    "WITH q AS (SELECT live_tasks FROM research_usage WHERE owner = $2 FOR UPDATE), \
+     k AS ( \
         INSERT INTO research_idempotency_keys (owner, key, task_id, topic, depth) \
-        VALUES ($2, $8, $1, $3, $4) ON CONFLICT (owner, key) DO NOTHING RETURNING task_id \
-     ) \
-     INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
-     SELECT k.task_id, $2, $3, $4, 'running', 0, $5, $5, $6, $7 FROM k RETURNING ",
-    task_columns!()
+        SELECT $2, $8, $1, $3, $4 WHERE COALESCE((SELECT live_tasks FROM q), 0) < $9 \
+        ON CONFLICT (owner, key) DO NOTHING RETURNING task_id \
+     ), t AS ( \
+        INSERT INTO research_tasks (id, owner, topic, depth, status, findings_count, created_at, updated_at, expires_at, hard_expires_at) \
+        SELECT k.task_id, $2, $3, $4, 'running', 0, $5, $5, $6, $7 FROM k RETURNING ",
+    task_columns!(),
+    " ), usage AS ( \
+        INSERT INTO research_usage (owner, live_tasks, stored_bytes) SELECT $2, 1, 0 FROM t \
+        ON CONFLICT (owner) DO UPDATE SET live_tasks = research_usage.live_tasks + 1 \
+     ) SELECT ",
+    task_columns!(),
+    " FROM t"
 );
+
+/// How many tasks the owner holds (not yet swept).
+pub const SELECT_LIVE_TASKS: &str = "SELECT live_tasks FROM research_usage WHERE owner = $1";
 
 /// The task an idempotency key points at, with what the key was first used for.
 pub const SELECT_KEYED_TASK: &str = concat!(
@@ -65,29 +88,68 @@ pub const REFRESH_EXPIRY: &str = concat!(
     task_columns!()
 );
 
-/// Appends findings and sets the status in one statement. The `UPDATE` is conditional on
-/// the task being live, running and having room; its row lock serialises concurrent
-/// appenders, and the findings get the indexes just below the count it returns.
-/// `$3` count to add, `$4` now, `$5` idle deadline, `$6` limit, `$7` new status, `$8` texts.
+/// Appends findings and sets the status in one statement. The owner's usage row is locked
+/// first (racing appends of one owner are counted exactly against the byte quota); the
+/// `UPDATE` is conditional on the task being live, running and having room, and on the
+/// owner's quota; its row lock serialises concurrent appenders, and the findings get the
+/// indexes just below the count it returns. `$3` count to add, `$4` now, `$5` idle deadline,
+/// `$6` per-task limit, `$7` new status, `$8` texts, `$9` their bytes, `$10` the owner's
+/// byte quota.
 pub const APPEND: &str = concat!(
-    "WITH t AS ( \
-        UPDATE research_tasks SET findings_count = findings_count + $3, status = $7, updated_at = $4, \
+    "WITH q AS (SELECT stored_bytes FROM research_usage WHERE owner = $2 FOR UPDATE), \
+     t AS ( \
+        UPDATE research_tasks SET findings_count = findings_count + $3, \
+                         stored_bytes = stored_bytes + $9, status = $7, updated_at = $4, \
                          expires_at = LEAST($5, hard_expires_at) \
         WHERE id = $1 AND owner = $2 AND status = 'running' AND expires_at > $4 \
           AND findings_count::bigint + $3 <= $6 \
+          AND COALESCE((SELECT stored_bytes FROM q), 0) + $9 <= $10 \
         RETURNING ",
     task_columns!(),
     " ), f AS ( \
         INSERT INTO research_findings (task_id, idx, text) \
         SELECT t.id, (t.findings_count - $3 + u.ord)::integer, u.text \
         FROM t, UNNEST($8::text[]) WITH ORDINALITY AS u(text, ord) \
+     ), usage AS ( \
+        UPDATE research_usage SET stored_bytes = stored_bytes + $9 \
+        WHERE owner = $2 AND EXISTS (SELECT 1 FROM t) \
      ) SELECT ",
     task_columns!(),
     " FROM t"
 );
 
+/// Completes a live, running task of the caller's without adding findings (no quota to
+/// check): `$1` id, `$2` owner, `$3` now, `$4` idle deadline.
+pub const COMPLETE_EMPTY: &str = concat!(
+    "UPDATE research_tasks SET status = 'complete', updated_at = $3, expires_at = LEAST($4, hard_expires_at) \
+     WHERE id = $1 AND owner = $2 AND status = 'running' AND expires_at > $3 RETURNING ",
+    task_columns!()
+);
+
+/// Claims an append idempotency key for a live task of the caller's, inside the append's
+/// transaction: `$1` task, `$2` key, `$3` digest, `$4` owner, `$5` now. A concurrent claimer
+/// of the same key waits here until the first commits (then finds the key) or rolls back.
+pub const CLAIM_APPEND_KEY: &str = "INSERT INTO research_append_keys (task_id, key, digest, last_index) \
+     SELECT $1, $2, $3, 0 WHERE EXISTS ( \
+        SELECT 1 FROM research_tasks WHERE id = $1 AND owner = $4 AND expires_at > $5) \
+     ON CONFLICT (task_id, key) DO NOTHING RETURNING last_index";
+
+/// Records the index an append stored its batch up to.
+pub const SET_APPEND_KEY_INDEX: &str =
+    "UPDATE research_append_keys SET last_index = $3 WHERE task_id = $1 AND key = $2";
+
+/// An earlier append with this key to a live task of the caller's: what a retry gets back.
+pub const SELECT_APPEND_KEY: &str = concat!(
+    "SELECT k.digest, k.last_index, ",
+    t_task_columns!(),
+    " FROM research_append_keys k JOIN research_tasks t ON t.id = k.task_id \
+     WHERE k.task_id = $1 AND k.key = $2 AND t.owner = $3 AND t.expires_at > $4"
+);
+
 /// What a change that matched no row reads to explain itself.
-pub const SELECT_STATE: &str = "SELECT status, findings_count FROM research_tasks WHERE id = $1 AND owner = $2 AND expires_at > $3";
+pub const SELECT_STATE: &str = "SELECT t.status, t.findings_count, \
+     COALESCE((SELECT u.stored_bytes FROM research_usage u WHERE u.owner = $2), 0) AS owner_bytes \
+     FROM research_tasks t WHERE t.id = $1 AND t.owner = $2 AND t.expires_at > $3";
 
 /// Cancels a live, running task of the caller's: `$1` id, `$2` owner, `$3` now, `$4` idle
 /// deadline.
@@ -128,10 +190,20 @@ pub const LIST_TASKS_AFTER: &str = concat!(
 );
 
 /// Every instance may sweep at once: `SKIP LOCKED` hands each sweeper different rows and
-/// never waits on rows another transaction holds. Findings and idempotency keys cascade.
-pub const SWEEP: &str = "DELETE FROM research_tasks WHERE id IN ( \
-        SELECT id FROM research_tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
-        FOR UPDATE SKIP LOCKED)";
+/// never waits on rows another transaction holds. Findings and idempotency keys cascade; what
+/// the deleted tasks counted against their owners' quotas is freed in the same statement.
+/// Returns the number of tasks deleted.
+pub const SWEEP: &str = "WITH d AS ( \
+        DELETE FROM research_tasks WHERE id IN ( \
+            SELECT id FROM research_tasks WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+            FOR UPDATE SKIP LOCKED) \
+        RETURNING owner, stored_bytes \
+     ), g AS (SELECT owner, count(*) AS n, sum(stored_bytes) AS b FROM d GROUP BY owner), \
+     usage AS ( \
+        UPDATE research_usage r SET live_tasks = GREATEST(r.live_tasks - g.n, 0), \
+            stored_bytes = GREATEST(r.stored_bytes - g.b, 0) \
+        FROM g WHERE r.owner = g.owner \
+     ) SELECT count(*) FROM d";
 
 /// Every handle-signing key, oldest first.
 pub const SELECT_SIGNING_KEYS: &str =
@@ -142,7 +214,7 @@ pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (key_id, secret, 
      VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING";
 
 /// Writes tasks verbatim in bulk, as arrays (one statement per chunk, no parameter-count
-/// limit), skipping ids that exist.
+/// limit), skipping ids that exist. [`RECOUNT_USAGE`] follows in the same transaction.
 pub const IMPORT_TASKS: &str = concat!(
     "INSERT INTO research_tasks (",
     task_columns!(),
@@ -168,3 +240,8 @@ pub const SELECT_API_KEYS: &str = "SELECT id, principal, scopes, hash, created_a
 /// Revokes an API key at `$2`, keeping an earlier revocation time.
 pub const REVOKE_API_KEY: &str = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
      RETURNING id, principal, scopes, hash, created_at, expires_at, revoked_at";
+
+/// Counts the usage of the owners in `$1` afresh (after a bulk import).
+pub const RECOUNT_USAGE: &str = "INSERT INTO research_usage (owner, live_tasks, stored_bytes) \
+     SELECT owner, count(*), sum(stored_bytes) FROM research_tasks WHERE owner = ANY($1) GROUP BY owner \
+     ON CONFLICT (owner) DO UPDATE SET live_tasks = EXCLUDED.live_tasks, stored_bytes = EXCLUDED.stored_bytes";

@@ -2,17 +2,18 @@
 
 use async_trait::async_trait;
 use baton_store::rules::{
-    Observed, can_never_fit, expiry_after_write, explain_refusal, hard_expiry, refreshed_expiry,
-    truncate_to_millis,
+    Observed, as_db_limit, can_never_fit, expiry_after_write, explain_refusal, hard_expiry,
+    refreshed_expiry, truncate_to_millis,
 };
 use baton_store::{
-    BulkImport, Finding, FindingsPage, KeyStore, NewResearchTask, ResearchListCursor,
-    ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId, ResearchTasksPage,
-    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind, StoredApiKey,
+    Appended, BulkImport, Finding, FindingLimits, FindingsBatch, FindingsPage, KeyStore,
+    NewResearchTask, Quota, ResearchListCursor, ResearchStatus, ResearchStore, ResearchTask,
+    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind,
+    StoredApiKey,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::PostgresStore;
 use crate::error::{corrupt, from_sqlx};
@@ -71,58 +72,161 @@ fn observed(row: Option<PgRow>, operation: &str) -> Result<Option<Observed>, Sto
         .map_err(|e| from_sqlx(operation, e))?;
     let findings_count =
         u32::try_from(count).map_err(|_| corrupt(format!("findings count {count}")))?;
+    let owner_bytes: i64 = row
+        .try_get("owner_bytes")
+        .map_err(|e| from_sqlx(operation, e))?;
     Ok(Some(Observed {
         status,
         findings_count,
+        owner_bytes: u64::try_from(owner_bytes).unwrap_or(0),
     }))
 }
 
 impl PostgresStore {
-    /// Shared path of `append_findings` and `complete`.
+    /// Shared path of `append_findings` and `complete`: appends `batch` (on `conn`, inside
+    /// the caller's transaction, or on the pool) and sets `status`, retrying a lost race.
     async fn append_and_set(
         &self,
         owner: &str,
         id: &ResearchTaskId,
-        findings: &[String],
-        max_total: u32,
+        batch: FindingsBatch<'_>,
         status: ResearchStatus,
         now: DateTime<Utc>,
+        mut conn: Option<&mut PgConnection>,
     ) -> Result<ResearchTask, StoreError> {
         let operation = match status {
             ResearchStatus::Running => "append_findings",
             _ => "complete",
         };
-        let now = ms(now);
+        let findings = batch.findings;
+        let (limits, bytes) = (batch.limits, batch.bytes());
         // A batch that can never fit skips the update, so that the follow-up read reports
-        // NotFound and WrongStatus ahead of TooManyFindings.
+        // NotFound and WrongStatus ahead of the limits.
         let fits = i32::try_from(findings.len())
             .ok()
-            .filter(|_| !can_never_fit(findings.len(), max_total));
+            .filter(|_| !can_never_fit(findings.len(), bytes, limits));
         let idle_deadline = ms(self.idle_deadline(now));
         for _ in 0..MAX_RACE_RETRIES {
-            let row = match fits {
+            let query = match fits {
                 None => None,
-                Some(n) => sqlx::query(APPEND)
-                    .bind(id.as_bytes().as_slice())
-                    .bind(owner)
-                    .bind(n)
-                    .bind(now)
-                    .bind(idle_deadline)
-                    .bind(i64::from(max_total))
-                    .bind(status.as_str())
-                    .bind(findings)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| from_sqlx(operation, e))?,
+                // No findings: nothing to count against a quota, no usage row to lock.
+                Some(0) if status == ResearchStatus::Complete => Some(
+                    sqlx::query(COMPLETE_EMPTY)
+                        .bind(id.as_bytes().as_slice())
+                        .bind(owner)
+                        .bind(now)
+                        .bind(idle_deadline),
+                ),
+                Some(n) => Some(
+                    sqlx::query(APPEND)
+                        .bind(id.as_bytes().as_slice())
+                        .bind(owner)
+                        .bind(n)
+                        .bind(now)
+                        .bind(idle_deadline)
+                        .bind(i64::from(limits.per_task))
+                        .bind(status.as_str())
+                        .bind(findings)
+                        .bind(as_db_limit(bytes))
+                        .bind(as_db_limit(limits.owner_bytes)),
+                ),
             };
+            let row = match (query, conn.as_deref_mut()) {
+                (None, _) => Ok(None),
+                (Some(q), Some(c)) => q.fetch_optional(c).await,
+                (Some(q), None) => q.fetch_optional(&self.pool).await,
+            }
+            .map_err(|e| from_sqlx(operation, e))?;
             if let Some(row) = row {
                 return task_from_row(&row);
             }
             // No row changed: say why, or try again if the task changed in between.
-            self.explain(owner, id, now, findings.len(), max_total, operation)
+            self.explain(owner, id, now, (findings.len(), bytes), limits, operation)
                 .await?;
         }
         Err(StoreError::lost_races(operation))
+    }
+
+    /// `append_findings` with an idempotency key: one transaction claims the key (a racing
+    /// claimer of the same key waits for it), appends, and records the batch's last index;
+    /// a key already used answers from what it recorded.
+    async fn append_once(
+        &self,
+        owner: &str,
+        id: &ResearchTaskId,
+        key: &str,
+        batch: FindingsBatch<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Appended, StoreError> {
+        let err = |e| from_sqlx("append_findings", e);
+        let digest = batch.digest();
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let claimed = sqlx::query(CLAIM_APPEND_KEY)
+            .bind(id.as_bytes().as_slice())
+            .bind(key)
+            .bind(digest.as_slice())
+            .bind(owner)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        if claimed.is_none() {
+            tx.rollback().await.map_err(err)?;
+            let earlier = sqlx::query(SELECT_APPEND_KEY)
+                .bind(id.as_bytes().as_slice())
+                .bind(key)
+                .bind(owner)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+            let Some(earlier) = earlier else {
+                // No live task of the caller's (or it expired meanwhile).
+                return Err(StoreError::not_found());
+            };
+            let stored: Vec<u8> = earlier.try_get("digest").map_err(err)?;
+            if stored.as_slice() != digest.as_slice() {
+                return Err(StoreError::idempotency_conflict());
+            }
+            let last_index: i32 = earlier.try_get("last_index").map_err(err)?;
+            return Ok(Appended {
+                task: task_from_row(&earlier)?,
+                last_index: u32::try_from(last_index)
+                    .map_err(|_| corrupt(format!("last index {last_index}")))?,
+                replayed: true,
+            });
+        }
+        let appended = self
+            .append_and_set(
+                owner,
+                id,
+                batch,
+                ResearchStatus::Running,
+                now,
+                Some(&mut *tx),
+            )
+            .await;
+        let task = match appended {
+            Ok(task) => task,
+            Err(e) => {
+                // Refused or failed: the key is released with the rollback.
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
+        sqlx::query(SET_APPEND_KEY_INDEX)
+            .bind(id.as_bytes().as_slice())
+            .bind(key)
+            .bind(i32::try_from(task.findings_count).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(Appended {
+            last_index: task.findings_count,
+            task,
+            replayed: false,
+        })
     }
 
     /// Reads the task's state after a change matched no row and explains the refusal
@@ -132,8 +236,8 @@ impl PostgresStore {
         owner: &str,
         id: &ResearchTaskId,
         now: DateTime<Utc>,
-        adding: usize,
-        max_total: u32,
+        (adding, adding_bytes): (usize, u64),
+        limits: FindingLimits,
         operation: &str,
     ) -> Result<(), StoreError> {
         let state = sqlx::query(SELECT_STATE)
@@ -143,7 +247,7 @@ impl PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| from_sqlx(operation, e))?;
-        explain_refusal(observed(state, operation)?, adding, max_total)
+        explain_refusal(observed(state, operation)?, adding, adding_bytes, limits)
     }
 
     /// Stores the refreshed idle deadline of `task` when a read at `now` finds it lagging
@@ -218,9 +322,15 @@ impl ResearchStore for PostgresStore {
                 .bind(now)
                 .bind(expires)
                 .bind(hard)
-                .fetch_one(&self.pool)
+                .bind(as_db_limit(new.max_live_tasks))
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| from_sqlx("start", e))?;
+            let Some(row) = row else {
+                return Err(StoreError::quota_exceeded(Quota::LiveTasks {
+                    limit: new.max_live_tasks,
+                }));
+            };
             return Ok(StartOutcome {
                 task: task_from_row(&row)?,
                 replayed: false,
@@ -237,6 +347,7 @@ impl ResearchStore for PostgresStore {
                 .bind(expires)
                 .bind(hard)
                 .bind(key)
+                .bind(as_db_limit(new.max_live_tasks))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| from_sqlx("start", e))?;
@@ -255,7 +366,19 @@ impl ResearchStore for PostgresStore {
                 .await
                 .map_err(|e| from_sqlx("start", e))?;
             let Some(existing) = existing else {
-                continue; // Swept or released in between: claim it again.
+                // The key is free: the owner's quota refused the task, or the key was swept
+                // or released in between (then claim it again).
+                let live: Option<i64> = sqlx::query_scalar(SELECT_LIVE_TASKS)
+                    .bind(&new.owner)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| from_sqlx("start", e))?;
+                if u64::try_from(live.unwrap_or(0)).unwrap_or(0) >= new.max_live_tasks {
+                    return Err(StoreError::quota_exceeded(Quota::LiveTasks {
+                        limit: new.max_live_tasks,
+                    }));
+                }
+                continue;
             };
             let task = task_from_row(&existing)?;
             if task.expires_at <= now {
@@ -304,12 +427,21 @@ impl ResearchStore for PostgresStore {
         &self,
         owner: &str,
         id: &ResearchTaskId,
-        findings: &[String],
-        max_total: u32,
+        batch: FindingsBatch<'_>,
         now: DateTime<Utc>,
-    ) -> Result<ResearchTask, StoreError> {
-        self.append_and_set(owner, id, findings, max_total, ResearchStatus::Running, now)
-            .await
+    ) -> Result<Appended, StoreError> {
+        let now = ms(now);
+        if let Some(key) = batch.idempotency_key {
+            return self.append_once(owner, id, key, batch, now).await;
+        }
+        let task = self
+            .append_and_set(owner, id, batch, ResearchStatus::Running, now, None)
+            .await?;
+        Ok(Appended {
+            last_index: task.findings_count,
+            task,
+            replayed: false,
+        })
     }
 
     async fn complete(
@@ -317,18 +449,12 @@ impl ResearchStore for PostgresStore {
         owner: &str,
         id: &ResearchTaskId,
         findings: &[String],
-        max_total: u32,
+        limits: FindingLimits,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        self.append_and_set(
-            owner,
-            id,
-            findings,
-            max_total,
-            ResearchStatus::Complete,
-            now,
-        )
-        .await
+        let batch = FindingsBatch::new(findings, limits);
+        self.append_and_set(owner, id, batch, ResearchStatus::Complete, ms(now), None)
+            .await
     }
 
     async fn cancel(
@@ -350,7 +476,9 @@ impl ResearchStore for PostgresStore {
             if let Some(row) = row {
                 return task_from_row(&row);
             }
-            self.explain(owner, id, now, 0, u32::MAX, "cancel").await?;
+            let limits = FindingLimits::per_task(u32::MAX);
+            self.explain(owner, id, now, (0, 0), limits, "cancel")
+                .await?;
         }
         Err(StoreError::lost_races("cancel"))
     }
@@ -441,13 +569,13 @@ impl ResearchStore for PostgresStore {
         if batch == 0 {
             return Ok(0);
         }
-        let done = sqlx::query(SWEEP)
+        let deleted: i64 = sqlx::query_scalar(SWEEP)
             .bind(ms(now))
             .bind(i64::from(batch))
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(|e| from_sqlx("sweep_expired", e))?;
-        Ok(done.rows_affected())
+        Ok(u64::try_from(deleted).unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -498,6 +626,15 @@ impl BulkImport for PostgresStore {
                 .map_err(err)?;
             written += done.rows_affected();
         }
+        // Imported tasks count against their owners' quotas (without checking them).
+        let mut owners: Vec<&str> = tasks.iter().map(|t| t.owner.as_str()).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        sqlx::query(RECOUNT_USAGE)
+            .bind(owners)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(written)
     }

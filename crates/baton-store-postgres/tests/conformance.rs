@@ -34,7 +34,7 @@ impl Backend for Postgres {
     async fn open_fresh(&self, lifetimes: Lifetimes) -> PostgresStore {
         let store = self.db.store(lifetimes).await;
         sqlx::query(
-            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, signing_keys, api_keys",
+            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, research_append_keys, research_usage, signing_keys, api_keys",
         )
         .execute(store.pool())
         .await

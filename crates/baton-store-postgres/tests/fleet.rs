@@ -7,7 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use baton_store::{
-    Lifetimes, NewResearchTask, ResearchStatus, ResearchStore, ResearchTaskId, StoreErrorKind,
+    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, ResearchStatus, ResearchStore,
+    ResearchTaskId, StoreErrorKind,
 };
 use baton_store_postgres::PostgresStore;
 use chrono::{DateTime, TimeZone, Utc};
@@ -31,6 +32,7 @@ fn new_task(n: u8, key: Option<&str>) -> NewResearchTask {
         topic: "tidal energy".into(),
         depth: 2,
         idempotency_key: key.map(str::to_owned),
+        max_live_tasks: u64::MAX,
     }
 }
 
@@ -54,15 +56,27 @@ async fn racing_completes_from_two_instances_one_wins() {
             {
                 let a = a.clone();
                 tokio::spawn(async move {
-                    a.complete("alice", &task.id, &["from a".into()], 100, now)
-                        .await
+                    a.complete(
+                        "alice",
+                        &task.id,
+                        &["from a".into()],
+                        FindingLimits::per_task(100),
+                        now,
+                    )
+                    .await
                 })
             },
             {
                 let b = b.clone();
                 tokio::spawn(async move {
-                    b.complete("alice", &task.id, &["from b".into()], 100, now)
-                        .await
+                    b.complete(
+                        "alice",
+                        &task.id,
+                        &["from b".into()],
+                        FindingLimits::per_task(100),
+                        now,
+                    )
+                    .await
                 })
             }
         );
@@ -105,7 +119,12 @@ async fn thousand_concurrent_appends_from_two_instances_are_contiguous() {
             let tid = task.id;
             tokio::spawn(async move {
                 store
-                    .append_findings("alice", &tid, &[format!("f{i}")], 10_000, now)
+                    .append_findings(
+                        "alice",
+                        &tid,
+                        FindingsBatch::new(&[format!("f{i}")], FindingLimits::per_task(10_000)),
+                        now,
+                    )
                     .await
             })
         })

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use baton_store::{Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId, StoreErrorKind};
+use baton_store::{
+    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId,
+    StoreErrorKind,
+};
 use baton_store_postgres::{
     PostgresOptions, PostgresStore, migrate, pending_migrations, statements,
 };
@@ -24,6 +27,7 @@ fn new_task(n: u8) -> NewResearchTask {
         topic: "tidal energy".into(),
         depth: 3,
         idempotency_key: None,
+        max_live_tasks: u64::MAX,
     }
 }
 
@@ -192,7 +196,12 @@ async fn a_statement_timeout_in_a_store_call_is_unavailable_and_changes_nothing(
         .await
         .unwrap();
     let err = store
-        .append_findings("alice", &task.id, &["blocked".into()], 100, t0())
+        .append_findings(
+            "alice",
+            &task.id,
+            FindingsBatch::new(&["blocked".into()], FindingLimits::per_task(100)),
+            t0(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &StoreErrorKind::Unavailable, "{err}");

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{NewResearchTask, ResearchStore, ResearchTaskId};
+use baton_store::{FindingLimits, FindingsBatch, NewResearchTask, ResearchStore, ResearchTaskId};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -24,6 +24,7 @@ fn new_task(n: u64) -> NewResearchTask {
         topic: format!("benchmark topic number {n}"),
         depth: 2,
         idempotency_key: None,
+        max_live_tasks: u64::MAX,
     }
 }
 
@@ -70,8 +71,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             m = (m + 7_919) % SEEDED;
             let t = new_task(m);
-            rt.block_on(store.append_findings(&t.owner, &t.id, &findings, 1_000_000, now))
-                .unwrap()
+            rt.block_on(store.append_findings(
+                &t.owner,
+                &t.id,
+                FindingsBatch::new(&findings, FindingLimits::per_task(1_000_000)),
+                now,
+            ))
+            .unwrap()
         })
     });
 

@@ -52,25 +52,30 @@ pub(crate) fn api_key_from_row(row: &SqliteRow) -> Result<StoredApiKey, StoreErr
 
 /// Reads a task from the first ten columns of `row` ([`task_columns!`]).
 pub(crate) fn task_from_row(row: &SqliteRow) -> Result<ResearchTask, StoreError> {
+    task_from_row_at(row, 0)
+}
+
+/// Reads a task from ten columns of `row` ([`task_columns!`]) starting at column `at`.
+pub(crate) fn task_from_row_at(row: &SqliteRow, at: usize) -> Result<ResearchTask, StoreError> {
     let get_err = |e: sqlx::Error| {
         StoreError::new(StoreErrorKind::Internal, "sqlite: corrupt task row").with_source(e)
     };
-    let id: Vec<u8> = row.try_get(0).map_err(get_err)?;
+    let id: Vec<u8> = row.try_get(at).map_err(get_err)?;
     let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("id"))?;
-    let depth: i64 = row.try_get(3).map_err(get_err)?;
-    let status: String = row.try_get(4).map_err(get_err)?;
-    let count: i64 = row.try_get(5).map_err(get_err)?;
+    let depth: i64 = row.try_get(at + 3).map_err(get_err)?;
+    let status: String = row.try_get(at + 4).map_err(get_err)?;
+    let count: i64 = row.try_get(at + 5).map_err(get_err)?;
     Ok(ResearchTask {
         id,
-        owner: row.try_get(1).map_err(get_err)?,
-        topic: row.try_get(2).map_err(get_err)?,
+        owner: row.try_get(at + 1).map_err(get_err)?,
+        topic: row.try_get(at + 2).map_err(get_err)?,
         depth: u8::try_from(depth).map_err(|_| corrupt("depth"))?,
         status: ResearchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         findings_count: u32::try_from(count).map_err(|_| corrupt("findings_count"))?,
-        created_at: from_ms(row.try_get(6).map_err(get_err)?)?,
-        updated_at: from_ms(row.try_get(7).map_err(get_err)?)?,
-        expires_at: from_ms(row.try_get(8).map_err(get_err)?)?,
-        hard_expires_at: from_ms(row.try_get(9).map_err(get_err)?)?,
+        created_at: from_ms(row.try_get(at + 6).map_err(get_err)?)?,
+        updated_at: from_ms(row.try_get(at + 7).map_err(get_err)?)?,
+        expires_at: from_ms(row.try_get(at + 8).map_err(get_err)?)?,
+        hard_expires_at: from_ms(row.try_get(at + 9).map_err(get_err)?)?,
     })
 }
 

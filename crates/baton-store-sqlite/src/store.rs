@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use baton_store::rules::{refreshed_expiry, truncate_to_millis};
 use baton_store::{
-    BulkImport, Finding, FindingsPage, KeyStore, NewResearchTask, ResearchListCursor,
-    ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId, ResearchTasksPage,
-    SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind, StoredApiKey,
+    Appended, BulkImport, Finding, FindingLimits, FindingsBatch, FindingsPage, KeyStore,
+    NewResearchTask, ResearchListCursor, ResearchStatus, ResearchStore, ResearchTask,
+    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError, StoreErrorKind,
+    StoredApiKey,
 };
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use tokio::sync::oneshot;
 
 use crate::SqliteStore;
@@ -57,7 +58,8 @@ const LIST_AFTER: &str = concat!(
 /// The sweeper acts for no caller: it deletes by expiry alone. Findings and idempotency
 /// keys go with their task (ON DELETE CASCADE).
 const SWEEP: &str = "DELETE FROM research_tasks WHERE id IN \
-     (SELECT id FROM research_tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
+     (SELECT id FROM research_tasks WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) \
+     RETURNING owner, stored_bytes";
 
 impl SqliteStore {
     /// Hands `op` to the writer and waits for its outcome, which comes after its commit.
@@ -129,20 +131,19 @@ impl SqliteStore {
         }
     }
 
-    /// Appends `findings` to a running task and, when `complete`, completes it, atomically.
+    /// Appends a batch to a running task and, when `complete`, completes it, atomically.
     async fn write_findings(
         &self,
         owner: &str,
         id: &ResearchTaskId,
-        findings: &[String],
-        max_total: u32,
+        batch: FindingsBatch<'_>,
         now: DateTime<Utc>,
         complete: bool,
-    ) -> Result<ResearchTask, StoreError> {
-        let json = if findings.is_empty() {
+    ) -> Result<Done, StoreError> {
+        let json = if batch.findings.is_empty() {
             String::new()
         } else {
-            serde_json::to_string(findings).map_err(|e| {
+            serde_json::to_string(batch.findings).map_err(|e| {
                 StoreError::new(StoreErrorKind::Internal, "could not encode findings")
                     .with_source(e)
             })?
@@ -151,11 +152,15 @@ impl SqliteStore {
             owner: owner.to_owned(),
             id: *id,
             json,
-            n: findings.len(),
-            max_total,
+            n: batch.findings.len(),
+            bytes: batch.bytes(),
+            limits: batch.limits,
             complete,
+            key: batch
+                .idempotency_key
+                .map(|key| (key.to_owned(), batch.digest())),
         };
-        self.write_task(op, now).await
+        self.write(op, now).await
     }
 }
 
@@ -187,12 +192,13 @@ impl ResearchStore for SqliteStore {
         &self,
         owner: &str,
         id: &ResearchTaskId,
-        findings: &[String],
-        max_total: u32,
+        batch: FindingsBatch<'_>,
         now: DateTime<Utc>,
-    ) -> Result<ResearchTask, StoreError> {
-        self.write_findings(owner, id, findings, max_total, now, false)
-            .await
+    ) -> Result<Appended, StoreError> {
+        match self.write_findings(owner, id, batch, now, false).await? {
+            Done::Appended(appended) => Ok(appended),
+            _ => Err(mismatch()),
+        }
     }
 
     async fn complete(
@@ -200,11 +206,14 @@ impl ResearchStore for SqliteStore {
         owner: &str,
         id: &ResearchTaskId,
         findings: &[String],
-        max_total: u32,
+        limits: FindingLimits,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        self.write_findings(owner, id, findings, max_total, now, true)
-            .await
+        let batch = FindingsBatch::new(findings, limits);
+        match self.write_findings(owner, id, batch, now, true).await? {
+            Done::Task(task) => Ok(task),
+            _ => Err(mismatch()),
+        }
     }
 
     async fn cancel(
@@ -292,13 +301,38 @@ impl ResearchStore for SqliteStore {
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(SWEEP)
+        let err = db_err("sweep expired tasks");
+        let mut conn = self.write.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        let rows = sqlx::query(SWEEP)
             .bind(ms(now))
             .bind(i64::from(batch))
-            .execute(&self.write)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_err("sweep expired tasks"))?;
-        Ok(done.rows_affected())
+            .map_err(&err)?;
+        // What the deleted tasks counted against their owners' quotas.
+        let mut freed: std::collections::HashMap<String, (i64, i64)> = Default::default();
+        for row in &rows {
+            let owner: String = row.try_get(0).map_err(&err)?;
+            let bytes: i64 = row.try_get(1).map_err(&err)?;
+            let entry = freed.entry(owner).or_default();
+            entry.0 += 1;
+            entry.1 += bytes;
+        }
+        for (owner, (tasks, bytes)) in freed {
+            sqlx::query(
+                "UPDATE research_usage SET live_tasks = max(live_tasks - ?2, 0), \
+                 stored_bytes = max(stored_bytes - ?3, 0) WHERE owner = ?1",
+            )
+            .bind(owner)
+            .bind(tasks)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(rows.len() as u64)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -447,6 +481,16 @@ impl BulkImport for SqliteStore {
                 .map_err(db_err("import tasks"))?
                 .rows_affected();
         }
+        // Imported tasks count against their owners' quotas (without checking them).
+        sqlx::query(
+            "INSERT INTO research_usage (owner, live_tasks, stored_bytes) \
+             SELECT owner, count(*), sum(stored_bytes) FROM research_tasks GROUP BY owner \
+             ON CONFLICT (owner) DO UPDATE SET live_tasks = excluded.live_tasks, \
+             stored_bytes = excluded.stored_bytes",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("import tasks"))?;
         tx.commit().await.map_err(db_err("import tasks"))?;
         Ok(written)
     }

@@ -16,9 +16,10 @@
 //! since a failed `COMMIT` is not a promise that nothing landed.
 
 use baton_store::rules::{Observed, expiry_after_write, explain_refusal};
+use baton_store::rules::{as_db_limit, can_never_fit};
 use baton_store::{
-    Lifetimes, NewResearchTask, ResearchStatus, ResearchTask, ResearchTaskId, StartOutcome,
-    StoreError,
+    Appended, FindingLimits, Lifetimes, NewResearchTask, Quota, ResearchStatus, ResearchTask,
+    ResearchTaskId, StartOutcome, StoreError,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -26,7 +27,7 @@ use sqlx::{Connection, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{corrupt, db_err};
-use crate::rows::{from_ms, ms, task_columns, task_from_row};
+use crate::rows::{from_ms, ms, t_task_columns, task_columns, task_from_row, task_from_row_at};
 
 /// The most jobs one transaction carries.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -37,15 +38,18 @@ pub(crate) const QUEUE: usize = 1024;
 /// A task write.
 pub(crate) enum Op {
     Start(NewResearchTask),
-    /// Append `n` findings (`json`, a JSON array of strings, when `n > 0`) and, when
-    /// `complete`, complete the task.
+    /// Append `n` findings of `bytes` bytes (`json`, a JSON array of strings, when `n > 0`)
+    /// within `limits` and, when `complete`, complete the task; with `key`, once per
+    /// (task, key): `(key, digest of the findings)`.
     Findings {
         owner: String,
         id: ResearchTaskId,
         json: String,
         n: usize,
-        max_total: u32,
+        bytes: u64,
+        limits: FindingLimits,
         complete: bool,
+        key: Option<(String, [u8; 32])>,
     },
     Cancel {
         owner: String,
@@ -63,8 +67,9 @@ impl Op {
     /// Ops made of one statement are atomic without a transaction.
     fn single_statement(&self) -> bool {
         match self {
-            Op::Start(new) => new.idempotency_key.is_none(),
-            Op::Findings { n, .. } => *n == 0,
+            // The start checks the owner's quota and counts the task in the usage row.
+            Op::Start(_) => false,
+            Op::Findings { n, key, .. } => *n == 0 && key.is_none(),
             Op::Cancel { .. } | Op::Refresh { .. } => true,
         }
     }
@@ -74,6 +79,7 @@ impl Op {
 pub(crate) enum Done {
     Started(StartOutcome),
     Task(ResearchTask),
+    Appended(Appended),
     /// The stored deadline after a refresh; `None` when the task was no longer live.
     Refreshed(Option<i64>),
 }
@@ -224,61 +230,107 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
             id,
             json,
             n,
-            max_total,
+            bytes,
+            limits,
             complete,
+            key,
         } => {
-            let (n, max_total) = (*n, *max_total);
-            // A batch that can never fit skips the change: the explanation then reports
-            // NotFound and WrongStatus ahead of TooManyFindings, as the contract orders them.
-            if baton_store::rules::can_never_fit(n, max_total) {
-                return Ok(Err(refusal(conn, owner, id, now_ms, n, max_total).await));
+            let (n, bytes, limits) = (*n, *bytes, *limits);
+            if let Some((key, digest)) = key
+                && let Some(replayed) = replay_append(conn, owner, id, key, digest, now_ms).await?
+            {
+                return Ok(replayed);
             }
-            // With findings, the INSERT runs first under the UPDATE's own condition (the same
-            // rows, unchanged in between), so both change something or neither does.
+            // A batch that can never fit skips the change: the explanation then reports
+            // NotFound and WrongStatus ahead of the limits, as the contract orders them.
+            if can_never_fit(n, bytes, limits) {
+                return Ok(Err(refusal(conn, owner, id, now_ms, n, bytes, limits).await));
+            }
+            // The INSERT runs first under the UPDATE's own condition (the same rows, unchanged
+            // in between: this is the only writer), so both change something or neither does.
+            // ?9 bytes, ?10 the owner's byte quota.
+            const FITS: &str = "AND coalesce((SELECT u.stored_bytes FROM research_usage AS u \
+                 WHERE u.owner = ?6), 0) + ?9 <= ?10 ";
             let sql = if n > 0 {
-                concat!(
-                    "INSERT INTO research_findings (task_id, idx, text) ",
-                    "SELECT ?5, t.findings_count + 1 + j.key, j.value ",
-                    "FROM research_tasks AS t, json_each(?8) AS j ",
-                    "WHERE t.id = ?5 AND t.owner = ?6 AND t.expires_at > ?3 ",
-                    "AND t.status = 'running' AND t.findings_count + ?1 <= ?7; ",
-                    "UPDATE research_tasks SET findings_count = findings_count + ?1, ",
-                    "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
-                    "updated_at = ?3, expires_at = min(?4, hard_expires_at) ",
-                    "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
-                    "AND findings_count + ?1 <= ?7 RETURNING ",
+                format!(
+                    "INSERT INTO research_findings (task_id, idx, text) \
+                     SELECT ?5, t.findings_count + 1 + j.key, j.value \
+                     FROM research_tasks AS t, json_each(?8) AS j \
+                     WHERE t.id = ?5 AND t.owner = ?6 AND t.expires_at > ?3 \
+                     AND t.status = 'running' AND t.findings_count + ?1 <= ?7 {FITS}; \
+                     UPDATE research_tasks SET findings_count = findings_count + ?1, \
+                     stored_bytes = stored_bytes + ?9, \
+                     status = CASE WHEN ?2 THEN 'complete' ELSE status END, \
+                     updated_at = ?3, expires_at = min(?4, hard_expires_at) \
+                     WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' \
+                     AND findings_count + ?1 <= ?7 {FITS}RETURNING {}",
                     task_columns!()
                 )
             } else {
                 concat!(
-                    "UPDATE research_tasks SET findings_count = findings_count + ?1, ",
+                    "UPDATE research_tasks SET ",
                     "status = CASE WHEN ?2 THEN 'complete' ELSE status END, ",
                     "updated_at = ?3, expires_at = min(?4, hard_expires_at) ",
                     "WHERE id = ?5 AND owner = ?6 AND expires_at > ?3 AND status = 'running' ",
                     "AND findings_count + ?1 <= ?7 RETURNING ",
                     task_columns!()
                 )
+                .to_owned()
             };
-            let mut query = sqlx::query(sql)
+            let mut query = sqlx::query(&sql)
                 .bind(n as i64)
                 .bind(*complete)
                 .bind(now_ms)
                 .bind(cfg.idle_deadline_ms(now_ms)?)
                 .bind(&id.as_bytes()[..])
                 .bind(owner.as_str())
-                .bind(i64::from(max_total));
+                .bind(i64::from(limits.per_task));
             if n > 0 {
-                query = query.bind(json.as_str());
+                query = query
+                    .bind(json.as_str())
+                    .bind(as_db_limit(bytes))
+                    .bind(as_db_limit(limits.owner_bytes));
             }
             let row = query
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err("update task"))?;
-            match row {
-                // Written: a bad row now is a failure of the op, not a refusal.
-                Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
-                None => Ok(Err(refusal(conn, owner, id, now_ms, n, max_total).await)),
+            let Some(row) = row else {
+                return Ok(Err(refusal(conn, owner, id, now_ms, n, bytes, limits).await));
+            };
+            // Written: from here on a failure is a failure of the op, not a refusal.
+            let task = task_from_row(&row)?;
+            if bytes > 0 {
+                sqlx::query(
+                    "UPDATE research_usage SET stored_bytes = stored_bytes + ?2 WHERE owner = ?1",
+                )
+                .bind(owner.as_str())
+                .bind(as_db_limit(bytes))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("count stored bytes"))?;
             }
+            if let Some((key, digest)) = key {
+                sqlx::query(
+                    "INSERT INTO research_append_keys (task_id, key, digest, last_index) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .bind(&id.as_bytes()[..])
+                .bind(key.as_str())
+                .bind(&digest[..])
+                .bind(i64::from(task.findings_count))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("store append key"))?;
+            }
+            if *complete {
+                return Ok(Ok(Done::Task(task)));
+            }
+            Ok(Ok(Done::Appended(Appended {
+                last_index: task.findings_count,
+                task,
+                replayed: false,
+            })))
         }
         Op::Cancel { owner, id } => {
             let row = sqlx::query(concat!(
@@ -296,7 +348,10 @@ async fn run_op(conn: &mut SqliteConnection, cfg: Config, job: &Job) -> OpResult
             .map_err(db_err("cancel task"))?;
             match row {
                 Some(row) => task_from_row(&row).map(|t| Ok(Done::Task(t))),
-                None => Ok(Err(refusal(conn, owner, id, now_ms, 0, u32::MAX).await)),
+                None => {
+                    let limits = FindingLimits::per_task(u32::MAX);
+                    Ok(Err(refusal(conn, owner, id, now_ms, 0, 0, limits).await))
+                }
             }
         }
         Op::Refresh {
@@ -329,11 +384,13 @@ async fn refusal(
     id: &ResearchTaskId,
     now_ms: i64,
     adding: usize,
-    max_total: u32,
+    adding_bytes: u64,
+    limits: FindingLimits,
 ) -> StoreError {
     let row = sqlx::query(
-        "SELECT status, findings_count FROM research_tasks \
-         WHERE id = ?1 AND owner = ?2 AND expires_at > ?3",
+        "SELECT t.status, t.findings_count, \
+         coalesce((SELECT u.stored_bytes FROM research_usage AS u WHERE u.owner = ?2), 0) \
+         FROM research_tasks AS t WHERE t.id = ?1 AND t.owner = ?2 AND t.expires_at > ?3",
     )
     .bind(&id.as_bytes()[..])
     .bind(owner)
@@ -357,20 +414,62 @@ async fn refusal(
             let Ok(findings_count) = u32::try_from(count) else {
                 return corrupt("findings_count");
             };
+            let owner_bytes: i64 = match row.try_get(2) {
+                Ok(b) => b,
+                Err(e) => return db_err("read usage")(e),
+            };
             Some(Observed {
                 status,
                 findings_count,
+                owner_bytes: u64::try_from(owner_bytes).unwrap_or(0),
             })
         }
         Err(e) => return db_err("read task")(e),
     };
-    match explain_refusal(observed, adding, max_total) {
+    match explain_refusal(observed, adding, adding_bytes, limits) {
         Err(refused) => refused,
         Ok(()) => StoreError::new(
             baton_store::StoreErrorKind::Internal,
             "sqlite: a conditional change on a running task matched nothing",
         ),
     }
+}
+
+/// The outcome of an earlier append with `key` to this live task of `owner`'s: a replay when
+/// `digest` matches, a conflict when it does not; `None` when the key is unused.
+async fn replay_append(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    id: &ResearchTaskId,
+    key: &str,
+    digest: &[u8; 32],
+    now_ms: i64,
+) -> Result<Option<Result<Done, StoreError>>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT k.digest, k.last_index, ",
+        t_task_columns!(),
+        " FROM research_append_keys AS k JOIN research_tasks AS t ON t.id = k.task_id \
+         WHERE k.task_id = ?1 AND k.key = ?2 AND t.owner = ?3 AND t.expires_at > ?4"
+    ))
+    .bind(&id.as_bytes()[..])
+    .bind(key)
+    .bind(owner)
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err("read append key"))?;
+    let Some(row) = row else { return Ok(None) };
+    let stored: Vec<u8> = row.try_get(0).map_err(db_err("read append key"))?;
+    if stored.as_slice() != digest.as_slice() {
+        return Ok(Some(Err(StoreError::idempotency_conflict())));
+    }
+    let last_index: i64 = row.try_get(1).map_err(db_err("read append key"))?;
+    let task = task_from_row_at(&row, 2)?;
+    Ok(Some(Ok(Done::Appended(Appended {
+        task,
+        last_index: u32::try_from(last_index).map_err(|_| corrupt("last_index"))?,
+        replayed: true,
+    }))))
 }
 
 async fn start(
@@ -429,6 +528,17 @@ async fn start(
             }
         }
     }
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT live_tasks FROM research_usage WHERE owner = ?1")
+            .bind(&new.owner)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read usage"))?;
+    if u64::try_from(live.unwrap_or(0)).unwrap_or(0) >= new.max_live_tasks {
+        return Ok(Err(StoreError::quota_exceeded(Quota::LiveTasks {
+            limit: new.max_live_tasks,
+        })));
+    }
     let now = from_ms(now_ms)?;
     let hard = baton_store::rules::hard_expiry(now, &cfg.lifetimes);
     let expires = expiry_after_write(now, hard, &cfg.lifetimes);
@@ -450,6 +560,8 @@ async fn start(
             "INSERT INTO research_tasks (",
             task_columns!(),
             ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7); ",
+            "INSERT INTO research_usage (owner, live_tasks, stored_bytes) VALUES (?2, 1, 0) ",
+            "ON CONFLICT (owner) DO UPDATE SET live_tasks = live_tasks + 1; ",
             "INSERT INTO research_idempotency_keys (owner, key, task_id, topic, depth) ",
             "VALUES (?2, ?8, ?1, ?3, ?4)"
         )
@@ -457,7 +569,9 @@ async fn start(
         concat!(
             "INSERT INTO research_tasks (",
             task_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7)"
+            ") VALUES (?1, ?2, ?3, ?4, 'running', 0, ?5, ?5, ?6, ?7); ",
+            "INSERT INTO research_usage (owner, live_tasks, stored_bytes) VALUES (?2, 1, 0) ",
+            "ON CONFLICT (owner) DO UPDATE SET live_tasks = live_tasks + 1"
         )
     };
     let mut query = sqlx::query(sql)
@@ -497,6 +611,7 @@ mod tests {
             topic: topic.into(),
             depth: 1,
             idempotency_key: key.map(Into::into),
+            max_live_tasks: u64::MAX,
         }
     }
 
@@ -506,8 +621,10 @@ mod tests {
             id: ResearchTaskId::from_bytes([id; 16]),
             json: serde_json::to_string(texts).unwrap(),
             n: texts.len(),
-            max_total,
+            bytes: texts.iter().map(|t| t.len() as u64).sum(),
+            limits: FindingLimits::per_task(max_total),
             complete,
+            key: None,
         }
     }
 
@@ -536,6 +653,7 @@ mod tests {
     fn task(result: &Result<Done, StoreError>) -> &ResearchTask {
         match result {
             Ok(Done::Task(task)) => task,
+            Ok(Done::Appended(appended)) => &appended.task,
             Ok(Done::Started(outcome)) => &outcome.task,
             Ok(Done::Refreshed(_)) => panic!("a refresh where a task was expected"),
             Err(e) => panic!("unexpected error: {e}"),
@@ -681,7 +799,12 @@ mod tests {
                 let id = ResearchTaskId::from_bytes([1; 16]);
                 let text = vec![format!("f{i}-a"), format!("f{i}-b")];
                 store
-                    .append_findings("alice", &id, &text, 1000, Utc::now())
+                    .append_findings(
+                        "alice",
+                        &id,
+                        baton_store::FindingsBatch::new(&text, FindingLimits::per_task(1000)),
+                        Utc::now(),
+                    )
                     .await
                     .unwrap()
             }));

@@ -129,6 +129,7 @@ async fn migrations_are_idempotent_and_reported() {
                 topic: "t".into(),
                 depth: 1,
                 idempotency_key: None,
+                max_live_tasks: u64::MAX,
             },
             now,
         )

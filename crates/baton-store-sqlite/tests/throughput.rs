@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use baton_store::{NewResearchTask, ResearchStore, ResearchTaskId};
+use baton_store::{FindingLimits, FindingsBatch, NewResearchTask, ResearchStore, ResearchTaskId};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
 
@@ -33,6 +33,7 @@ fn new_task(n: u64) -> NewResearchTask {
         topic: format!("benchmark topic number {n}"),
         depth: 2,
         idempotency_key: None,
+        max_live_tasks: u64::MAX,
     }
 }
 
@@ -63,15 +64,31 @@ async fn concurrent_write_throughput() {
                 let now = Utc::now();
                 store.start(t.clone(), now).await.unwrap();
                 store
-                    .append_findings(&t.owner, &t.id, &findings, 1000, now)
+                    .append_findings(
+                        &t.owner,
+                        &t.id,
+                        FindingsBatch::new(&findings, FindingLimits::per_task(1000)),
+                        now,
+                    )
                     .await
                     .unwrap();
                 store
-                    .append_findings(&t.owner, &t.id, &findings, 1000, now)
+                    .append_findings(
+                        &t.owner,
+                        &t.id,
+                        FindingsBatch::new(&findings, FindingLimits::per_task(1000)),
+                        now,
+                    )
                     .await
                     .unwrap();
                 let done = store
-                    .complete(&t.owner, &t.id, &findings, 1000, now)
+                    .complete(
+                        &t.owner,
+                        &t.id,
+                        &findings,
+                        FindingLimits::per_task(1000),
+                        now,
+                    )
                     .await
                     .unwrap();
                 assert_eq!(done.findings_count, 3);

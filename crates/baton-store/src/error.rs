@@ -15,8 +15,11 @@ pub enum StoreErrorKind {
         /// The per-task limit.
         limit: u32,
     },
-    /// The idempotency key was used before with a different topic or depth.
+    /// The idempotency key was used before with other arguments (a start with another topic
+    /// or depth, an append with other findings).
     IdempotencyConflict,
+    /// The owner's quota would be passed; nothing was stored.
+    QuotaExceeded(Quota),
     /// The database could not be reached, refused the statement, or rolled it back (a
     /// timeout, a conflict, a shutdown): nothing was changed and the call may be retried.
     Unavailable,
@@ -26,6 +29,21 @@ pub enum StoreErrorKind {
     Interrupted,
     /// Anything else: a bug, a corrupt row, a failed migration.
     Internal,
+}
+
+/// A per-owner quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quota {
+    /// The most live research tasks an owner may hold.
+    LiveTasks {
+        /// The limit.
+        limit: u64,
+    },
+    /// The most bytes of findings an owner's live tasks may hold together.
+    StoredBytes {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// An error from a [`crate::ResearchStore`] call.
@@ -79,8 +97,21 @@ impl StoreError {
     pub fn idempotency_conflict() -> Self {
         StoreError::new(
             StoreErrorKind::IdempotencyConflict,
-            "idempotency key was already used with a different topic or depth",
+            "idempotency key was already used with other arguments",
         )
+    }
+
+    /// [`StoreErrorKind::QuotaExceeded`]: the owner's quota would be passed.
+    pub fn quota_exceeded(quota: Quota) -> Self {
+        let message = match quota {
+            Quota::LiveTasks { limit } => {
+                format!("the owner already holds {limit} live research tasks")
+            }
+            Quota::StoredBytes { limit } => {
+                format!("the owner's research tasks would hold more than {limit} bytes of findings")
+            }
+        };
+        StoreError::new(StoreErrorKind::QuotaExceeded(quota), message)
     }
 
     /// [`StoreErrorKind::Unavailable`] for a change that kept losing races against

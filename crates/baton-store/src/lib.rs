@@ -41,13 +41,15 @@
 //! Why a conditional change matched nothing, with the contract's precedence:
 //!
 //! ```
-//! use baton_store::{ResearchStatus, StoreErrorKind, rules::{Observed, explain_refusal}};
+//! use baton_store::{FindingLimits, ResearchStatus, StoreErrorKind};
+//! use baton_store::rules::{Observed, explain_refusal};
 //!
-//! let done = Observed { status: ResearchStatus::Complete, findings_count: 3 };
-//! let refused = explain_refusal(Some(done), 1, 10).unwrap_err();
+//! let done = Observed { status: ResearchStatus::Complete, findings_count: 3, owner_bytes: 0 };
+//! let refused = explain_refusal(Some(done), 1, 10, FindingLimits::per_task(10)).unwrap_err();
 //! assert_eq!(refused.kind(), &StoreErrorKind::WrongStatus(ResearchStatus::Complete));
 //! // No live task of the caller's: not found, whatever else is wrong.
-//! assert_eq!(explain_refusal(None, 99, 1).unwrap_err().kind(), &StoreErrorKind::NotFound);
+//! let missing = explain_refusal(None, 99, 99, FindingLimits::per_task(1)).unwrap_err();
+//! assert_eq!(missing.kind(), &StoreErrorKind::NotFound);
 //! ```
 #![deny(missing_docs)]
 
@@ -59,11 +61,12 @@ mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use error::{StoreError, StoreErrorKind};
+pub use error::{Quota, StoreError, StoreErrorKind};
 pub use keys::{SigningKeyRecord, StoredApiKey};
 pub use research::{
-    Finding, FindingsPage, NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask,
-    ResearchTaskId, ResearchTasksPage, StartOutcome,
+    Appended, Finding, FindingLimits, FindingsBatch, FindingsPage, NewResearchTask,
+    ResearchListCursor, ResearchStatus, ResearchTask, ResearchTaskId, ResearchTasksPage,
+    StartOutcome,
 };
 pub use rules::{Lifetimes, expiry_after_write};
 pub use stores::{BulkImport, KeyStore, ResearchStore};

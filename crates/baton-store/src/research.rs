@@ -75,6 +75,9 @@ pub struct NewResearchTask {
     pub depth: u8,
     /// Optional idempotency key, unique per owner.
     pub idempotency_key: Option<String>,
+    /// The most live tasks the owner may hold (`u64::MAX`: no limit). A new task that would
+    /// pass it is refused with [`crate::StoreErrorKind::QuotaExceeded`]; a replay is not.
+    pub max_live_tasks: u64,
 }
 
 /// The outcome of `ResearchStore::start`.
@@ -83,6 +86,84 @@ pub struct StartOutcome {
     /// The task: new, or the one an earlier call with the same idempotency key created.
     pub task: ResearchTask,
     /// True when the task was created by an earlier call.
+    pub replayed: bool,
+}
+
+/// The limits a write of findings must respect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindingLimits {
+    /// The most findings one task may hold.
+    pub per_task: u32,
+    /// The most bytes (UTF-8) of findings the owner's live tasks may hold together
+    /// (`u64::MAX`: no limit).
+    pub owner_bytes: u64,
+}
+
+impl FindingLimits {
+    /// Only a per-task limit.
+    pub const fn per_task(per_task: u32) -> FindingLimits {
+        FindingLimits {
+            per_task,
+            owner_bytes: u64::MAX,
+        }
+    }
+}
+
+/// What `ResearchStore::append_findings` adds.
+#[derive(Clone, Copy, Debug)]
+pub struct FindingsBatch<'a> {
+    /// The findings, in order.
+    pub findings: &'a [String],
+    /// The limits to respect.
+    pub limits: FindingLimits,
+    /// With a key, a retried batch (same key, same findings, same task) is stored once: the
+    /// retry gets the first call's outcome. The key is scoped to the task.
+    pub idempotency_key: Option<&'a str>,
+}
+
+impl<'a> FindingsBatch<'a> {
+    /// A batch without an idempotency key.
+    pub fn new(findings: &'a [String], limits: FindingLimits) -> FindingsBatch<'a> {
+        FindingsBatch {
+            findings,
+            limits,
+            idempotency_key: None,
+        }
+    }
+
+    /// The same batch with an idempotency key.
+    #[must_use]
+    pub fn with_key(mut self, key: &'a str) -> FindingsBatch<'a> {
+        self.idempotency_key = Some(key);
+        self
+    }
+
+    /// The bytes the findings take (UTF-8), as quotas count them.
+    pub fn bytes(&self) -> u64 {
+        self.findings.iter().map(|f| f.len() as u64).sum()
+    }
+
+    /// A digest of the findings, to tell a retry of this batch from another batch sent with
+    /// the same key.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for finding in self.findings {
+            hasher.update((finding.len() as u64).to_be_bytes());
+            hasher.update(finding.as_bytes());
+        }
+        hasher.finalize().into()
+    }
+}
+
+/// The outcome of `ResearchStore::append_findings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The task as it is now.
+    pub task: ResearchTask,
+    /// The index of the batch's last finding (for a replay: the first call's).
+    pub last_index: u32,
+    /// True when an earlier call with the same key stored this batch.
     pub replayed: bool,
 }
 

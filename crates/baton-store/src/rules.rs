@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 
-use crate::{ResearchStatus, StoreError};
+use crate::{FindingLimits, Quota, ResearchStatus, StoreError};
 
 /// The longest lifetime baton accepts (idle or absolute): 100 years. Longer ones are
 /// configuration mistakes, and would overflow time arithmetic in some databases.
@@ -116,19 +116,24 @@ pub struct Observed {
     pub status: ResearchStatus,
     /// How many findings it holds.
     pub findings_count: u32,
+    /// How many bytes of findings the owner's tasks hold together.
+    pub owner_bytes: u64,
 }
 
 /// Explains why a conditional change of a task matched nothing, from what a follow-up read
 /// in the caller's scope found (`None`: no live task of the caller's with that id).
 ///
 /// The precedence is the contract's: not visible → [`crate::StoreErrorKind::NotFound`];
-/// final status → `WrongStatus(current)`; then adding `adding` findings would pass
-/// `max_total` → `TooManyFindings`. `Ok(())` means none of these holds: the change should
-/// have applied, so the task changed in between (a race) and the caller may try again.
+/// final status → `WrongStatus(current)`; then adding `adding` findings would pass the
+/// per-task limit → `TooManyFindings`; then their `adding_bytes` would pass the owner's
+/// byte quota → `QuotaExceeded(StoredBytes)`. `Ok(())` means none of these holds: the change
+/// should have applied, so the task changed in between (a race) and the caller may try
+/// again.
 pub fn explain_refusal(
     observed: Option<Observed>,
     adding: usize,
-    max_total: u32,
+    adding_bytes: u64,
+    limits: FindingLimits,
 ) -> Result<(), StoreError> {
     let Some(observed) = observed else {
         return Err(StoreError::not_found());
@@ -137,16 +142,27 @@ pub fn explain_refusal(
         return Err(StoreError::wrong_status(observed.status));
     }
     let total = u64::from(observed.findings_count).saturating_add(adding as u64);
-    if adding > 0 && total > u64::from(max_total) {
-        return Err(StoreError::too_many_findings(max_total));
+    if adding > 0 && total > u64::from(limits.per_task) {
+        return Err(StoreError::too_many_findings(limits.per_task));
+    }
+    if adding_bytes > 0 && observed.owner_bytes.saturating_add(adding_bytes) > limits.owner_bytes {
+        return Err(StoreError::quota_exceeded(Quota::StoredBytes {
+            limit: limits.owner_bytes,
+        }));
     }
     Ok(())
 }
 
-/// Whether `adding` findings can never fit under `max_total`, whatever the task holds:
-/// a backend may skip the change and go straight to [`explain_refusal`].
-pub fn can_never_fit(adding: usize, max_total: u32) -> bool {
-    adding as u64 > u64::from(max_total)
+/// Whether a batch of `adding` findings (`adding_bytes` bytes) can never fit under
+/// `limits`, whatever the task and the owner hold: a backend may skip the change and go
+/// straight to [`explain_refusal`].
+pub fn can_never_fit(adding: usize, adding_bytes: u64, limits: FindingLimits) -> bool {
+    adding as u64 > u64::from(limits.per_task) || adding_bytes > limits.owner_bytes
+}
+
+/// A limit as a database integer: limits past `i64::MAX` (no limit) are `i64::MAX`.
+pub fn as_db_limit(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -220,26 +236,45 @@ mod tests {
         let running = |n| Observed {
             status: ResearchStatus::Running,
             findings_count: n,
+            owner_bytes: 100,
         };
         let kind = |r: Result<(), StoreError>| r.map_err(|e| e.kind().clone());
+        let per_task = FindingLimits::per_task;
         assert_eq!(
-            kind(explain_refusal(None, 5, 0)),
+            kind(explain_refusal(None, 5, 5, per_task(0))),
             Err(StoreErrorKind::NotFound)
         );
         let done = Observed {
             status: ResearchStatus::Complete,
             findings_count: 9,
+            owner_bytes: 0,
         };
         assert_eq!(
-            kind(explain_refusal(Some(done), 5, 0)),
+            kind(explain_refusal(Some(done), 5, 5, per_task(0))),
             Err(StoreErrorKind::WrongStatus(ResearchStatus::Complete))
         );
         assert_eq!(
-            kind(explain_refusal(Some(running(3)), 3, 5)),
+            kind(explain_refusal(Some(running(3)), 3, 3, per_task(5))),
             Err(StoreErrorKind::TooManyFindings { limit: 5 })
         );
+        let bytes_quota = FindingLimits {
+            per_task: 5,
+            owner_bytes: 120,
+        };
+        assert_eq!(
+            kind(explain_refusal(Some(running(3)), 2, 21, bytes_quota)),
+            Err(StoreErrorKind::QuotaExceeded(Quota::StoredBytes {
+                limit: 120
+            }))
+        );
         // Nothing wrong: a race.
-        assert_eq!(kind(explain_refusal(Some(running(3)), 2, 5)), Ok(()));
-        assert_eq!(kind(explain_refusal(Some(running(5)), 0, 5)), Ok(()));
+        assert_eq!(
+            kind(explain_refusal(Some(running(3)), 2, 20, bytes_quota)),
+            Ok(())
+        );
+        assert_eq!(
+            kind(explain_refusal(Some(running(5)), 0, 0, per_task(5))),
+            Ok(())
+        );
     }
 }

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    FindingsPage, NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask,
-    ResearchTaskId, ResearchTasksPage, SigningKeyRecord, StartOutcome, StoreError, StoredApiKey,
+    Appended, FindingLimits, FindingsBatch, FindingsPage, NewResearchTask, ResearchListCursor,
+    ResearchStatus, ResearchTask, ResearchTaskId, ResearchTasksPage, SigningKeyRecord,
+    StartOutcome, StoreError, StoredApiKey,
 };
 
 /// A durable store of research tasks, keyed by [`ResearchTaskId`] and always scoped by
@@ -27,7 +28,9 @@ pub trait ResearchStore: Send + Sync + 'static {
     ///
     /// Reusing a key with a different topic or depth fails with
     /// [`crate::StoreErrorKind::IdempotencyConflict`]. Racing calls with one key create one
-    /// task.
+    /// task. A new task that would give the owner more than `new.max_live_tasks` tasks
+    /// fails with [`crate::StoreErrorKind::QuotaExceeded`]. Tasks count against the quota
+    /// until the sweeper deletes them (an expired task is freed by the next sweep).
     async fn start(
         &self,
         new: NewResearchTask,
@@ -44,28 +47,36 @@ pub trait ResearchStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError>;
 
-    /// Appends findings to a running task, atomically: either all are stored, in order,
-    /// after every finding stored before, or none is.
+    /// Appends a batch of findings to a running task, atomically: either all are stored, in
+    /// order, after every finding stored before, or none is.
     ///
-    /// Fails with [`crate::StoreErrorKind::WrongStatus`] on a final task and
-    /// [`crate::StoreErrorKind::TooManyFindings`] when the total would exceed `max_total`.
+    /// Fails with [`crate::StoreErrorKind::WrongStatus`] on a final task,
+    /// [`crate::StoreErrorKind::TooManyFindings`] when the task would hold more than
+    /// `batch.limits.per_task`, and [`crate::StoreErrorKind::QuotaExceeded`] when the owner's
+    /// tasks would hold more than `batch.limits.owner_bytes` bytes of findings.
+    ///
+    /// With an idempotency key, a batch is stored once per (task, key): a retry with the same
+    /// findings gets the first call's `last_index` with `replayed: true` (even once the task
+    /// is final), and the same key with other findings fails with
+    /// [`crate::StoreErrorKind::IdempotencyConflict`]. Racing calls with one key store the
+    /// batch once.
     async fn append_findings(
         &self,
         owner: &str,
         id: &ResearchTaskId,
-        findings: &[String],
-        max_total: u32,
+        batch: FindingsBatch<'_>,
         now: DateTime<Utc>,
-    ) -> Result<ResearchTask, StoreError>;
+    ) -> Result<Appended, StoreError>;
 
-    /// Appends `findings` (possibly none) and moves the task to `complete`, atomically.
-    /// Of two racing completions exactly one succeeds; the other gets `WrongStatus(Complete)`.
+    /// Appends `findings` (possibly none) and moves the task to `complete`, atomically, within
+    /// `limits` as [`ResearchStore::append_findings`] does. Of two racing completions exactly
+    /// one succeeds; the other gets `WrongStatus(Complete)`.
     async fn complete(
         &self,
         owner: &str,
         id: &ResearchTaskId,
         findings: &[String],
-        max_total: u32,
+        limits: FindingLimits,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError>;
 
@@ -101,8 +112,9 @@ pub trait ResearchStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<ResearchTasksPage, StoreError>;
 
-    /// Deletes up to `batch` expired tasks (with their findings and idempotency keys) and
-    /// returns how many it deleted. Safe to run on every instance at once.
+    /// Deletes up to `batch` expired tasks (with their findings and idempotency keys), frees
+    /// what they counted against their owners' quotas, and returns how many it deleted. Safe
+    /// to run on every instance at once.
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 
     /// Checks that the store answers (for readiness probes).
@@ -151,6 +163,7 @@ pub trait KeyStore: Send + Sync + 'static {
 pub trait BulkImport: Send + Sync + 'static {
     /// Writes `tasks` as given (ids, owners, statuses, counts and times), without findings
     /// or idempotency keys, skipping ids that exist already; returns how many were written.
+    /// Imported tasks count against their owners' live-task quota (quotas are not checked).
     /// Backends write in large batches, so a million tasks take seconds, not hours.
     async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError>;
 }

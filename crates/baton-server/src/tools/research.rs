@@ -5,7 +5,7 @@
 //! exact error messages. Unknown, expired, malformed, forged and foreign handles all end in
 //! [`ToolError::UnknownHandle`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use baton_auth::{Scope, Scopes};
 use baton_handle::Codec;
@@ -14,10 +14,11 @@ use baton_protocol::{
     FindingsAdded, GetTaskResults, HandleArgs, Limits, ListResearchTasks, ResearchResults,
     ResearchTaskList, ResearchTaskSummary, ResearchTaskView, StartResearchTask,
     StartedResearchTask, ToolError, page_size, parse_arguments, tool, validate_findings,
+    validate_idempotency_key,
 };
 use baton_store::{
-    Lifetimes, NewResearchTask, ResearchListCursor, ResearchStore, ResearchTask, ResearchTaskId,
-    StoreError, StoreErrorKind,
+    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, Quota, ResearchListCursor,
+    ResearchStore, ResearchTask, ResearchTaskId, StoreError, StoreErrorKind,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use rmcp::{
@@ -35,6 +36,10 @@ pub struct Research {
     codec: Codec,
     limits: Limits,
     lifetimes: Lifetimes,
+    /// How long a write may wait for the store before the caller is told its outcome is
+    /// unknown (a little under the request timeout, so the caller gets that answer rather
+    /// than a bare HTTP timeout).
+    write_deadline: Duration,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -67,8 +72,18 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
         },
         StoreErrorKind::IdempotencyConflict => ToolError::invalid(
             "idempotency_key",
-            "was already used with a different topic or depth",
+            "was already used with other arguments (a start with another topic or depth, an add_findings call with other findings)",
         ),
+        StoreErrorKind::QuotaExceeded(Quota::LiveTasks { limit }) => ToolError::QuotaExceeded {
+            what: "you hold too many live research tasks",
+            limit: *limit,
+            advice: "tasks count until they expire and are swept; retry later",
+        },
+        StoreErrorKind::QuotaExceeded(Quota::StoredBytes { limit }) => ToolError::QuotaExceeded {
+            what: "your research tasks would hold too many bytes of findings",
+            limit: *limit,
+            advice: "add fewer or shorter findings; bytes are freed when tasks expire and are swept",
+        },
         StoreErrorKind::Unavailable => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store unavailable");
             ToolError::Unavailable
@@ -96,12 +111,35 @@ impl Research {
         codec: Codec,
         limits: Limits,
         lifetimes: Lifetimes,
+        request_timeout: Duration,
     ) -> Self {
+        // Leave the last second (or half, for short timeouts) to answer in.
+        let margin = Duration::from_secs(1).min(request_timeout / 2);
         Research {
             store,
             codec,
             limits,
             lifetimes,
+            write_deadline: request_timeout.saturating_sub(margin),
+        }
+    }
+
+    /// Runs a store write, answering [`ToolError::TimedOut`] (outcome unknown: the write
+    /// may still be applied, e.g. queued in SQLite's writer) when it outlasts the deadline.
+    async fn write<T>(
+        &self,
+        action: &'static str,
+        write: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, ToolError> {
+        match tokio::time::timeout(self.write_deadline, write).await {
+            Ok(done) => done.map_err(store_error(action)),
+            Err(_) => {
+                tracing::warn!(
+                    action,
+                    "a task-store write outlasted the request deadline; its outcome is unknown"
+                );
+                Err(ToolError::TimedOut)
+            }
         }
     }
 
@@ -142,20 +180,18 @@ impl Research {
         let now = Utc::now();
         let not_after = u64::try_from((now + self.lifetimes.absolute).timestamp()).unwrap_or(0);
         let minted = self.codec.mint(who.as_str(), not_after);
-        let outcome = self
-            .store
-            .start(
-                NewResearchTask {
-                    id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
-                    owner: who.as_str().to_owned(),
-                    topic: valid.topic,
-                    depth: valid.depth,
-                    idempotency_key: valid.idempotency_key,
-                },
-                now,
-            )
-            .await
-            .map_err(store_error("start the task"))?;
+        let outcome = self.store.start(
+            NewResearchTask {
+                id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
+                owner: who.as_str().to_owned(),
+                topic: valid.topic,
+                depth: valid.depth,
+                idempotency_key: valid.idempotency_key,
+                max_live_tasks: self.limits.max_live_tasks_per_principal,
+            },
+            now,
+        );
+        let outcome = self.write("start the task", outcome).await?;
         Ok(StartedResearchTask {
             handle: self.handle_of(&outcome.task, &who),
             status: outcome.task.status,
@@ -189,28 +225,11 @@ impl Research {
         })
     }
 
-    /// Appends findings (and, with `complete`, completes the task) after validating them.
-    async fn store_findings(
-        &self,
-        who: &Principal,
-        handle: &str,
-        findings: &[String],
-        complete: bool,
-    ) -> Result<ResearchTask, ToolError> {
-        let now = Utc::now();
-        validate_findings(findings, complete, &self.limits)?;
-        let id = self.task_id(handle, who, now)?;
-        let max_total = self.limits.max_findings_per_task;
-        if complete {
-            self.store
-                .complete(who.as_str(), &id, findings, max_total, now)
-                .await
-                .map_err(store_error("complete the task"))
-        } else {
-            self.store
-                .append_findings(who.as_str(), &id, findings, max_total, now)
-                .await
-                .map_err(store_error("add findings"))
+    /// The limits of a write of findings.
+    fn finding_limits(&self) -> FindingLimits {
+        FindingLimits {
+            per_task: self.limits.max_findings_per_task,
+            owner_bytes: self.limits.max_stored_bytes_per_principal,
         }
     }
 
@@ -220,14 +239,27 @@ impl Research {
         who: Principal,
         args: AddFindings,
     ) -> Result<FindingsAdded, ToolError> {
-        let task = self
-            .store_findings(&who, &args.handle, &args.findings, false)
+        let now = Utc::now();
+        validate_findings(&args.findings, false, &self.limits)?;
+        if let Some(key) = &args.idempotency_key {
+            validate_idempotency_key(key, &self.limits)?;
+        }
+        let id = self.task_id(&args.handle, &who, now)?;
+        let mut batch = FindingsBatch::new(&args.findings, self.finding_limits());
+        if let Some(key) = &args.idempotency_key {
+            batch = batch.with_key(key);
+        }
+        let appended = self
+            .write(
+                "add findings",
+                self.store.append_findings(who.as_str(), &id, batch, now),
+            )
             .await?;
         Ok(FindingsAdded {
             handle: args.handle,
-            status: task.status,
+            status: appended.task.status,
             added: u32::try_from(args.findings.len()).unwrap_or(u32::MAX),
-            findings_count: task.findings_count,
+            findings_count: appended.last_index,
         })
     }
 
@@ -237,8 +269,20 @@ impl Research {
         who: Principal,
         args: CompleteResearchTask,
     ) -> Result<CompletedResearchTask, ToolError> {
+        let now = Utc::now();
+        validate_findings(&args.findings, true, &self.limits)?;
+        let id = self.task_id(&args.handle, &who, now)?;
         let task = self
-            .store_findings(&who, &args.handle, &args.findings, true)
+            .write(
+                "complete the task",
+                self.store.complete(
+                    who.as_str(),
+                    &id,
+                    &args.findings,
+                    self.finding_limits(),
+                    now,
+                ),
+            )
             .await?;
         Ok(CompletedResearchTask {
             handle: args.handle,
@@ -256,10 +300,8 @@ impl Research {
         let now = Utc::now();
         let id = self.task_id(&args.handle, &who, now)?;
         let task = self
-            .store
-            .cancel(who.as_str(), &id, now)
-            .await
-            .map_err(store_error("cancel the task"))?;
+            .write("cancel the task", self.store.cancel(who.as_str(), &id, now))
+            .await?;
         Ok(CancelledResearchTask {
             handle: args.handle,
             status: task.status,

@@ -61,18 +61,46 @@ where
             Err(StoreErrorKind::NotFound)
         );
     }
-    let appended = store
-        .append_findings("alice", &tasks[0].id, &texts("f", 0..3), MAX_TOTAL, now)
-        .await
-        .expect("imported running task accepts findings");
+    let appended = append(
+        &store,
+        "alice",
+        &tasks[0].id,
+        &texts("f", 0..3),
+        MAX_TOTAL,
+        now,
+    )
+    .await
+    .expect("imported running task accepts findings");
     assert_eq!(appended.findings_count, 3);
-    let refused = store
-        .append_findings("bob", &tasks[1].id, &texts("f", 0..1), MAX_TOTAL, now)
-        .await;
+    let refused = append(
+        &store,
+        "bob",
+        &tasks[1].id,
+        &texts("f", 0..1),
+        MAX_TOTAL,
+        now,
+    )
+    .await;
     assert_eq!(
         refused.map(|_| ()).map_err(|e| e.kind().clone()),
         Err(StoreErrorKind::WrongStatus(ResearchStatus::Complete))
     );
+    // Imported tasks count against the owner's live-task quota.
+    let mut one_more = new_task(1, "alice", "past the quota", 2, None);
+    one_more.max_live_tasks = 1_250;
+    assert_eq!(
+        store
+            .start(one_more.clone(), now)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.kind().clone()),
+        Err(StoreErrorKind::QuotaExceeded(Quota::LiveTasks {
+            limit: 1_250
+        })),
+        "alice's 1,250 imported tasks fill a quota of 1,250"
+    );
+    one_more.max_live_tasks = 1_251;
+    ok(store.start(one_more, now).await, "a start within the quota");
     let later = now + lt.idle + chrono::Duration::hours(1);
     assert!(
         store.get("alice", &tasks[2].id, later).await.is_err(),

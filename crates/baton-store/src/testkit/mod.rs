@@ -74,9 +74,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::FutureExt;
 
 use crate::{
-    BulkImport, KeyStore, Lifetimes, NewResearchTask, ResearchListCursor, ResearchStatus,
-    ResearchStore, ResearchTask, ResearchTaskId, SigningKeyRecord, StoreError, StoreErrorKind,
-    StoredApiKey, expiry_after_write,
+    Appended, BulkImport, FindingLimits, FindingsBatch, KeyStore, Lifetimes, NewResearchTask,
+    Quota, ResearchListCursor, ResearchStatus, ResearchStore, ResearchTask, ResearchTaskId,
+    SigningKeyRecord, StoreError, StoreErrorKind, StoredApiKey, expiry_after_write,
 };
 
 pub mod import;
@@ -158,6 +158,11 @@ part!(
         concurrent_batches_stay_contiguous,
         racing_appends_respect_the_limit,
         racing_completions,
+        idempotent_appends,
+        racing_idempotent_appends,
+        live_task_quota,
+        stored_bytes_quota,
+        racing_appends_respect_the_byte_quota,
     ]
 );
 
@@ -386,6 +391,7 @@ fn new_task(n: u64, owner: &str, topic: &str, depth: u8, key: Option<&str>) -> N
         topic: topic.to_owned(),
         depth,
         idempotency_key: key.map(str::to_owned),
+        max_live_tasks: u64::MAX,
     }
 }
 
@@ -431,6 +437,36 @@ async fn start<S: ResearchStore>(
         "{what}: a new task came back with replayed = true"
     );
     out.task
+}
+
+/// `append_findings` without an idempotency key or byte quota, giving the task.
+async fn append<S: ResearchStore>(
+    store: &S,
+    owner: &str,
+    id: &ResearchTaskId,
+    findings: &[String],
+    per_task: u32,
+    now: DateTime<Utc>,
+) -> Result<ResearchTask, StoreError> {
+    let batch = FindingsBatch::new(findings, FindingLimits::per_task(per_task));
+    store
+        .append_findings(owner, id, batch, now)
+        .await
+        .map(|appended| appended.task)
+}
+
+/// `complete` without a byte quota.
+async fn finish<S: ResearchStore>(
+    store: &S,
+    owner: &str,
+    id: &ResearchTaskId,
+    findings: &[String],
+    per_task: u32,
+    now: DateTime<Utc>,
+) -> Result<ResearchTask, StoreError> {
+    store
+        .complete(owner, id, findings, FindingLimits::per_task(per_task), now)
+        .await
 }
 
 #[track_caller]

@@ -76,9 +76,7 @@ where
     assert_eq!(get(&store, ALICE, &new.id, now).await, expected, "get");
     let later = exact + secs(1) + Duration::microseconds(999);
     let task = ok(
-        store
-            .append_findings(ALICE, &new.id, &texts("f", 0..1), MAX_TOTAL, later)
-            .await,
+        append(&store, ALICE, &new.id, &texts("f", 0..1), MAX_TOTAL, later).await,
         "append_findings",
     );
     assert_eq!(
@@ -99,9 +97,7 @@ where
     let now = T0();
     let a = start(&store, new_task(1, ALICE, "alice's", 2, None), now).await;
     let a = ok(
-        store
-            .append_findings(ALICE, &a.id, &texts("a", 0..2), MAX_TOTAL, now)
-            .await,
+        append(&store, ALICE, &a.id, &texts("a", 0..2), MAX_TOTAL, now).await,
         "append_findings",
     );
     let b = start(&store, new_task(2, BOB, "bob's", 3, None), now).await;
@@ -114,17 +110,17 @@ where
         "bob get(alice's)",
     );
     fails(
-        store.append_findings(BOB, &a.id, &one, MAX_TOTAL, t).await,
+        append(&store, BOB, &a.id, &one, MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
         "bob append_findings(alice's)",
     );
     fails(
-        store.complete(BOB, &a.id, &one, MAX_TOTAL, t).await,
+        finish(&store, BOB, &a.id, &one, MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
         "bob complete(alice's)",
     );
     fails(
-        store.complete(BOB, &a.id, &[], MAX_TOTAL, t).await,
+        finish(&store, BOB, &a.id, &[], MAX_TOTAL, t).await,
         StoreErrorKind::NotFound,
         "bob complete(alice's, no findings)",
     );
@@ -187,22 +183,28 @@ where
     let now = T0();
     let running = start(&store, new_task(1, ALICE, "running", 1, Some("k1")), now).await;
     let running = ok(
-        store
-            .append_findings(
-                ALICE,
-                &running.id,
-                &texts("r", 0..3),
-                MAX_TOTAL,
-                now + secs(1),
-            )
-            .await,
+        append(
+            &store,
+            ALICE,
+            &running.id,
+            &texts("r", 0..3),
+            MAX_TOTAL,
+            now + secs(1),
+        )
+        .await,
         "append_findings",
     );
     let done = start(&store, new_task(2, ALICE, "done", 2, None), now).await;
     let done = ok(
-        store
-            .complete(ALICE, &done.id, &texts("d", 0..2), MAX_TOTAL, now + secs(2))
-            .await,
+        finish(
+            &store,
+            ALICE,
+            &done.id,
+            &texts("d", 0..2),
+            MAX_TOTAL,
+            now + secs(2),
+        )
+        .await,
         "complete",
     );
     let cancelled = start(&store, new_task(3, BOB, "cancelled", 3, None), now).await;
@@ -251,9 +253,7 @@ where
     assert_eq!(replay.task.id, running.id, "idempotency key after reopen");
     // And writes still work.
     let after = ok(
-        store
-            .append_findings(ALICE, &running.id, &texts("r", 3..4), MAX_TOTAL, t)
-            .await,
+        append(&store, ALICE, &running.id, &texts("r", 3..4), MAX_TOTAL, t).await,
         "append_findings after reopen",
     );
     assert_eq!(
@@ -281,7 +281,7 @@ where
 
     let t1 = now + mins(1);
     let done = ok(
-        store.complete(ALICE, &a.id, &[], MAX_TOTAL, t1).await,
+        finish(&store, ALICE, &a.id, &[], MAX_TOTAL, t1).await,
         "complete",
     );
     let expected = ResearchTask {
@@ -310,9 +310,7 @@ where
 
     let t3 = now + mins(3);
     let done = ok(
-        store
-            .complete(ALICE, &c.id, &texts("c", 0..3), MAX_TOTAL, t3)
-            .await,
+        finish(&store, ALICE, &c.id, &texts("c", 0..3), MAX_TOTAL, t3).await,
         "complete with findings",
     );
     let expected = ResearchTask {
@@ -341,15 +339,11 @@ where
     let a = start(&store, new_task(1, ALICE, "complete", 2, None), now).await;
     let b = start(&store, new_task(2, ALICE, "cancelled", 2, None), now).await;
     ok(
-        store
-            .append_findings(ALICE, &a.id, &texts("a", 0..2), MAX_TOTAL, now)
-            .await,
+        append(&store, ALICE, &a.id, &texts("a", 0..2), MAX_TOTAL, now).await,
         "append_findings",
     );
     let done = ok(
-        store
-            .complete(ALICE, &a.id, &texts("a", 2..3), MAX_TOTAL, now)
-            .await,
+        finish(&store, ALICE, &a.id, &texts("a", 2..3), MAX_TOTAL, now).await,
         "complete",
     );
     let cancelled = ok(store.cancel(ALICE, &b.id, now).await, "cancel");
@@ -363,24 +357,22 @@ where
         let ws = StoreErrorKind::WrongStatus(status);
         let name = status.as_str();
         fails(
-            store.complete(ALICE, &task.id, &[], MAX_TOTAL, t).await,
+            finish(&store, ALICE, &task.id, &[], MAX_TOTAL, t).await,
             ws.clone(),
             &format!("complete on a {name} task"),
         );
         fails(
-            store.complete(ALICE, &task.id, &one, MAX_TOTAL, t).await,
+            finish(&store, ALICE, &task.id, &one, MAX_TOTAL, t).await,
             ws.clone(),
             &format!("complete with findings on a {name} task"),
         );
         fails(
-            store
-                .append_findings(ALICE, &task.id, &one, MAX_TOTAL, t)
-                .await,
+            append(&store, ALICE, &task.id, &one, MAX_TOTAL, t).await,
             ws.clone(),
             &format!("append_findings on a {name} task"),
         );
         fails(
-            store.append_findings(ALICE, &task.id, &one, 0, t).await,
+            append(&store, ALICE, &task.id, &one, 0, t).await,
             ws.clone(),
             &format!("append_findings over the limit on a {name} task (status comes first)"),
         );
@@ -432,9 +424,7 @@ where
     for (i, batch) in batches.iter().enumerate() {
         let t = now + mins(i as i64 + 1);
         let got = ok(
-            store
-                .append_findings(ALICE, &task.id, batch, MAX_TOTAL, t)
-                .await,
+            append(&store, ALICE, &task.id, batch, MAX_TOTAL, t).await,
             "append_findings",
         );
         all.extend(batch.iter().cloned());
@@ -453,7 +443,7 @@ where
     let t = now + mins(10);
     let finals = vec!["final one".to_owned(), "final two".to_owned()];
     let done = ok(
-        store.complete(ALICE, &task.id, &finals, MAX_TOTAL, t).await,
+        finish(&store, ALICE, &task.id, &finals, MAX_TOTAL, t).await,
         "complete",
     );
     all.extend(finals);
@@ -486,23 +476,17 @@ where
     let tmf = StoreErrorKind::TooManyFindings { limit };
     let task = start(&store, new_task(1, ALICE, "limit", 2, None), now).await;
     let task = ok(
-        store
-            .append_findings(ALICE, &task.id, &texts("a", 0..3), limit, now)
-            .await,
+        append(&store, ALICE, &task.id, &texts("a", 0..3), limit, now).await,
         "append_findings",
     );
     let t = now + secs(1);
     fails(
-        store
-            .append_findings(ALICE, &task.id, &texts("b", 0..3), limit, t)
-            .await,
+        append(&store, ALICE, &task.id, &texts("b", 0..3), limit, t).await,
         tmf.clone(),
         "append_findings past the limit",
     );
     fails(
-        store
-            .complete(ALICE, &task.id, &texts("c", 0..3), limit, t)
-            .await,
+        finish(&store, ALICE, &task.id, &texts("c", 0..3), limit, t).await,
         tmf.clone(),
         "complete past the limit",
     );
@@ -518,23 +502,17 @@ where
     );
     // Up to the limit exactly.
     let task = ok(
-        store
-            .append_findings(ALICE, &task.id, &texts("a", 3..5), limit, t)
-            .await,
+        append(&store, ALICE, &task.id, &texts("a", 3..5), limit, t).await,
         "append_findings up to the limit",
     );
     assert_eq!(task.findings_count, 5, "findings_count at the limit");
     fails(
-        store
-            .append_findings(ALICE, &task.id, &texts("z", 0..1), limit, t)
-            .await,
+        append(&store, ALICE, &task.id, &texts("z", 0..1), limit, t).await,
         tmf.clone(),
         "append_findings at the limit",
     );
     fails(
-        store
-            .complete(ALICE, &task.id, &texts("z", 0..1), limit, t)
-            .await,
+        finish(&store, ALICE, &task.id, &texts("z", 0..1), limit, t).await,
         tmf.clone(),
         "complete with findings at the limit",
     );
@@ -544,7 +522,7 @@ where
         "a refused complete changed the status"
     );
     let done = ok(
-        store.complete(ALICE, &task.id, &[], limit, t).await,
+        finish(&store, ALICE, &task.id, &[], limit, t).await,
         "complete without findings at the limit",
     );
     assert_eq!(
@@ -555,9 +533,7 @@ where
     // A first call over the limit stores nothing either.
     let other = start(&store, new_task(2, ALICE, "limit 2", 2, None), now).await;
     fails(
-        store
-            .append_findings(ALICE, &other.id, &texts("o", 0..6), limit, t)
-            .await,
+        append(&store, ALICE, &other.id, &texts("o", 0..6), limit, t).await,
         tmf,
         "a first append_findings past the limit",
     );
@@ -591,15 +567,11 @@ where
         "an empty task's findings page"
     );
     ok(
-        store
-            .append_findings(ALICE, &task.id, &texts("f", 1..5), MAX_TOTAL, now)
-            .await,
+        append(&store, ALICE, &task.id, &texts("f", 1..5), MAX_TOTAL, now).await,
         "append_findings",
     );
     let task = ok(
-        store
-            .append_findings(ALICE, &task.id, &texts("f", 5..8), MAX_TOTAL, now)
-            .await,
+        append(&store, ALICE, &task.id, &texts("f", 5..8), MAX_TOTAL, now).await,
         "append_findings",
     );
     let cases: &[(u32, u32, std::ops::Range<u32>, bool)] = &[
@@ -638,7 +610,7 @@ where
         );
     }
     let done = ok(
-        store.complete(ALICE, &task.id, &[], MAX_TOTAL, now).await,
+        finish(&store, ALICE, &task.id, &[], MAX_TOTAL, now).await,
         "complete",
     );
     let page = ok(
@@ -684,7 +656,7 @@ where
     let t = base + mins(30);
     for i in [1usize, 4, 7] {
         alice[i] = ok(
-            store.complete(ALICE, &alice[i].id, &[], MAX_TOTAL, t).await,
+            finish(&store, ALICE, &alice[i].id, &[], MAX_TOTAL, t).await,
             "complete",
         );
     }
@@ -829,13 +801,11 @@ where
     // A replay returns the task as it is now.
     let t2 = now + secs(2);
     ok(
-        store
-            .append_findings(ALICE, &first.id, &texts("f", 0..2), MAX_TOTAL, t2)
-            .await,
+        append(&store, ALICE, &first.id, &texts("f", 0..2), MAX_TOTAL, t2).await,
         "append_findings",
     );
     let done = ok(
-        store.complete(ALICE, &first.id, &[], MAX_TOTAL, t2).await,
+        finish(&store, ALICE, &first.id, &[], MAX_TOTAL, t2).await,
         "complete",
     );
     let again = ok(
@@ -989,12 +959,8 @@ where
         for twin in 0..2u64 {
             let task = start(&store, new_task(n + twin, ALICE, op, 2, None), now).await;
             let got = match op {
-                "append" => {
-                    store
-                        .append_findings(ALICE, &task.id, &one, MAX_TOTAL, w)
-                        .await
-                }
-                "complete" => store.complete(ALICE, &task.id, &one, MAX_TOTAL, w).await,
+                "append" => append(&store, ALICE, &task.id, &one, MAX_TOTAL, w).await,
+                "complete" => finish(&store, ALICE, &task.id, &one, MAX_TOTAL, w).await,
                 _ => store.cancel(ALICE, &task.id, w).await,
             };
             let got = ok(got, op);
@@ -1034,9 +1000,7 @@ where
     while t + mins(50) < hard {
         t += mins(50);
         last = ok(
-            store
-                .append_findings(ALICE, &last.id, &texts("f", 0..1), MAX_TOTAL, t)
-                .await,
+            append(&store, ALICE, &last.id, &texts("f", 0..1), MAX_TOTAL, t).await,
             "append_findings",
         );
         assert_eq!(
@@ -1060,9 +1024,7 @@ where
         "visible at its absolute expiry"
     );
     fails(
-        store
-            .append_findings(ALICE, &last.id, &texts("g", 0..1), MAX_TOTAL, hard)
-            .await,
+        append(&store, ALICE, &last.id, &texts("g", 0..1), MAX_TOTAL, hard).await,
         StoreErrorKind::NotFound,
         "append_findings at the absolute expiry",
     );
@@ -1078,14 +1040,20 @@ where
     let now = T0();
     let running = start(&store, new_task(1, ALICE, "running", 2, Some("k")), now).await;
     ok(
-        store
-            .append_findings(ALICE, &running.id, &texts("f", 0..2), MAX_TOTAL, now)
-            .await,
+        append(
+            &store,
+            ALICE,
+            &running.id,
+            &texts("f", 0..2),
+            MAX_TOTAL,
+            now,
+        )
+        .await,
         "append_findings",
     );
     let done = start(&store, new_task(2, ALICE, "done", 2, None), now).await;
     ok(
-        store.complete(ALICE, &done.id, &[], MAX_TOTAL, now).await,
+        finish(&store, ALICE, &done.id, &[], MAX_TOTAL, now).await,
         "complete",
     );
     let cancelled = start(&store, new_task(3, ALICE, "cancelled", 2, None), now).await;
@@ -1100,14 +1068,12 @@ where
             "get of an expired task",
         );
         fails(
-            store
-                .append_findings(ALICE, &task.id, &one, MAX_TOTAL, t)
-                .await,
+            append(&store, ALICE, &task.id, &one, MAX_TOTAL, t).await,
             nf.clone(),
             "append_findings to an expired task",
         );
         fails(
-            store.complete(ALICE, &task.id, &[], MAX_TOTAL, t).await,
+            finish(&store, ALICE, &task.id, &[], MAX_TOTAL, t).await,
             nf.clone(),
             "complete of an expired task",
         );
@@ -1263,24 +1229,26 @@ where
     let expired_running = start(&store, new_task(1, ALICE, "expired", 2, None), old).await;
     let expired_done = start(&store, new_task(2, ALICE, "expired done", 2, None), old).await;
     ok(
-        store
-            .complete(ALICE, &expired_done.id, &texts("e", 0..1), limit, old)
-            .await,
+        finish(
+            &store,
+            ALICE,
+            &expired_done.id,
+            &texts("e", 0..1),
+            limit,
+            old,
+        )
+        .await,
         "complete",
     );
     let now = old + hours(2);
     let running = start(&store, new_task(3, ALICE, "running", 2, None), now).await;
     let running = ok(
-        store
-            .append_findings(ALICE, &running.id, &texts("r", 0..2), limit, now)
-            .await,
+        append(&store, ALICE, &running.id, &texts("r", 0..2), limit, now).await,
         "append_findings",
     );
     let done = start(&store, new_task(4, ALICE, "done", 2, None), now).await;
     let done = ok(
-        store
-            .complete(ALICE, &done.id, &texts("d", 0..1), limit, now)
-            .await,
+        finish(&store, ALICE, &done.id, &texts("d", 0..1), limit, now).await,
         "complete",
     );
     let cancelled = start(&store, new_task(5, ALICE, "cancelled", 2, None), now).await;
@@ -1360,20 +1328,17 @@ where
         );
         if write.is_some() {
             check(
-                store
-                    .append_findings(ALICE, &id, &one, limit, t)
-                    .await
-                    .map(drop),
+                append(&store, ALICE, &id, &one, limit, t).await.map(drop),
                 &write,
                 "append_findings (fits)",
             );
             check(
-                store.complete(ALICE, &id, &[], limit, t).await.map(drop),
+                finish(&store, ALICE, &id, &[], limit, t).await.map(drop),
                 &write,
                 "complete (no findings)",
             );
             check(
-                store.complete(ALICE, &id, &one, limit, t).await.map(drop),
+                finish(&store, ALICE, &id, &one, limit, t).await.map(drop),
                 &write,
                 "complete (fits)",
             );
@@ -1386,15 +1351,12 @@ where
         for batch in [&two, &five] {
             let n = batch.len();
             check(
-                store
-                    .append_findings(ALICE, &id, batch, limit, t)
-                    .await
-                    .map(drop),
+                append(&store, ALICE, &id, batch, limit, t).await.map(drop),
                 &over,
                 &format!("append_findings ({n}, over the limit)"),
             );
             check(
-                store.complete(ALICE, &id, batch, limit, t).await.map(drop),
+                finish(&store, ALICE, &id, batch, limit, t).await.map(drop),
                 &over,
                 &format!("complete ({n}, over the limit)"),
             );
@@ -1451,9 +1413,7 @@ where
         .await;
         if i % 2 == 0 {
             complete.push(ok(
-                store
-                    .complete(ALICE, &task.id, &[], MAX_TOTAL, created)
-                    .await,
+                finish(&store, ALICE, &task.id, &[], MAX_TOTAL, created).await,
                 "complete",
             ));
         } else {
@@ -1517,9 +1477,7 @@ where
         )
         .await;
         ok(
-            store
-                .append_findings(ALICE, &task.id, &texts("f", 0..3), MAX_TOTAL, now)
-                .await,
+            append(&store, ALICE, &task.id, &texts("f", 0..3), MAX_TOTAL, now).await,
             "append_findings",
         );
     }
@@ -1535,9 +1493,7 @@ where
         )
         .await;
         live.push(ok(
-            store
-                .append_findings(BOB, &task.id, &texts("l", 0..2), MAX_TOTAL, later)
-                .await,
+            append(&store, BOB, &task.id, &texts("l", 0..2), MAX_TOTAL, later).await,
             "append_findings",
         ));
     }
@@ -1622,7 +1578,7 @@ where
         let (ti, f, id) = calls[i];
         async move {
             let text = vec![format!("t{ti}-f{f}")];
-            let r = store.append_findings(ALICE, &id, &text, MAX_TOTAL, t).await;
+            let r = append(&store, ALICE, &id, &text, MAX_TOTAL, t).await;
             (ti, r)
         }
     })
@@ -1674,11 +1630,7 @@ where
     let batches: Vec<Vec<String>> = (0..10).map(|b| texts(&format!("b{b}-"), 0..5)).collect();
     let results = race(&store, batches.len(), |store, i| {
         let (batch, id) = (batches[i].clone(), task.id);
-        async move {
-            store
-                .append_findings(ALICE, &id, &batch, MAX_TOTAL, now)
-                .await
-        }
+        async move { append(&store, ALICE, &id, &batch, MAX_TOTAL, now).await }
     })
     .await;
     for r in results {
@@ -1715,7 +1667,7 @@ where
     let batches: Vec<Vec<String>> = (0..12).map(|i| texts(&format!("r{i}-"), 0..1)).collect();
     let results = race(&store, batches.len(), |store, i| {
         let (batch, id) = (batches[i].clone(), task.id);
-        async move { store.append_findings(ALICE, &id, &batch, limit, now).await }
+        async move { append(&store, ALICE, &id, &batch, limit, now).await }
     })
     .await;
     let mut succeeded = 0;
@@ -1756,7 +1708,7 @@ where
     let finals: Vec<Vec<String>> = (0..10).map(|i| vec![format!("final-{i}")]).collect();
     let results = race(&store, finals.len(), |store, i| {
         let (finding, id) = (finals[i].clone(), task.id);
-        async move { store.complete(ALICE, &id, &finding, MAX_TOTAL, now).await }
+        async move { finish(&store, ALICE, &id, &finding, MAX_TOTAL, now).await }
     })
     .await;
     let mut winner = None;
@@ -1789,7 +1741,7 @@ where
     let id = task.id;
     let results = race(&store, 10, move |store, i| async move {
         if i % 2 == 0 {
-            store.complete(ALICE, &id, &[], MAX_TOTAL, now).await
+            finish(&store, ALICE, &id, &[], MAX_TOTAL, now).await
         } else {
             store.cancel(ALICE, &id, now).await
         }
@@ -1819,5 +1771,366 @@ where
         get(&store, ALICE, &task.id, now).await.status,
         wins[0],
         "the final status"
+    );
+}
+
+/// `add` with an idempotency key.
+async fn append_keyed<S: ResearchStore>(
+    store: &S,
+    owner: &str,
+    id: &ResearchTaskId,
+    findings: &[String],
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Appended, StoreError> {
+    let batch = FindingsBatch::new(findings, FindingLimits::per_task(MAX_TOTAL)).with_key(key);
+    store.append_findings(owner, id, batch, now).await
+}
+
+/// An append with an idempotency key stores its batch once per (task, key): a retry gets the
+/// first call's `last_index` with `replayed`, even after later appends and once the task is
+/// final; the same key with other findings conflicts and stores nothing; keys are scoped to
+/// their task; a foreign or expired task is `NotFound` whatever the key.
+pub async fn idempotent_appends<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = short_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let now = T0();
+    let task = start(&store, new_task(1, ALICE, "keyed", 2, None), now).await;
+    let other = start(&store, new_task(2, ALICE, "other", 2, None), now).await;
+    let bobs = start(&store, new_task(3, BOB, "bob's", 2, None), now).await;
+    let batch = texts("a", 0..2);
+    let t = now + secs(1);
+
+    let first = ok(
+        append_keyed(&store, ALICE, &task.id, &batch, "k1", t).await,
+        "append",
+    );
+    assert_eq!(
+        (first.last_index, first.replayed, first.task.findings_count),
+        (2, false, 2),
+        "a first keyed append"
+    );
+    let again = ok(
+        append_keyed(&store, ALICE, &task.id, &batch, "k1", t + secs(1)).await,
+        "retry",
+    );
+    assert_eq!(
+        (again.last_index, again.replayed, again.task.findings_count),
+        (2, true, 2),
+        "a retry with the same key and findings must be a replay that stores nothing"
+    );
+    fails(
+        append_keyed(&store, ALICE, &task.id, &texts("b", 0..2), "k1", t).await,
+        StoreErrorKind::IdempotencyConflict,
+        "the same key with other findings",
+    );
+    ok(
+        append(&store, ALICE, &task.id, &texts("c", 0..1), MAX_TOTAL, t).await,
+        "append",
+    );
+    let later = ok(
+        append_keyed(&store, ALICE, &task.id, &batch, "k1", t).await,
+        "retry",
+    );
+    assert_eq!(
+        (later.last_index, later.replayed, later.task.findings_count),
+        (2, true, 3),
+        "a replay after a later append: the first call's index, the task as it is now"
+    );
+    // Keys are scoped to their task.
+    let elsewhere = ok(
+        append_keyed(&store, ALICE, &other.id, &batch, "k1", t).await,
+        "append",
+    );
+    assert!(
+        !elsewhere.replayed,
+        "a key used on another task must not replay"
+    );
+    assert_eq!(
+        elsewhere.task.findings_count, 2,
+        "the other task got the batch"
+    );
+    // A foreign task is not found, key or not.
+    fails(
+        append_keyed(&store, ALICE, &bobs.id, &batch, "k1", t).await,
+        StoreErrorKind::NotFound,
+        "a keyed append to bob's task",
+    );
+    fails(
+        append_keyed(&store, BOB, &task.id, &batch, "k1", t).await,
+        StoreErrorKind::NotFound,
+        "bob replaying alice's key on alice's task",
+    );
+    // Once final, a replay still answers; a new key is refused by the status.
+    ok(
+        finish(&store, ALICE, &task.id, &[], MAX_TOTAL, t).await,
+        "complete",
+    );
+    let final_replay = ok(
+        append_keyed(&store, ALICE, &task.id, &batch, "k1", t).await,
+        "retry",
+    );
+    assert!(final_replay.replayed, "a replay on a complete task");
+    fails(
+        append_keyed(&store, ALICE, &task.id, &batch, "k2", t).await,
+        StoreErrorKind::WrongStatus(ResearchStatus::Complete),
+        "a new key on a complete task",
+    );
+    assert_eq!(
+        all_findings(&store, ALICE, &task.id, t).await.len(),
+        3,
+        "the keyed batch was stored once"
+    );
+    // Expired: not found, even for a replay.
+    fails(
+        append_keyed(&store, ALICE, &task.id, &batch, "k1", now + hours(6)).await,
+        StoreErrorKind::NotFound,
+        "a replay on an expired task",
+    );
+}
+
+/// Racing appends with one key store the batch once: one call stores it, every other gets
+/// the same `last_index` as a replay.
+pub async fn racing_idempotent_appends<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let store = backend.open_fresh(default_lifetimes()).await;
+    let now = T0();
+    let task = start(&store, new_task(1, ALICE, "race", 2, None), now).await;
+    let id = task.id;
+    let results = race(&store, 12, move |store, _| async move {
+        let batch = texts("r", 0..3);
+        append_keyed(&store, ALICE, &id, &batch, "once", now).await
+    })
+    .await;
+    let outcomes: Vec<Appended> = results
+        .into_iter()
+        .map(|r| ok(r, "a racing keyed append"))
+        .collect();
+    let stored = outcomes.iter().filter(|a| !a.replayed).count();
+    assert_eq!(
+        stored, 1,
+        "racing keyed appends stored the batch {stored} times"
+    );
+    assert!(
+        outcomes.iter().all(|a| a.last_index == 3),
+        "every racer gets the first call's last index"
+    );
+    assert_eq!(
+        all_findings(&store, ALICE, &task.id, now).await,
+        numbered(&texts("r", 0..3)),
+        "the batch, once"
+    );
+}
+
+/// The live-task quota: starts past `max_live_tasks` are refused with
+/// `QuotaExceeded(LiveTasks)` and create nothing; a replay is not a new task; other owners
+/// are not affected; tasks count until swept, and the sweep frees them.
+pub async fn live_task_quota<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = short_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let now = T0();
+    let quota = |mut new: NewResearchTask| {
+        new.max_live_tasks = 3;
+        new
+    };
+    for n in 0..3u64 {
+        let key = (n == 0).then_some("k");
+        start(&store, quota(new_task(n, ALICE, "t", 2, key)), now).await;
+    }
+    let refused = Quota::LiveTasks { limit: 3 };
+    fails(
+        store
+            .start(quota(new_task(10, ALICE, "t", 2, None)), now)
+            .await,
+        StoreErrorKind::QuotaExceeded(refused),
+        "a fourth task with a quota of 3",
+    );
+    fails(
+        store
+            .start(quota(new_task(11, ALICE, "t", 2, Some("new key"))), now)
+            .await,
+        StoreErrorKind::QuotaExceeded(refused),
+        "a fourth task with a key, quota 3",
+    );
+    let replay = ok(
+        store
+            .start(quota(new_task(12, ALICE, "t", 2, Some("k"))), now)
+            .await,
+        "replay",
+    );
+    assert!(replay.replayed, "a replay at the quota is not a new task");
+    start(&store, quota(new_task(20, BOB, "t", 2, None)), now).await;
+    assert_eq!(
+        all_tasks(&store, ALICE, None, 10, now).await.len(),
+        3,
+        "refused starts created nothing"
+    );
+    fails(
+        get_result(&store, ALICE, &tid(11), now).await,
+        StoreErrorKind::NotFound,
+        "a refused keyed start's task",
+    );
+    // Expired but not swept: still counted; swept: freed.
+    let later = now + hours(2);
+    fails(
+        store
+            .start(quota(new_task(13, ALICE, "t", 2, None)), later)
+            .await,
+        StoreErrorKind::QuotaExceeded(refused),
+        "expired tasks count until the sweeper deletes them",
+    );
+    ok(store.sweep_expired(later, 100).await, "sweep_expired");
+    for n in 30..33u64 {
+        start(&store, quota(new_task(n, ALICE, "t", 2, None)), later).await;
+    }
+    fails(
+        store
+            .start(quota(new_task(40, ALICE, "t", 2, None)), later)
+            .await,
+        StoreErrorKind::QuotaExceeded(refused),
+        "the quota again after the sweep freed three",
+    );
+}
+
+async fn get_result<S: ResearchStore>(
+    store: &S,
+    owner: &str,
+    id: &ResearchTaskId,
+    now: DateTime<Utc>,
+) -> Result<ResearchTask, StoreError> {
+    store.get(owner, id, now).await
+}
+
+/// The stored-bytes quota counts the UTF-8 bytes of all of an owner's findings: a batch
+/// that would pass it is refused with `QuotaExceeded(StoredBytes)` (after the per-task limit
+/// in precedence) and stores nothing; reaching it exactly is fine; other owners are not
+/// affected; the sweep frees the bytes of the tasks it deletes.
+pub async fn stored_bytes_quota<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let lt = short_lifetimes();
+    let store = backend.open_fresh(lt).await;
+    let now = T0();
+    let limits = FindingLimits {
+        per_task: 5,
+        owner_bytes: 10,
+    };
+    let refused = StoreErrorKind::QuotaExceeded(Quota::StoredBytes { limit: 10 });
+    let add = |id: ResearchTaskId, texts: Vec<String>, t: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .append_findings(ALICE, &id, FindingsBatch::new(&texts, limits), t)
+                .await
+                .map(|a| a.task)
+        }
+    };
+    let a = start(&store, new_task(1, ALICE, "a", 2, None), now).await;
+    let b = start(&store, new_task(2, ALICE, "b", 2, None), now).await;
+    let bobs = start(&store, new_task(3, BOB, "b", 2, None), now).await;
+    ok(add(a.id, vec!["abcd".into()], now).await, "4 bytes");
+    // "é" is two bytes: 4 + 2 + 4 = 10, the quota exactly, over two tasks.
+    ok(
+        add(b.id, vec!["é".into(), "wxyz".into()], now).await,
+        "6 bytes on another task",
+    );
+    fails(
+        add(a.id, vec!["k".into()], now).await,
+        refused.clone(),
+        "one byte more",
+    );
+    fails(
+        store
+            .complete(ALICE, &b.id, &["z".into()], limits, now)
+            .await,
+        refused.clone(),
+        "complete with one byte more",
+    );
+    fails(
+        add(a.id, texts("x", 0..5), now).await,
+        StoreErrorKind::TooManyFindings { limit: 5 },
+        "the per-task limit comes before the quota",
+    );
+    assert_eq!(
+        all_findings(&store, ALICE, &a.id, now).await,
+        vec![(1, "abcd".to_owned())],
+        "refused batches stored nothing"
+    );
+    ok(
+        store.complete(ALICE, &b.id, &[], limits, now).await,
+        "complete without findings",
+    );
+    let bob = store
+        .append_findings(
+            BOB,
+            &bobs.id,
+            FindingsBatch::new(&["0123456789".into()], limits),
+            now,
+        )
+        .await;
+    ok(bob, "bob's own 10 bytes");
+    // The sweep frees what it deletes.
+    let later = now + hours(2);
+    ok(store.sweep_expired(later, 100).await, "sweep_expired");
+    let c = start(&store, new_task(4, ALICE, "c", 2, None), later).await;
+    ok(
+        add(c.id, vec!["0123456789".into()], later).await,
+        "10 bytes after the sweep",
+    );
+}
+
+/// Racing appends of one owner to different tasks are counted exactly against the byte
+/// quota: with room for 5 one-byte findings, exactly 5 of 12 racers succeed.
+pub async fn racing_appends_respect_the_byte_quota<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore,
+{
+    let store = backend.open_fresh(default_lifetimes()).await;
+    let now = T0();
+    let mut ids = Vec::new();
+    for n in 0..12u64 {
+        ids.push(
+            start(&store, new_task(n, ALICE, "race", 2, None), now)
+                .await
+                .id,
+        );
+    }
+    let limits = FindingLimits {
+        per_task: 100,
+        owner_bytes: 5,
+    };
+    let results = race(&store, ids.len(), |store, i| {
+        let id = ids[i];
+        async move {
+            let one = vec!["x".to_owned()];
+            store
+                .append_findings(ALICE, &id, FindingsBatch::new(&one, limits), now)
+                .await
+        }
+    })
+    .await;
+    let mut succeeded = 0;
+    for r in results {
+        match r {
+            Ok(_) => succeeded += 1,
+            Err(e) => assert_eq!(
+                e.kind(),
+                &StoreErrorKind::QuotaExceeded(Quota::StoredBytes { limit: 5 }),
+                "a racing append failed otherwise: {e}"
+            ),
+        }
+    }
+    assert_eq!(
+        succeeded, 5,
+        "racing one-byte appends with room for 5 bytes"
     );
 }
