@@ -67,31 +67,21 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod entry;
 mod error;
+mod meta_tools;
 mod search;
 mod tool;
 
-pub use catalog::{
-    Catalog, CatalogBuilder, MAX_NAME_LEN, Page, ToolDigest, ToolEntry, tools_json, validate_name,
-};
+pub use catalog::{Catalog, CatalogBuilder, Page};
+pub use entry::{MAX_NAME_LEN, ToolDigest, ToolEntry, validate_name};
 pub use error::{Error, ErrorKind, Result};
-pub use search::Hit;
-pub use tool::{
-    CALL_TOOL_NAME, META_GROUP, META_PINNED, META_TAGS, SEARCH_TOOLS_NAME, SearchToolsArgs,
-    ToolDefinition, ToolSpec, call_tool_definition, search_tools_definition,
+pub use meta_tools::{
+    CALL_TOOL_NAME, SEARCH_TOOLS_NAME, SearchToolsArgs, call_tool_definition, search_result_json,
+    search_tools_definition,
 };
-
-/// Longest accepted search query, in characters.
-pub const MAX_QUERY_CHARS: usize = 500;
-/// Largest accepted search limit.
-pub const MAX_SEARCH_LIMIT: usize = 50;
-/// Search limit used when a `search_tools` call gives none.
-pub const DEFAULT_SEARCH_LIMIT: usize = 5;
-
-/// The `search_tools` result for `hits`: `{"tools": [full definitions, best first]}`.
-pub fn search_result_json(hits: &[Hit<'_>]) -> serde_json::Value {
-    tools_json(hits.iter().map(|h| h.entry.definition()))
-}
+pub use search::{DEFAULT_SEARCH_LIMIT, Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
+pub use tool::{META_GROUP, META_PINNED, META_TAGS, ToolDefinition, ToolSpec, tools_json};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,223 @@
+//! The inverted index, built once per catalog.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::text::{is_plural, tokenize, tokenize_words};
+use crate::entry::ToolEntry;
+
+/// Field weights and length-normalisation strengths (BM25F).
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    Title,
+    Group,
+    Tags,
+    Description,
+    ParamName,
+    ParamDescription,
+}
+
+const FIELDS: usize = 7;
+
+impl Field {
+    fn weight(self) -> f32 {
+        match self {
+            Field::Name => 3.0,
+            Field::Title => 1.5,
+            Field::Group => 1.5,
+            Field::Tags => 1.0,
+            Field::Description => 1.5,
+            Field::ParamName => 0.6,
+            Field::ParamDescription => 0.4,
+        }
+    }
+    fn b(self) -> f32 {
+        match self {
+            Field::Name | Field::Group | Field::Tags => 0.3,
+            Field::Title | Field::ParamName => 0.5,
+            Field::Description | Field::ParamDescription => 0.75,
+        }
+    }
+}
+
+pub(super) const K1: f32 = 1.2;
+const MAX_SCHEMA_DEPTH: usize = 4;
+
+/// A tool's name, as index terms: the words after its service prefix, in order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NameTerms {
+    /// (term, surface word is plural), in name order.
+    pub(super) words: Vec<(u32, bool)>,
+}
+
+fn walk_schema(schema: &Map<String, Value>, depth: usize, names: &mut String, descs: &mut String) {
+    if depth > MAX_SCHEMA_DEPTH {
+        return;
+    }
+    if let Some(Value::Object(props)) = schema.get("properties") {
+        for (name, prop) in props {
+            names.push_str(name);
+            names.push(' ');
+            if let Value::Object(p) = prop {
+                for key in ["title", "description"] {
+                    if let Some(Value::String(s)) = p.get(key) {
+                        descs.push_str(s);
+                        descs.push(' ');
+                    }
+                }
+                if let Some(Value::Array(values)) = p.get("enum") {
+                    for v in values {
+                        if let Value::String(s) = v {
+                            descs.push_str(s);
+                            descs.push(' ');
+                        }
+                    }
+                }
+                walk_schema(p, depth + 1, names, descs);
+            }
+        }
+    }
+    if let Some(Value::Object(items)) = schema.get("items") {
+        walk_schema(items, depth + 1, names, descs);
+    }
+}
+
+/// Inverted index with per-posting precomputed BM25F contributions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SearchIndex {
+    pub(super) vocab: HashMap<String, u32>,
+    /// `postings[term]` = (document, idf-weighted saturated BM25F score), by document.
+    pub(super) postings: Vec<Vec<(u32, f32)>>,
+    /// Lower-cased tool name → document.
+    pub(super) lower_names: HashMap<String, u32>,
+    /// Per document, its name's words (service prefix removed).
+    pub(super) names: Vec<NameTerms>,
+    /// Terms that are the action (first name word) of some tool.
+    pub(super) actions: Vec<bool>,
+}
+
+impl SearchIndex {
+    pub(crate) fn build(entries: &[ToolEntry]) -> Self {
+        let n = entries.len();
+        // per document, per field: term -> tf; plus field lengths
+        let mut doc_fields: Vec<[HashMap<String, u32>; FIELDS]> = Vec::with_capacity(n);
+        let mut lengths: Vec<[u32; FIELDS]> = Vec::with_capacity(n);
+        for e in entries {
+            let def = e.definition();
+            let mut params = String::new();
+            let mut param_descs = String::new();
+            walk_schema(&def.input_schema, 0, &mut params, &mut param_descs);
+            let texts: [(Field, String); FIELDS] = [
+                (Field::Name, def.name.clone()),
+                (Field::Title, def.title.clone().unwrap_or_default()),
+                (Field::Group, e.group().unwrap_or_default().to_owned()),
+                (Field::Tags, e.tags().join(" ")),
+                (
+                    Field::Description,
+                    def.description.clone().unwrap_or_default(),
+                ),
+                (Field::ParamName, params),
+                (Field::ParamDescription, param_descs),
+            ];
+            let mut tfs: [HashMap<String, u32>; FIELDS] = Default::default();
+            let mut lens = [0u32; FIELDS];
+            for (i, (_, text)) in texts.iter().enumerate() {
+                tokenize(text, &mut |t| {
+                    *tfs[i].entry(t).or_insert(0) += 1;
+                    lens[i] += 1;
+                });
+            }
+            doc_fields.push(tfs);
+            lengths.push(lens);
+        }
+        let mut avg = [0f32; FIELDS];
+        for lens in &lengths {
+            for (a, l) in avg.iter_mut().zip(lens) {
+                *a += *l as f32;
+            }
+        }
+        for a in &mut avg {
+            *a = if n == 0 {
+                1.0
+            } else {
+                (*a / n as f32).max(1.0)
+            };
+        }
+        let fields = [
+            Field::Name,
+            Field::Title,
+            Field::Group,
+            Field::Tags,
+            Field::Description,
+            Field::ParamName,
+            Field::ParamDescription,
+        ];
+        // term -> (doc -> weighted tf)
+        let mut acc: HashMap<String, Vec<(u32, f32)>> = HashMap::new();
+        for (d, tfs) in doc_fields.iter().enumerate() {
+            let mut per_doc: HashMap<&str, f32> = HashMap::new();
+            for (fi, field) in fields.iter().enumerate() {
+                let norm = 1.0 - field.b() + field.b() * lengths[d][fi] as f32 / avg[fi];
+                for (term, tf) in &tfs[fi] {
+                    *per_doc.entry(term.as_str()).or_insert(0.0) +=
+                        field.weight() * *tf as f32 / norm;
+                }
+            }
+            for (term, tfw) in per_doc {
+                acc.entry(term.to_owned())
+                    .or_default()
+                    .push((d as u32, tfw));
+            }
+        }
+        let mut terms: Vec<(String, Vec<(u32, f32)>)> = acc.into_iter().collect();
+        terms.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut vocab = HashMap::with_capacity(terms.len());
+        let mut postings = Vec::with_capacity(terms.len());
+        for (term, mut list) in terms {
+            list.sort_by_key(|p| p.0);
+            let df = list.len() as f32;
+            let idf = (1.0 + (n as f32 - df + 0.5) / (df + 0.5)).ln();
+            for p in &mut list {
+                p.1 = idf * p.1 * (K1 + 1.0) / (K1 + p.1);
+            }
+            vocab.insert(term, postings.len() as u32);
+            postings.push(list);
+        }
+        let mut names = Vec::with_capacity(n);
+        let mut actions = vec![false; postings.len()];
+        for e in entries {
+            let mut group: Vec<String> = Vec::new();
+            tokenize(e.group().unwrap_or_default(), &mut |t| group.push(t));
+            let mut words = Vec::new();
+            let mut prefix = true;
+            tokenize_words(e.name(), &mut |w, t| {
+                if prefix && group.contains(&t) {
+                    return;
+                }
+                prefix = false;
+                if let Some(&tid) = vocab.get(&t) {
+                    words.push((tid, is_plural(w)));
+                }
+            });
+            if let Some(&(tid, _)) = words.first() {
+                actions[tid as usize] = true;
+            }
+            names.push(NameTerms { words });
+        }
+        let mut lower_names = HashMap::with_capacity(n);
+        for (d, e) in entries.iter().enumerate() {
+            lower_names
+                .entry(e.name().to_ascii_lowercase())
+                .or_insert(d as u32);
+        }
+        Self {
+            vocab,
+            postings,
+            lower_names,
+            names,
+            actions,
+        }
+    }
+}
