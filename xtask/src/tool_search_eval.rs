@@ -222,6 +222,8 @@ struct SetReport {
     p99_of_medians: f64,
     build_ms: f64,
     misses: Vec<String>,
+    /// Queries whose search returned an error (counted as misses).
+    errors: Vec<String>,
     goals: RecallGoals,
 }
 
@@ -236,6 +238,10 @@ impl SetReport {
     /// Each judged goal: (description, met).
     fn checks(&self) -> Vec<(String, bool)> {
         let mut out = vec![
+            (
+                "every query answered without error".to_owned(),
+                self.errors.is_empty(),
+            ),
             (
                 format!("token savings ≥ {SAVINGS_GOAL_PERCENT}%"),
                 self.savings >= SAVINGS_GOAL_PERCENT,
@@ -274,6 +280,7 @@ impl SetReport {
             "index_build_ms": self.build_ms,
             "goals": self.checks().into_iter().map(|(g, ok)| json!({"goal": g, "met": ok})).collect::<Vec<_>>(),
             "top3_misses": self.misses,
+            "search_errors": self.errors,
         })
     }
 }
@@ -308,10 +315,18 @@ fn evaluate(set: &EvalSet, loaded: &LoadedCatalog, reps: usize) -> anyhow::Resul
     let mut round_tokens = Vec::with_capacity(queries.len());
     let (mut top1, mut top3) = (0usize, 0usize);
     let mut misses = Vec::new();
+    let mut errors = Vec::new();
+    let mut answered = Vec::with_capacity(queries.len());
     for q in &queries {
-        let hits = catalog
-            .search(&q.query, DEFAULT_SEARCH_LIMIT)
-            .with_context(|| format!("set {}: searching {:?}", set.name, q.query))?;
+        // A search error on a labelled (non-empty) query is a miss and fails the set's
+        // "no search errors" goal; the other queries are still measured.
+        let hits = match catalog.search(&q.query, DEFAULT_SEARCH_LIMIT) {
+            Ok(hits) => hits,
+            Err(e) => {
+                errors.push(format!("  {:?}: {e}", q.query));
+                continue;
+            }
+        };
         let names: Vec<&str> = hits.iter().map(|h| h.name()).collect();
         let ok = |n: &&str| q.expected.iter().any(|e| e == n);
         if names.first().is_some_and(ok) {
@@ -331,6 +346,14 @@ fn evaluate(set: &EvalSet, loaded: &LoadedCatalog, reps: usize) -> anyhow::Resul
             &q.query,
             &search_result_json(&hits),
         )?));
+        answered.push(q);
+    }
+    if round_tokens.is_empty() {
+        bail!(
+            "set {}: every search failed: {}",
+            set.name,
+            errors.join("; ")
+        );
     }
     round_tokens.sort_unstable();
     let round_median = round_tokens[round_tokens.len() / 2];
@@ -338,13 +361,13 @@ fn evaluate(set: &EvalSet, loaded: &LoadedCatalog, reps: usize) -> anyhow::Resul
 
     // Latency: warm up, then time every search individually.
     for _ in 0..3 {
-        for q in &queries {
+        for q in &answered {
             std::hint::black_box(catalog.search(&q.query, DEFAULT_SEARCH_LIMIT)?);
         }
     }
-    let mut per_query = vec![Vec::with_capacity(reps); queries.len()];
+    let mut per_query = vec![Vec::with_capacity(reps); answered.len()];
     for _ in 0..reps {
-        for (q, times) in queries.iter().zip(&mut per_query) {
+        for (q, times) in answered.iter().zip(&mut per_query) {
             let t = Instant::now();
             let hits = catalog.search(&q.query, DEFAULT_SEARCH_LIMIT)?;
             let dt = t.elapsed();
@@ -385,6 +408,7 @@ fn evaluate(set: &EvalSet, loaded: &LoadedCatalog, reps: usize) -> anyhow::Resul
         p99_of_medians: percentile(&medians, 99.0),
         build_ms: loaded.build_ms,
         misses,
+        errors,
         goals: set.goals,
     })
 }
@@ -422,6 +446,12 @@ fn print_reports(reports: &[SetReport], show_misses: bool) {
     for r in reports {
         for (goal, ok) in r.checks() {
             println!("- {}: {goal}: {}", r.name, if ok { "pass" } else { "FAIL" });
+        }
+    }
+    for r in reports.iter().filter(|r| !r.errors.is_empty()) {
+        println!("\n### {}: search errors ({})\n", r.name, r.errors.len());
+        for e in &r.errors {
+            println!("{e}");
         }
     }
     if show_misses {
