@@ -307,10 +307,13 @@ impl Catalog {
 
     /// Ranks tools for a natural-language `query` and returns at most `limit` hits, best first.
     ///
+    /// Every non-empty query is answered: one made only of common words ("who am I") is
+    /// searched with the words given. A valid query that matches nothing returns an empty
+    /// vector.
+    ///
     /// Errors: empty or whitespace-only query ([`ErrorKind::EmptyQuery`]), more than
-    /// [`MAX_QUERY_CHARS`] characters ([`ErrorKind::QueryTooLong`]), no searchable term
-    /// ([`ErrorKind::NoSearchableTerms`]), `limit` outside `1..=`[`MAX_SEARCH_LIMIT`]
-    /// ([`ErrorKind::InvalidLimit`]). A valid query that matches nothing returns an empty vector.
+    /// [`crate::MAX_QUERY_CHARS`] characters ([`ErrorKind::QueryTooLong`]), `limit` outside
+    /// `1..=`[`crate::MAX_SEARCH_LIMIT`] ([`ErrorKind::InvalidLimit`]).
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit<'_>>> {
         self.index
             .search(&self.entries, &self.by_name, query, limit)

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use super::index::SearchIndex;
-use super::text::{is_plural, is_stop_word, stemmer, tokenize_words};
-use super::vocabulary::{intents, synonyms};
+use super::text::{is_plural, is_stop_word, stemmer, tokenize_all, tokenize_query};
+use super::vocabulary::{PHRASES, intents, synonyms};
 use super::{Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
 use crate::entry::ToolEntry;
 use crate::error::{Error, ErrorKind, Result};
@@ -25,6 +25,10 @@ const INTENT: f32 = 0.6;
 const NUMBER: f32 = 0.35;
 /// How many leading query words are inspected for the intent verb.
 const INTENT_WINDOW: usize = 4;
+/// Shortest word that may be a misspelling of a catalog term.
+const MIN_TYPO_LEN: usize = 4;
+/// Factor for tools of a service the query names ("… on GitHub").
+const GROUP_CONTEXT: f32 = 1.5;
 const EXACT_NAME_BONUS: f32 = 1.0e6;
 const MENTIONED_NAME_BONUS: f32 = 1.0e5;
 
@@ -39,7 +43,14 @@ impl SearchIndex {
 
     /// Query words written together that the catalog writes apart, or the reverse:
     /// "on-call" / "on call" → `oncall`, "paystub" → `pay` + `stub`.
-    fn add_compounds(&self, query: &str, terms: &mut Vec<String>, plural: &mut Vec<bool>) {
+    /// Returns the terms it split, which are no misspellings.
+    fn add_compounds(
+        &self,
+        query: &str,
+        terms: &mut Vec<String>,
+        plural: &mut Vec<bool>,
+    ) -> Vec<String> {
+        let mut split_words = Vec::new();
         let words: Vec<String> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -52,10 +63,21 @@ impl SearchIndex {
             }
         };
         for pair in words.windows(2) {
-            let joined = format!("{}{}", pair[0], pair[1]);
-            let stem = stemmer().stem(&joined).into_owned();
-            if self.vocab.contains_key(&stem) {
-                push(stem, is_plural(&joined), terms);
+            for (a, b, meaning) in PHRASES {
+                if pair[0] == *a && pair[1] == *b {
+                    for m in *meaning {
+                        push(stemmer().stem(m).into_owned(), false, terms);
+                    }
+                }
+            }
+        }
+        for size in [2, 3] {
+            for run in words.windows(size) {
+                let joined = run.concat();
+                let stem = stemmer().stem(&joined).into_owned();
+                if self.vocab.contains_key(&stem) {
+                    push(stem, is_plural(&joined), terms);
+                }
             }
         }
         for w in &words {
@@ -77,6 +99,62 @@ impl SearchIndex {
             if let Some((a, b, p)) = split {
                 push(a, false, terms);
                 push(b, p, terms);
+                split_words.push(stem.into_owned());
+            }
+        }
+        split_words
+    }
+
+    /// Misspelt words: a term the catalog does not know, with no known synonym, also stands
+    /// for the closest catalog term within one edit (two for long words), the more frequent
+    /// and then the alphabetically first on a tie.
+    fn add_corrections(&self, terms: &mut Vec<String>, plural: &mut Vec<bool>, split: &[String]) {
+        let syns = synonyms();
+        let unknown: Vec<String> = terms
+            .iter()
+            .filter(|t| {
+                t.chars().count() >= MIN_TYPO_LEN
+                    && !split.contains(t)
+                    && !self.vocab.contains_key(t.as_str())
+                    && !syns
+                        .get(t.as_str())
+                        .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+            })
+            .cloned()
+            .collect();
+        for word in unknown {
+            let chars: Vec<char> = word.chars().collect();
+            let max = if chars.len() >= 8 { 2 } else { 1 };
+            let mut best: Option<(usize, usize, u32)> = None;
+            // Misspellings seldom touch the first letter: only terms that share it are tried.
+            let candidates = self
+                .by_initial
+                .get(&chars[0])
+                .map_or(&[][..], Vec::as_slice);
+            for &tid in candidates {
+                let term = &self.term_chars[tid as usize];
+                if term.len().abs_diff(chars.len()) > max || term.len() < MIN_TYPO_LEN {
+                    continue;
+                }
+                let Some(dist) = edit_distance(&chars, term, max) else {
+                    continue;
+                };
+                let df = self.postings[tid as usize].len();
+                let better = best.is_none_or(|(bd, bdf, _)| dist < bd || (dist == bd && df > bdf));
+                if better {
+                    best = Some((dist, df, tid));
+                }
+            }
+            if let Some((_, _, tid)) = best {
+                let fixed = self.terms[tid as usize].clone();
+                if !terms.contains(&fixed) {
+                    if let Some(pos) = terms.iter().position(|t| *t == word) {
+                        terms[pos] = fixed;
+                    } else {
+                        terms.push(fixed);
+                        plural.push(false);
+                    }
+                }
             }
         }
     }
@@ -124,12 +202,15 @@ impl SearchIndex {
             return 0.0;
         }
         let mut covered = 0.0;
+        let mut name_idf = 0.0f32;
         let mut bigrams = 0.0f32;
         let (mut agree, mut disagree) = (false, false);
         let mut prev: u64 = 0;
         for (i, &(tid, name_plural)) in words.iter().enumerate() {
             let (mask, w) = qterm.get(&tid).copied().unwrap_or((0, 0.0));
-            covered += w;
+            let idf = self.idf[tid as usize];
+            covered += w * idf;
+            name_idf += idf;
             if (prev << 1) & mask != 0 || (mask << 1) & prev != 0 {
                 bigrams += 1.0;
             }
@@ -145,8 +226,14 @@ impl SearchIndex {
             }
             prev = mask;
         }
-        let intent_hit = intent.contains(&words[0].0);
-        NAME_COVERAGE * covered / words.len() as f32
+        // The leading verb agreeing counts only with the object: "open the site" is no
+        // request for every tool whose action is `open`.
+        let object_matched = words.len() == 1
+            || words[1..]
+                .iter()
+                .any(|(tid, _)| qterm.get(tid).is_some_and(|q| q.0 != 0));
+        let intent_hit = object_matched && intent.contains(&words[0].0);
+        NAME_COVERAGE * covered / name_idf.max(f32::EPSILON)
             + BIGRAM * bigrams.min(2.0)
             + if intent_hit { INTENT } else { 0.0 }
             + match (agree, disagree) {
@@ -198,35 +285,34 @@ impl SearchIndex {
             w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
                 .to_owned()
         };
-        let mut name_matched = false;
         if let Some(d) = self.name_doc(by_name, &strip(trimmed)) {
             scores[d] += EXACT_NAME_BONUS;
-            name_matched = true;
         }
         for word in trimmed.split_whitespace() {
             if let Some(d) = self.name_doc(by_name, &strip(word)) {
                 scores[d] += MENTIONED_NAME_BONUS;
-                name_matched = true;
             }
         }
 
         let mut terms: Vec<String> = Vec::new();
         let mut plural: Vec<bool> = Vec::new();
-        tokenize_words(trimmed, &mut |w, t| {
+        let mut add = |w: &str, t: String| {
             if !terms.contains(&t) {
                 terms.push(t);
                 plural.push(is_plural(w));
             }
+        };
+        let mut content_words = false;
+        tokenize_query(trimmed, &mut |w, t| {
+            content_words = true;
+            add(w, t);
         });
-        if terms.is_empty() && !name_matched {
-            return Err(Error::new(
-                ErrorKind::NoSearchableTerms,
-                format!(
-                    "search query {trimmed:?} has no searchable terms: use content words such as a verb and an object (\"create issue\")"
-                ),
-            ));
+        if !content_words {
+            // Only common words ("who am I"): search with the words given.
+            tokenize_all(trimmed, &mut add);
         }
-        self.add_compounds(trimmed, &mut terms, &mut plural);
+        let split = self.add_compounds(trimmed, &mut terms, &mut plural);
+        self.add_corrections(&mut terms, &mut plural, &split);
         terms.truncate(64);
         plural.truncate(64);
         let intent = self.intent(trimmed);
@@ -272,6 +358,11 @@ impl SearchIndex {
             }
         }
 
+        // A service named in the query ("on GitHub") favours that service's tools.
+        let in_context = |d: usize| {
+            let g = &self.groups[d];
+            !g.is_empty() && g.iter().all(|t| qterm.get(t).is_some_and(|q| q.1 >= 1.0))
+        };
         let mut ranked: Vec<(f32, u32)> = scores
             .iter()
             .enumerate()
@@ -279,7 +370,8 @@ impl SearchIndex {
             .map(|(d, &s)| {
                 let coverage = f32::from(matched[d]) / groups;
                 let boost = self.name_boost(d, &qterm, &plural, &intent);
-                (s * (1.0 + COVERAGE * coverage + boost), d as u32)
+                let context = if in_context(d) { GROUP_CONTEXT } else { 1.0 };
+                (s * context * (1.0 + COVERAGE * coverage + boost), d as u32)
             })
             .collect();
         let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
@@ -296,4 +388,32 @@ impl SearchIndex {
             })
             .collect())
     }
+}
+
+/// Damerau-Levenshtein distance (adjacent transpositions count one) between `a` and `b`, if it
+/// is at most `max`.
+fn edit_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
+    let (n, m) = (a.len(), b.len());
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[m] <= max).then_some(prev[m])
 }

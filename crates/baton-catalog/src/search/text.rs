@@ -28,9 +28,11 @@ pub(super) fn is_stop_word(w: &str) -> bool {
 }
 
 /// Splits text into lower-case, stop-word-free, stemmed terms. Words break at every
-/// non-alphanumeric character and at camelCase boundaries (`getHTTPStatus` → get, http, status).
+/// non-alphanumeric character and at camelCase boundaries (`getHTTPStatus` → get, http, status);
+/// a camelCase word is also kept whole (`JavaScript` → java, script, javascript), since people
+/// write it both ways.
 pub(crate) fn tokenize(text: &str, emit: &mut impl FnMut(String)) {
-    tokenize_words(text, &mut |_, stem| emit(stem));
+    split_words(text, true, false, &mut |_, stem| emit(stem));
 }
 
 /// Whether a lower-case English word looks like a plural noun ("requests", "queries"), judged
@@ -42,8 +44,29 @@ pub(crate) fn is_plural(word: &str) -> bool {
         && word.chars().all(|c| c.is_alphabetic())
 }
 
-/// Like [`tokenize`], but also passes each term's lower-case surface word.
+/// Like [`tokenize`] without whole camelCase words, passing each term's lower-case surface
+/// word too: the words of a tool name, in order.
 pub(crate) fn tokenize_words(text: &str, emit: &mut impl FnMut(&str, String)) {
+    split_words(text, false, false, emit);
+}
+
+/// Like [`tokenize`], passing each term's lower-case surface word too.
+pub(crate) fn tokenize_query(text: &str, emit: &mut impl FnMut(&str, String)) {
+    split_words(text, true, false, emit);
+}
+
+/// Every word of `text` as a term, stop words included: the fallback for a request made only
+/// of common words ("who am I").
+pub(crate) fn tokenize_all(text: &str, emit: &mut impl FnMut(&str, String)) {
+    split_words(text, true, true, emit);
+}
+
+fn split_words(
+    text: &str,
+    keep_whole: bool,
+    keep_stop_words: bool,
+    emit: &mut impl FnMut(&str, String),
+) {
     let mut chars: Vec<char> = Vec::new();
     for run in text.split(|c: char| !c.is_alphanumeric()) {
         if run.is_empty() {
@@ -52,6 +75,7 @@ pub(crate) fn tokenize_words(text: &str, emit: &mut impl FnMut(&str, String)) {
         chars.clear();
         chars.extend(run.chars());
         let mut start = 0;
+        let mut parts = 0;
         for i in 1..=chars.len() {
             let boundary = i == chars.len() || {
                 let (p, c) = (chars[i - 1], chars[i]);
@@ -65,12 +89,18 @@ pub(crate) fn tokenize_words(text: &str, emit: &mut impl FnMut(&str, String)) {
                     .flat_map(|c| c.to_lowercase())
                     .collect();
                 start = i;
-                if is_stop_word(&word) {
+                parts += 1;
+                if !keep_stop_words && is_stop_word(&word) {
                     continue;
                 }
                 let stem = stemmer().stem(&word).into_owned();
                 emit(&word, stem);
             }
+        }
+        if keep_whole && parts > 1 {
+            let word = run.to_lowercase();
+            let stem = stemmer().stem(&word).into_owned();
+            emit(&word, stem);
         }
     }
 }

@@ -77,7 +77,7 @@ const SYNONYMS: &[&[&str]] = &[
     &["company", "organization", "org"],
     &["group", "team"],
     &["tag", "label"],
-    &["count", "many", "number", "total"],
+    &["count", "number", "total"],
     &["revenue", "sales", "income"],
     &["cost", "spend", "spending", "expense"],
     &["copy", "duplicate", "clone", "fork"],
@@ -94,7 +94,20 @@ const SYNONYMS: &[&[&str]] = &[
     &["shutdown", "stop", "power"],
     &["conversion", "funnel", "convert"],
     &["comment", "discussion", "conversation"],
-    &["history", "recent", "past"],
+    &["history", "recent", "past", "latest", "newest", "changelog"],
+    &["save", "write", "store"],
+    &["remember", "memorize", "memory", "recall"],
+    &["note", "observation", "fact", "remark"],
+    &["javascript", "js", "script"],
+    &["elevation", "altitude", "height"],
+    &["navigate", "visit", "goto"],
+    &["associate", "association", "relate", "relation", "link"],
+    &["documentation", "docs", "guide", "manual", "tutorial"],
+    &["travel", "drive", "driving", "commute", "trip", "journey"],
+    &["size", "disk", "space", "bytes"],
+    &["version", "revision"],
+    &["acknowledge", "ack"],
+    &["dispute", "chargeback"],
     &["upgrade", "downgrade", "update"],
     &["seat", "quantity"],
     &["balance", "remaining", "left"],
@@ -205,6 +218,78 @@ const INTENTS: &[(&[&str], &[&str])] = &[
     ),
 ];
 
+/// Narrower words and the broader words they also stand for (one way: a request for "a
+/// dentist" wants a business search, a request for "a business" does not want dentists).
+const BROADER: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "restaurant",
+            "cafe",
+            "coffee",
+            "pizza",
+            "bar",
+            "dentist",
+            "doctor",
+            "clinic",
+            "hospital",
+            "hotel",
+            "pharmacy",
+            "bakery",
+            "gym",
+            "shop",
+            "supermarket",
+            "bank",
+        ],
+        &["business", "place", "local"],
+    ),
+    (&["progress", "todo", "backlog"], &["status", "transition"]),
+    (
+        &[
+            "pod",
+            "deployment",
+            "namespace",
+            "configmap",
+            "daemonset",
+            "statefulset",
+            "replicaset",
+            "ingress",
+            "cronjob",
+            "job",
+            "node",
+        ],
+        &["resource"],
+    ),
+    (&["paragraph", "heading", "bullet"], &["block", "content"]),
+    (&["ls", "dir"], &["list", "directory"]),
+    (&["mkdir"], &["create", "directory"]),
+    (&["rm"], &["delete", "remove"]),
+    (&["cat"], &["read", "file"]),
+    (&["url", "urls", "link", "links"], &["page", "site"]),
+    (
+        &["money", "cash", "funds"],
+        &["balance", "payment", "amount"],
+    ),
+];
+
+/// Two-word phrases whose meaning their words do not carry alone ("how many" is a count,
+/// "money back" a refund), and the terms they add to the request.
+pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
+    ("how", "many", &["count", "number"]),
+    ("how", "much", &["amount", "total"]),
+    ("money", "back", &["refund"]),
+    ("pay", "back", &["refund"]),
+    ("sea", "level", &["elevation"]),
+    ("look", "up", &["search", "get"]),
+    ("set", "up", &["setup", "configure", "create"]),
+    ("pay", "out", &["payout", "balance"]),
+    ("catch", "up", &["recent", "history"]),
+    ("go", "to", &["navigate"]),
+    ("sign", "in", &["login", "authenticate"]),
+    ("log", "in", &["login", "authenticate"]),
+    ("logged", "in", &["authenticated", "user"]),
+    ("who", "am", &["authenticated", "user", "whoami"]),
+];
+
 pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
     static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
     S.get_or_init(|| {
@@ -225,6 +310,22 @@ pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
                         alts.push(o.clone());
                     }
                 }
+            }
+        }
+        for (narrow, broad) in BROADER {
+            let mut broad_stems = Vec::new();
+            for w in *broad {
+                tokenize(w, &mut |t| broad_stems.push(t));
+            }
+            for w in *narrow {
+                tokenize(w, &mut |t| {
+                    let alts = map.entry(t).or_default();
+                    for b in &broad_stems {
+                        if !alts.contains(b) {
+                            alts.push(b.clone());
+                        }
+                    }
+                });
             }
         }
         map
