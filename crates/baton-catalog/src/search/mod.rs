@@ -5,6 +5,9 @@ mod query;
 mod text;
 mod vocabulary;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use index::SearchIndex;
 #[cfg(test)]
 pub(crate) use text::{STOP_WORDS_FOR_TEST, is_plural};

@@ -304,8 +304,11 @@ impl SearchIndex {
         };
         let mut content_words = false;
         tokenize_query(trimmed, &mut |w, t| {
-            content_words = true;
-            add(w, t);
+            // Bare numbers are identifiers ("PR 42"), not words a description shares.
+            if !w.chars().all(|c| c.is_ascii_digit()) {
+                content_words = true;
+                add(w, t);
+            }
         });
         if !content_words {
             // Only common words ("who am I"): search with the words given.

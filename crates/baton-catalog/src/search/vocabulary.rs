@@ -106,6 +106,8 @@ const SYNONYMS: &[&[&str]] = &[
     &["travel", "drive", "driving", "commute", "trip", "journey"],
     &["size", "disk", "space", "bytes"],
     &["version", "revision"],
+    &["transition", "status"],
+    &["batch", "bulk", "multiple"],
     &["acknowledge", "ack"],
     &["dispute", "chargeback"],
     &["upgrade", "downgrade", "update"],
@@ -213,6 +215,10 @@ const INTENTS: &[(&[&str], &[&str])] = &[
         &["start", "run", "launch", "trigger", "execute", "invoke"],
     ),
     (
+        &["open", "visit", "load", "browse"],
+        &["navigate", "read", "open"],
+    ),
+    (
         &["restart", "rerun", "retry", "reboot"],
         &["restart", "rerun", "retry", "reboot"],
     ),
@@ -276,6 +282,8 @@ const BROADER: &[(&[&str], &[&str])] = &[
 pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
     ("how", "many", &["count", "number"]),
     ("how", "much", &["amount", "total"]),
+    ("how", "long", &["time", "duration"]),
+    ("how", "far", &["distance"]),
     ("money", "back", &["refund"]),
     ("pay", "back", &["refund"]),
     ("sea", "level", &["elevation"]),
