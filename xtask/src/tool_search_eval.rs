@@ -39,6 +39,10 @@ pub struct EvalArgs {
     /// Print every top-3 miss of each evaluated set.
     #[arg(long)]
     pub show_misses: bool,
+    /// Write each set's top-20 ranking per query (name and score) to `DIR/<set>.jsonl`, to
+    /// study the ranker.
+    #[arg(long, value_name = "DIR")]
+    pub dump_rankings: Option<PathBuf>,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
@@ -413,6 +417,21 @@ fn evaluate(set: &EvalSet, loaded: &LoadedCatalog, reps: usize) -> anyhow::Resul
     })
 }
 
+fn dump_rankings(set: &EvalSet, catalog: &Catalog, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    let mut out = String::new();
+    for q in load_queries(&resolve(&set.queries))? {
+        let hits = catalog.search(&q.query, 20).unwrap_or_default();
+        let ranked: Vec<Value> = hits.iter().map(|h| json!([h.name(), h.score])).collect();
+        out.push_str(&serde_json::to_string(
+            &json!({"query": q.query, "expected": q.expected, "hits": ranked}),
+        )?);
+        out.push('\n');
+    }
+    let path = dir.join(format!("{}.jsonl", set.name));
+    std::fs::write(&path, out).with_context(|| format!("writing `{}`", path.display()))
+}
+
 fn print_reports(reports: &[SetReport], show_misses: bool) {
     println!("## Tool search eval (limit {DEFAULT_SEARCH_LIMIT}, tokens in o200k_base)\n");
     println!(
@@ -502,6 +521,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             catalogs.insert(path.clone(), LoadedCatalog { catalog, build_ms });
         }
         let loaded = &catalogs[&path];
+        if let Some(dir) = &args.dump_rankings {
+            dump_rankings(set, &loaded.catalog, dir)?;
+        }
         reports.push(evaluate(set, loaded, args.reps.max(1))?);
     }
     print_reports(&reports, args.show_misses);
