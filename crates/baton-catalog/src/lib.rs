@@ -3,9 +3,15 @@
 //! Register tool definitions (plain serde mirrors of MCP `Tool` objects) with tags, a group and
 //! a pinned flag; get a SHA-256 content digest per tool and a catalog [revision](Catalog::revision);
 //! page through the catalog with opaque cursors bound to the revision; and rank tools for a
-//! natural-language query with BM25F over names (split on `_`, `-`, `.` and camelCase), titles,
-//! descriptions, tags, groups, parameter names and parameter descriptions, with English
-//! stemming and a small synonym list. The index is built once, when the catalog is built.
+//! natural-language query with BM25F over names (split on `_`, `-`, `.` and camelCase, camelCase
+//! words also kept whole), titles, groups, tags, the description's first sentence, the rest of
+//! the description, parameter names and parameter descriptions, with English stemming. On top
+//! of BM25F: a bonus for matching the tool's name (idf-weighted, its verb only with its
+//! object), a preference for tools of a service the request names ("… on GitHub"), correction
+//! of misspelt words to the closest catalog term, compounds and a few phrases ("how many"), and
+//! a hand-written list of general English and software synonyms. Every non-empty query is
+//! answered; one made only of common words ("who am I") is searched with the words given. The
+//! index is built once, when the catalog is built; search is deterministic.
 //!
 //! This crate depends on nothing else of baton's and not on any MCP SDK.
 //!
@@ -60,8 +66,9 @@
 //! assert_eq!(second.entries[0].name(), "c_tool");
 //! assert!(second.next_cursor.is_none());
 //!
-//! // Searching with nothing to search for is an error, not an empty success.
+//! // An empty query is an error; any other query is answered, if need be with nothing.
 //! assert_eq!(catalog.search("   ", 5).unwrap_err().kind(), ErrorKind::EmptyQuery);
+//! assert!(catalog.search("what is it", 5).is_ok());
 //! # Ok::<(), baton_catalog::Error>(())
 //! ```
 #![deny(missing_docs)]

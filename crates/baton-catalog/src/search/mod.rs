@@ -1,4 +1,6 @@
-//! BM25F ranking over a prebuilt inverted index.
+//! BM25F ranking over a prebuilt inverted index: `text` turns text into terms, `vocabulary`
+//! holds the hand-written general vocabulary, `index` is built once per catalog, `query` ranks
+//! one request.
 
 mod index;
 mod query;
