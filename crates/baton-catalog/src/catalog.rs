@@ -1,176 +1,17 @@
 //! The catalog: registration, digests, revision, JSON loading and pagination.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
 use data_encoding::BASE64URL_NOPAD;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::entry::{ToolEntry, hex, validate_name};
 use crate::error::{Error, ErrorKind, Result};
 use crate::search::{Hit, SearchIndex};
-use crate::tool::{ToolDefinition, ToolSpec, json_type};
-
-/// Longest accepted tool name, in characters.
-pub const MAX_NAME_LEN: usize = 64;
-
-/// SHA-256 content digest of one tool (definition + metadata, canonical JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ToolDigest([u8; 32]);
-
-impl ToolDigest {
-    /// The raw digest bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Lower-case hex, 64 characters.
-    pub fn to_hex(&self) -> String {
-        hex(&self.0)
-    }
-}
-
-impl fmt::Display for ToolDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// Writes `v` as canonical JSON: object keys sorted by code point, no whitespace.
-pub(crate) fn canonical_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(k, out);
-                out.push(':');
-                if let Some(val) = map.get(k) {
-                    canonical_json(val, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        Value::String(s) => write_json_string(s, out),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn write_json_string(s: &str, out: &mut String) {
-    out.push_str(&Value::String(s.to_owned()).to_string());
-}
-
-/// A registered tool, with its computed digest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolEntry {
-    spec: ToolSpec,
-    digest: ToolDigest,
-}
-
-impl ToolEntry {
-    /// The tool's name.
-    pub fn name(&self) -> &str {
-        &self.spec.definition.name
-    }
-    /// The MCP definition.
-    pub fn definition(&self) -> &ToolDefinition {
-        &self.spec.definition
-    }
-    /// The tags.
-    pub fn tags(&self) -> &[String] {
-        &self.spec.tags
-    }
-    /// The group, if any.
-    pub fn group(&self) -> Option<&str> {
-        self.spec.group.as_deref()
-    }
-    /// Whether the tool is pinned.
-    pub fn pinned(&self) -> bool {
-        self.spec.pinned
-    }
-    /// The content digest of definition + metadata.
-    pub fn digest(&self) -> ToolDigest {
-        self.digest
-    }
-    /// The registration spec.
-    pub fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-}
-
-fn digest_of(spec: &ToolSpec) -> ToolDigest {
-    let mut doc = Map::new();
-    doc.insert("definition".into(), spec.definition.to_json());
-    doc.insert(
-        "tags".into(),
-        Value::Array(spec.tags.iter().cloned().map(Value::String).collect()),
-    );
-    doc.insert(
-        "group".into(),
-        spec.group.clone().map_or(Value::Null, Value::String),
-    );
-    doc.insert("pinned".into(), Value::Bool(spec.pinned));
-    let mut text = String::new();
-    canonical_json(&Value::Object(doc), &mut text);
-    ToolDigest(Sha256::digest(text.as_bytes()).into())
-}
-
-/// Checks a tool name: 1–64 characters from `[A-Za-z0-9_.-]`.
-pub fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidName,
-            "invalid tool name: the name is empty",
-        ));
-    }
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::new(
-            ErrorKind::InvalidName,
-            format!(
-                "invalid tool name `{name}`: {} characters, at most {MAX_NAME_LEN} allowed",
-                name.chars().count()
-            ),
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
-        return Err(Error::new(
-            ErrorKind::InvalidName,
-            format!(
-                "invalid tool name `{name}`: character {c:?} not allowed (use A-Z, a-z, 0-9, `_`, `.`, `-`)"
-            ),
-        ));
-    }
-    Ok(())
-}
+use crate::tool::{ToolDefinition, ToolSpec, json_type, tools_json};
 
 /// Collects tools, then builds a [`Catalog`].
 #[derive(Debug, Default, Clone)]
@@ -277,20 +118,13 @@ impl CatalogBuilder {
 
     /// Builds the catalog: computes digests, the revision and the search index.
     pub fn build(self) -> Catalog {
-        let entries: Vec<ToolEntry> = self
-            .specs
-            .into_values()
-            .map(|spec| ToolEntry {
-                digest: digest_of(&spec),
-                spec,
-            })
-            .collect();
+        let entries: Vec<ToolEntry> = self.specs.into_values().map(ToolEntry::new).collect();
         let mut h = Sha256::new();
         h.update(b"baton-catalog/v1\n");
         for e in &entries {
             h.update(e.name().as_bytes());
             h.update([0u8]);
-            h.update(e.digest.as_bytes());
+            h.update(e.digest().as_bytes());
         }
         let revision = hex(&h.finalize());
         let by_name = entries
@@ -473,10 +307,13 @@ impl Catalog {
 
     /// Ranks tools for a natural-language `query` and returns at most `limit` hits, best first.
     ///
+    /// Every non-empty query is answered: one made only of common words ("who am I") is
+    /// searched with the words given. A valid query that matches nothing returns an empty
+    /// vector.
+    ///
     /// Errors: empty or whitespace-only query ([`ErrorKind::EmptyQuery`]), more than
-    /// [`crate::MAX_QUERY_CHARS`] characters ([`ErrorKind::QueryTooLong`]), no searchable term
-    /// ([`ErrorKind::NoSearchableTerms`]), `limit` outside `1..=`[`crate::MAX_SEARCH_LIMIT`]
-    /// ([`ErrorKind::InvalidLimit`]). A valid query that matches nothing returns an empty vector.
+    /// [`crate::MAX_QUERY_CHARS`] characters ([`ErrorKind::QueryTooLong`]), `limit` outside
+    /// `1..=`[`crate::MAX_SEARCH_LIMIT`] ([`ErrorKind::InvalidLimit`]).
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit<'_>>> {
         self.index
             .search(&self.entries, &self.by_name, query, limit)
@@ -486,12 +323,4 @@ impl Catalog {
     pub fn tools_list_json(&self) -> Value {
         tools_json(self.entries.iter().map(ToolEntry::definition))
     }
-}
-
-/// `{"tools": [...]}` for the given definitions.
-pub fn tools_json<'a>(defs: impl IntoIterator<Item = &'a ToolDefinition>) -> Value {
-    let tools = defs.into_iter().map(ToolDefinition::to_json).collect();
-    let mut m = Map::new();
-    m.insert("tools".into(), Value::Array(tools));
-    Value::Object(m)
 }

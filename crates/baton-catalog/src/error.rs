@@ -20,8 +20,6 @@ pub enum ErrorKind {
     EmptyQuery,
     /// The search query is longer than [`crate::MAX_QUERY_CHARS`] characters.
     QueryTooLong,
-    /// The search query has no searchable term (only stop words or punctuation).
-    NoSearchableTerms,
     /// The search limit is outside `1..=`[`crate::MAX_SEARCH_LIMIT`].
     InvalidLimit,
     /// A page size of zero was asked for.

@@ -3,9 +3,15 @@
 //! Register tool definitions (plain serde mirrors of MCP `Tool` objects) with tags, a group and
 //! a pinned flag; get a SHA-256 content digest per tool and a catalog [revision](Catalog::revision);
 //! page through the catalog with opaque cursors bound to the revision; and rank tools for a
-//! natural-language query with BM25F over names (split on `_`, `-`, `.` and camelCase), titles,
-//! descriptions, tags, groups, parameter names and parameter descriptions, with English
-//! stemming and a small synonym list. The index is built once, when the catalog is built.
+//! natural-language query with BM25F over names (split on `_`, `-`, `.` and camelCase, camelCase
+//! words also kept whole), titles, groups, tags, the description's first sentence, the rest of
+//! the description, parameter names and parameter descriptions, with English stemming. On top
+//! of BM25F: a bonus for matching the tool's name (idf-weighted, its verb only with its
+//! object), a preference for tools of a service the request names ("… on GitHub"), correction
+//! of misspelt words to the closest catalog term, compounds and a few phrases ("how many"), and
+//! a hand-written list of general English and software synonyms. Every non-empty query is
+//! answered; one made only of common words ("who am I") is searched with the words given. The
+//! index is built once, when the catalog is built; search is deterministic.
 //!
 //! This crate depends on nothing else of baton's and not on any MCP SDK.
 //!
@@ -60,38 +66,29 @@
 //! assert_eq!(second.entries[0].name(), "c_tool");
 //! assert!(second.next_cursor.is_none());
 //!
-//! // Searching with nothing to search for is an error, not an empty success.
+//! // An empty query is an error; any other query is answered, if need be with nothing.
 //! assert_eq!(catalog.search("   ", 5).unwrap_err().kind(), ErrorKind::EmptyQuery);
+//! assert!(catalog.search("what is it", 5).is_ok());
 //! # Ok::<(), baton_catalog::Error>(())
 //! ```
 #![deny(missing_docs)]
 
 mod catalog;
+mod entry;
 mod error;
+mod meta_tools;
 mod search;
 mod tool;
 
-pub use catalog::{
-    Catalog, CatalogBuilder, MAX_NAME_LEN, Page, ToolDigest, ToolEntry, tools_json, validate_name,
-};
+pub use catalog::{Catalog, CatalogBuilder, Page};
+pub use entry::{MAX_NAME_LEN, ToolDigest, ToolEntry, validate_name};
 pub use error::{Error, ErrorKind, Result};
-pub use search::Hit;
-pub use tool::{
-    CALL_TOOL_NAME, META_GROUP, META_PINNED, META_TAGS, SEARCH_TOOLS_NAME, SearchToolsArgs,
-    ToolDefinition, ToolSpec, call_tool_definition, search_tools_definition,
+pub use meta_tools::{
+    CALL_TOOL_NAME, SEARCH_TOOLS_NAME, SearchToolsArgs, call_tool_definition, search_result_json,
+    search_tools_definition,
 };
-
-/// Longest accepted search query, in characters.
-pub const MAX_QUERY_CHARS: usize = 500;
-/// Largest accepted search limit.
-pub const MAX_SEARCH_LIMIT: usize = 50;
-/// Search limit used when a `search_tools` call gives none.
-pub const DEFAULT_SEARCH_LIMIT: usize = 5;
-
-/// The `search_tools` result for `hits`: `{"tools": [full definitions, best first]}`.
-pub fn search_result_json(hits: &[Hit<'_>]) -> serde_json::Value {
-    tools_json(hits.iter().map(|h| h.entry.definition()))
-}
+pub use search::{DEFAULT_SEARCH_LIMIT, Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
+pub use tool::{META_GROUP, META_PINNED, META_TAGS, ToolDefinition, ToolSpec, tools_json};
 
 #[cfg(test)]
 mod tests;

@@ -233,14 +233,9 @@ fn search_errors() {
         e.to_string(),
         "search query too long: 505 characters, at most 500 allowed"
     );
-    assert_eq!(
-        c.search("the of and", 5).unwrap_err().kind(),
-        ErrorKind::NoSearchableTerms
-    );
-    assert_eq!(
-        c.search("?!", 5).unwrap_err().kind(),
-        ErrorKind::NoSearchableTerms
-    );
+    // Common words only, or punctuation only: answered, never an error.
+    assert!(c.search("the of and", 5).is_ok());
+    assert!(c.search("?!", 5).unwrap().is_empty());
     assert_eq!(
         c.search("issue", 0).unwrap_err().kind(),
         ErrorKind::InvalidLimit

@@ -1,0 +1,422 @@
+//! Ranking one query against the index.
+
+use std::collections::HashMap;
+
+use super::index::SearchIndex;
+use super::text::{is_plural, is_stop_word, stemmer, tokenize_all, tokenize_query};
+use super::vocabulary::{PHRASES, intents, synonyms};
+use super::{Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
+use crate::entry::ToolEntry;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Weight of a synonym relative to the word the user typed.
+const SYNONYM_WEIGHT: f32 = 0.6;
+/// How much a tool gains for matching a larger share of the query's terms.
+const COVERAGE: f32 = 2.0;
+/// Share of the tool's name words (its verb and object, service prefix excluded) that the
+/// query matches: the name is the most precise summary of what a tool does.
+const NAME_COVERAGE: f32 = 1.0;
+/// Adjacent query words matching adjacent name words ("pull request", "time off").
+const BIGRAM: f32 = 0.4;
+/// The query's leading verb agrees with the tool's action ("cancel …" → `*_cancel_*`/`*_delete_*`).
+const INTENT: f32 = 0.6;
+/// A matched name object agrees in grammatical number with the query word
+/// ("open pull requests" → `list_pull_requests`, "the pull request" → `get_pull_request`).
+const NUMBER: f32 = 0.35;
+/// How many leading query words are inspected for the intent verb.
+const INTENT_WINDOW: usize = 4;
+/// Shortest word that may be a misspelling of a catalog term.
+const MIN_TYPO_LEN: usize = 4;
+/// Factor for tools of a service the query names ("… on GitHub").
+const GROUP_CONTEXT: f32 = 1.5;
+const EXACT_NAME_BONUS: f32 = 1.0e6;
+const MENTIONED_NAME_BONUS: f32 = 1.0e5;
+
+impl SearchIndex {
+    fn name_doc(&self, by_name: &HashMap<String, usize>, word: &str) -> Option<usize> {
+        by_name.get(word).copied().or_else(|| {
+            self.lower_names
+                .get(&word.to_ascii_lowercase())
+                .map(|&d| d as usize)
+        })
+    }
+
+    /// Query words written together that the catalog writes apart, or the reverse:
+    /// "on-call" / "on call" → `oncall`, "paystub" → `pay` + `stub`.
+    /// Returns the terms it split, which are no misspellings.
+    fn add_compounds(
+        &self,
+        query: &str,
+        terms: &mut Vec<String>,
+        plural: &mut Vec<bool>,
+    ) -> Vec<String> {
+        let mut split_words = Vec::new();
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut push = |t: String, p: bool, terms: &mut Vec<String>| {
+            if !terms.contains(&t) {
+                terms.push(t);
+                plural.push(p);
+            }
+        };
+        for pair in words.windows(2) {
+            for (a, b, meaning) in PHRASES {
+                if pair[0] == *a && pair[1] == *b {
+                    for m in *meaning {
+                        push(stemmer().stem(m).into_owned(), false, terms);
+                    }
+                }
+            }
+        }
+        for size in [2, 3] {
+            for run in words.windows(size) {
+                let joined = run.concat();
+                let stem = stemmer().stem(&joined).into_owned();
+                if self.vocab.contains_key(&stem) {
+                    push(stem, is_plural(&joined), terms);
+                }
+            }
+        }
+        for w in &words {
+            let stem = stemmer().stem(w);
+            if w.len() < 6 || is_stop_word(w) || self.vocab.contains_key(stem.as_ref()) {
+                continue;
+            }
+            let split = (3..=w.len() - 3)
+                .filter(|&k| w.is_char_boundary(k))
+                .find_map(|k| {
+                    let (a, b) = (&w[..k], &w[k..]);
+                    let (sa, sb) = (stemmer().stem(a), stemmer().stem(b));
+                    (!is_stop_word(a)
+                        && !is_stop_word(b)
+                        && self.vocab.contains_key(sa.as_ref())
+                        && self.vocab.contains_key(sb.as_ref()))
+                    .then(|| (sa.into_owned(), sb.into_owned(), is_plural(b)))
+                });
+            if let Some((a, b, p)) = split {
+                push(a, false, terms);
+                push(b, p, terms);
+                split_words.push(stem.into_owned());
+            }
+        }
+        split_words
+    }
+
+    /// Misspelt words: a term the catalog does not know, with no known synonym, also stands
+    /// for the closest catalog term within one edit (two for long words), the more frequent
+    /// and then the alphabetically first on a tie.
+    fn add_corrections(&self, terms: &mut Vec<String>, plural: &mut Vec<bool>, split: &[String]) {
+        let syns = synonyms();
+        let unknown: Vec<String> = terms
+            .iter()
+            .filter(|t| {
+                t.chars().count() >= MIN_TYPO_LEN
+                    && !split.contains(t)
+                    && !self.vocab.contains_key(t.as_str())
+                    && !syns
+                        .get(t.as_str())
+                        .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+            })
+            .cloned()
+            .collect();
+        for word in unknown {
+            let chars: Vec<char> = word.chars().collect();
+            let max = if chars.len() >= 8 { 2 } else { 1 };
+            let mut best: Option<(usize, usize, u32)> = None;
+            // Misspellings seldom touch the first letter: only terms that share it are tried.
+            let candidates = self
+                .by_initial
+                .get(&chars[0])
+                .map_or(&[][..], Vec::as_slice);
+            for &tid in candidates {
+                let term = &self.term_chars[tid as usize];
+                if term.len().abs_diff(chars.len()) > max || term.len() < MIN_TYPO_LEN {
+                    continue;
+                }
+                let Some(dist) = edit_distance(&chars, term, max) else {
+                    continue;
+                };
+                let df = self.postings[tid as usize].len();
+                let better = best.is_none_or(|(bd, bdf, _)| dist < bd || (dist == bd && df > bdf));
+                if better {
+                    best = Some((dist, df, tid));
+                }
+            }
+            if let Some((_, _, tid)) = best {
+                let fixed = self.terms[tid as usize].clone();
+                if !terms.contains(&fixed) {
+                    if let Some(pos) = terms.iter().position(|t| *t == word) {
+                        terms[pos] = fixed;
+                    } else {
+                        terms.push(fixed);
+                        plural.push(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tool actions the query's leading verb asks for: the first of its first few words
+    /// that is a known request verb or some tool's action.
+    fn intent(&self, query: &str) -> Vec<u32> {
+        let table = intents();
+        let syns = synonyms();
+        for word in query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(INTENT_WINDOW)
+        {
+            let stem = stemmer().stem(&word.to_lowercase()).into_owned();
+            let tid = self.vocab.get(&stem).copied();
+            let is_action = tid.is_some_and(|t| self.actions[t as usize]);
+            let Some(mapped) = table.get(&stem) else {
+                if is_action {
+                    return tid.into_iter().collect();
+                }
+                continue;
+            };
+            return std::iter::once(&stem)
+                .chain(mapped)
+                .chain(syns.get(&stem).into_iter().flatten())
+                .filter_map(|t| self.vocab.get(t).copied())
+                .collect();
+        }
+        Vec::new()
+    }
+
+    /// Relative bonus from how well the query matches the tool's name: coverage of the name's
+    /// words, adjacent word pairs, agreement of the leading verb with the tool's action, and
+    /// agreement in number of the matched object words.
+    fn name_boost(
+        &self,
+        d: usize,
+        qterm: &HashMap<u32, (u64, f32)>,
+        plural: &[bool],
+        intent: &[u32],
+    ) -> f32 {
+        let words = &self.names[d].words;
+        if words.is_empty() {
+            return 0.0;
+        }
+        let mut covered = 0.0;
+        let mut name_idf = 0.0f32;
+        let mut bigrams = 0.0f32;
+        let (mut agree, mut disagree) = (false, false);
+        let mut prev: u64 = 0;
+        for (i, &(tid, name_plural)) in words.iter().enumerate() {
+            let (mask, w) = qterm.get(&tid).copied().unwrap_or((0, 0.0));
+            let idf = self.idf[tid as usize];
+            covered += w * idf;
+            name_idf += idf;
+            if (prev << 1) & mask != 0 || (mask << 1) & prev != 0 {
+                bigrams += 1.0;
+            }
+            // Number is carried by the head noun, the name's last word (`list_pull_requests`).
+            if i > 0 && i + 1 == words.len() && mask != 0 {
+                for p in (0..plural.len().min(64)).filter(|p| mask & (1 << p) != 0) {
+                    if plural[p] == name_plural {
+                        agree = true;
+                    } else {
+                        disagree = true;
+                    }
+                }
+            }
+            prev = mask;
+        }
+        // The leading verb agreeing counts only with the object: "open the site" is no
+        // request for every tool whose action is `open`.
+        let object_matched = words.len() == 1
+            || words[1..]
+                .iter()
+                .any(|(tid, _)| qterm.get(tid).is_some_and(|q| q.0 != 0));
+        let intent_hit = object_matched && intent.contains(&words[0].0);
+        NAME_COVERAGE * covered / name_idf.max(f32::EPSILON)
+            + BIGRAM * bigrams.min(2.0)
+            + if intent_hit { INTENT } else { 0.0 }
+            + match (agree, disagree) {
+                (true, _) => NUMBER,
+                (false, true) => -NUMBER,
+                (false, false) => 0.0,
+            }
+    }
+
+    pub(crate) fn search<'a>(
+        &self,
+        entries: &'a [ToolEntry],
+        by_name: &HashMap<String, usize>,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Hit<'a>>> {
+        if limit == 0 || limit > MAX_SEARCH_LIMIT {
+            return Err(Error::new(
+                ErrorKind::InvalidLimit,
+                format!(
+                    "invalid search limit {limit}: must be between 1 and {}",
+                    MAX_SEARCH_LIMIT
+                ),
+            ));
+        }
+        let trimmed = query.trim();
+        if trimmed.is_empty() {
+            return Err(Error::new(
+                ErrorKind::EmptyQuery,
+                "empty search query: describe the tool you need in a few words",
+            ));
+        }
+        let chars = query.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(Error::new(
+                ErrorKind::QueryTooLong,
+                format!(
+                    "search query too long: {chars} characters, at most {} allowed",
+                    MAX_QUERY_CHARS
+                ),
+            ));
+        }
+
+        let n = entries.len();
+        let mut scores = vec![0f32; n];
+
+        // Exact tool names: the whole query, or a word of it.
+        let strip = |w: &str| {
+            w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+                .to_owned()
+        };
+        if let Some(d) = self.name_doc(by_name, &strip(trimmed)) {
+            scores[d] += EXACT_NAME_BONUS;
+        }
+        for word in trimmed.split_whitespace() {
+            if let Some(d) = self.name_doc(by_name, &strip(word)) {
+                scores[d] += MENTIONED_NAME_BONUS;
+            }
+        }
+
+        let mut terms: Vec<String> = Vec::new();
+        let mut plural: Vec<bool> = Vec::new();
+        let mut add = |w: &str, t: String| {
+            if !terms.contains(&t) {
+                terms.push(t);
+                plural.push(is_plural(w));
+            }
+        };
+        let mut content_words = false;
+        tokenize_query(trimmed, &mut |w, t| {
+            // Bare numbers are identifiers ("PR 42"), not words a description shares.
+            if !w.chars().all(|c| c.is_ascii_digit()) {
+                content_words = true;
+                add(w, t);
+            }
+        });
+        if !content_words {
+            // Only common words ("who am I"): search with the words given.
+            tokenize_all(trimmed, &mut add);
+        }
+        let split = self.add_compounds(trimmed, &mut terms, &mut plural);
+        self.add_corrections(&mut terms, &mut plural, &split);
+        terms.truncate(64);
+        plural.truncate(64);
+        let intent = self.intent(trimmed);
+
+        let syns = synonyms();
+        let mut matched = vec![0u16; n];
+        let mut best = vec![0f32; n];
+        let mut touched: Vec<u32> = Vec::new();
+        // Per term: which query positions it stands for (bit mask) and how strongly.
+        let mut qterm: HashMap<u32, (u64, f32)> = HashMap::new();
+        let groups = terms.len().max(1) as f32;
+        for (pos, term) in terms.iter().enumerate() {
+            touched.clear();
+            let variants = std::iter::once((term.as_str(), 1.0f32)).chain(
+                syns.get(term)
+                    .into_iter()
+                    .flatten()
+                    .map(|s| (s.as_str(), SYNONYM_WEIGHT)),
+            );
+            for (variant, w) in variants {
+                let Some(&tid) = self.vocab.get(variant) else {
+                    continue;
+                };
+                let q = qterm.entry(tid).or_insert((0, 0.0));
+                q.0 |= 1 << pos;
+                q.1 = q.1.max(w);
+                for &(d, s) in &self.postings[tid as usize] {
+                    let v = s * w;
+                    let slot = &mut best[d as usize];
+                    if *slot == 0.0 {
+                        touched.push(d);
+                    }
+                    if v > *slot {
+                        *slot = v;
+                    }
+                }
+            }
+            for &d in &touched {
+                let d = d as usize;
+                scores[d] += best[d];
+                best[d] = 0.0;
+                matched[d] += 1;
+            }
+        }
+
+        // A service named in the query ("on GitHub") favours that service's tools.
+        let in_context = |d: usize| {
+            let g = &self.groups[d];
+            !g.is_empty() && g.iter().all(|t| qterm.get(t).is_some_and(|q| q.1 >= 1.0))
+        };
+        let mut ranked: Vec<(f32, u32)> = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s > 0.0)
+            .map(|(d, &s)| {
+                let coverage = f32::from(matched[d]) / groups;
+                let boost = self.name_boost(d, &qterm, &plural, &intent);
+                let context = if in_context(d) { GROUP_CONTEXT } else { 1.0 };
+                (s * context * (1.0 + COVERAGE * coverage + boost), d as u32)
+            })
+            .collect();
+        let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit - 1, cmp);
+            ranked.truncate(limit);
+        }
+        ranked.sort_unstable_by(cmp);
+        Ok(ranked
+            .into_iter()
+            .map(|(score, d)| Hit {
+                entry: &entries[d as usize],
+                score,
+            })
+            .collect())
+    }
+}
+
+/// Damerau-Levenshtein distance (adjacent transpositions count one) between `a` and `b`, if it
+/// is at most `max`.
+fn edit_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
+    let (n, m) = (a.len(), b.len());
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[m] <= max).then_some(prev[m])
+}

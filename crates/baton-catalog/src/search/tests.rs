@@ -1,0 +1,201 @@
+//! Ranking behaviours added for real catalogs: common-word requests, misspellings, whole
+//! camelCase words, service context, shared name prefixes, phrases and bare numbers.
+
+use crate::{Catalog, ToolDefinition, ToolSpec};
+
+fn grouped(tools: &[(&str, &str, &str)]) -> Catalog {
+    let mut b = Catalog::builder();
+    for (group, name, desc) in tools {
+        b.add(ToolSpec::new(ToolDefinition::new(*name, *desc)).with_group(*group))
+            .unwrap();
+    }
+    b.build()
+}
+
+fn top(c: &Catalog, query: &str) -> String {
+    c.search(query, 5).unwrap()[0].name().to_owned()
+}
+
+#[test]
+fn common_words_only_are_answered_with_the_words_given() {
+    let c = grouped(&[
+        (
+            "sentry",
+            "sentry__whoami",
+            "Identify the authenticated user in Sentry.",
+        ),
+        (
+            "sentry",
+            "sentry__find_projects",
+            "Find projects in Sentry.",
+        ),
+        (
+            "slack",
+            "slack__post_message",
+            "Post a message to a channel.",
+        ),
+    ]);
+    // Every word of "who am I" is a stop word; the three written together name a tool.
+    assert_eq!(top(&c, "who am I"), "sentry__whoami");
+    assert_eq!(top(&c, "who am i logged in as"), "sentry__whoami");
+    // Nothing to match is an empty answer, not an error.
+    assert!(c.search("to be or not", 5).unwrap().is_empty());
+    assert!(c.search("?!", 5).unwrap().is_empty());
+}
+
+#[test]
+fn misspelt_words_find_the_closest_catalog_term() {
+    let c = grouped(&[
+        (
+            "stripe",
+            "stripe__create_refund",
+            "Refund a payment intent.",
+        ),
+        ("stripe", "stripe__create_coupon", "Create a coupon."),
+        (
+            "time",
+            "time__convert_time",
+            "Convert time between timezones.",
+        ),
+    ]);
+    assert_eq!(top(&c, "refnd the last paymnet"), "stripe__create_refund");
+    assert_eq!(top(&c, "conver 5pm to CET"), "time__convert_time");
+    // A word one edit from a term but with another first letter is not corrected.
+    assert!(c.search("fefund", 5).unwrap().is_empty());
+}
+
+#[test]
+fn camel_case_words_are_also_indexed_whole() {
+    let c = grouped(&[
+        (
+            "browser",
+            "browser_evaluate",
+            "Evaluate a JavaScript expression on the page.",
+        ),
+        ("browser", "browser_click", "Click an element on the page."),
+    ]);
+    assert_eq!(top(&c, "run javascript"), "browser_evaluate");
+    assert_eq!(top(&c, "run java script"), "browser_evaluate");
+}
+
+#[test]
+fn a_service_named_in_the_request_favours_its_tools() {
+    let c = grouped(&[
+        (
+            "github",
+            "github__create_issue",
+            "Create a new issue in a repository.",
+        ),
+        (
+            "gitlab",
+            "gitlab__create_issue",
+            "Create a new issue in a project.",
+        ),
+    ]);
+    assert_eq!(top(&c, "create an issue on gitlab"), "gitlab__create_issue");
+    assert_eq!(top(&c, "create an issue on github"), "github__create_issue");
+}
+
+#[test]
+fn a_prefix_shared_by_a_whole_service_is_no_action() {
+    // Every tool of the service starts `API-`; the action is the word after it, so the
+    // request's verb ("delete") picks the delete tool over the one whose object matches alone.
+    let c = grouped(&[
+        (
+            "notion",
+            "notion__API-delete-a-block",
+            "Notion | Delete a block",
+        ),
+        (
+            "notion",
+            "notion__API-retrieve-a-block",
+            "Notion | Retrieve a block",
+        ),
+        (
+            "notion",
+            "notion__API-update-a-block",
+            "Notion | Update a block",
+        ),
+    ]);
+    assert_eq!(top(&c, "remove that block"), "notion__API-delete-a-block");
+    assert_eq!(top(&c, "show the block"), "notion__API-retrieve-a-block");
+}
+
+#[test]
+fn phrases_carry_their_meaning() {
+    let c = grouped(&[
+        (
+            "mongodb",
+            "mongodb__count",
+            "Gets the number of documents in a collection.",
+        ),
+        (
+            "mongodb",
+            "mongodb__insert-many",
+            "Insert an array of documents into a collection.",
+        ),
+        (
+            "maps",
+            "maps__elevation",
+            "Get elevation data for locations on the earth.",
+        ),
+        (
+            "maps",
+            "maps__geocode",
+            "Convert an address into geographic coordinates.",
+        ),
+    ]);
+    // "how many" asks for a count, not for the tool named `*-many`.
+    assert_eq!(
+        top(&c, "how many documents are in events"),
+        "mongodb__count"
+    );
+    assert_eq!(
+        top(&c, "how high above sea level is Denver"),
+        "maps__elevation"
+    );
+}
+
+#[test]
+fn bare_numbers_are_not_matched_against_descriptions() {
+    let c = grouped(&[
+        (
+            "github",
+            "github__get_issue",
+            "Get one issue of a repository.",
+        ),
+        (
+            "ci",
+            "ci__resource_classes",
+            "Find jobs using below 40 percent of their 40 CPUs.",
+        ),
+    ]);
+    assert_eq!(top(&c, "issue 40"), "github__get_issue");
+    // A query made only of a number is still answered.
+    assert!(c.search("40", 5).is_ok());
+}
+
+#[test]
+fn description_summary_outweighs_usage_notes() {
+    let c = grouped(&[
+        (
+            "a",
+            "a__list_artifacts",
+            "List the artifacts of a job. Common use cases: find a flaky test report, a coverage file.",
+        ),
+        ("b", "b__find_flaky_tests", "Find flaky tests in a project."),
+    ]);
+    assert_eq!(top(&c, "which tests are flaky"), "b__find_flaky_tests");
+}
+
+#[test]
+fn real_catalog_answers_every_kind_of_request() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../bench/catalog/real/tools.json"
+    );
+    let c = Catalog::load_json_path(path).unwrap();
+    assert_eq!(c.len(), 348);
+    assert_eq!(top(&c, "who am I"), "sentry__whoami");
+    assert_eq!(top(&c, "github__create_issue"), "github__create_issue");
+}

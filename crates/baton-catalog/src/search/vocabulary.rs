@@ -1,0 +1,364 @@
+//! Hand-written vocabulary: general English and software synonyms, and request verbs.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::text::{stemmer, tokenize};
+
+/// Groups of interchangeable words. Each word expands to the others at query time.
+const SYNONYMS: &[&[&str]] = &[
+    &["create", "add", "new", "make"],
+    &["delete", "remove", "erase", "destroy", "drop", "purge"],
+    &["update", "edit", "modify", "change", "patch", "rename"],
+    &[
+        "get", "fetch", "retrieve", "read", "show", "view", "lookup", "inspect", "describe",
+    ],
+    &["list", "enumerate", "browse"],
+    &["search", "find", "query", "look", "locate"],
+    &["send", "post", "deliver"],
+    &["message", "msg", "chat", "dm"],
+    &["email", "mail", "inbox"],
+    &["user", "member", "person", "people", "account", "profile"],
+    &["file", "document", "doc", "attachment"],
+    &["folder", "directory", "dir"],
+    &["repository", "repo", "codebase"],
+    &["pull", "pr", "merge"],
+    &["issue", "ticket", "bug", "task"],
+    &["meeting", "event", "appointment"],
+    &["invoice", "bill"],
+    &["deploy", "deployment", "release", "ship", "rollout"],
+    &["rollback", "revert", "undo"],
+    &["vm", "instance", "server", "machine"],
+    &["database", "db"],
+    &["table", "relation"],
+    &["cancel", "abort", "stop", "terminate", "halt", "kill"],
+    &["start", "launch", "run", "trigger", "kick", "begin"],
+    &["restart", "reboot", "retry", "rerun"],
+    &["upload", "attach"],
+    &["download", "export", "save"],
+    &["directions", "route", "navigate", "navigation"],
+    &["payment", "charge", "pay"],
+    &["refund", "reimburse"],
+    &["employee", "staff", "worker", "hire", "colleague"],
+    &["customer", "client", "buyer"],
+    &["alert", "alarm", "warning"],
+    &["incident", "outage", "page"],
+    &["metric", "measurement", "stat", "statistic", "timeseries"],
+    &["log", "logs", "trace"],
+    &["comment", "reply", "note", "respond"],
+    &["assign", "delegate", "reassign"],
+    &["close", "resolve", "complete", "finish"],
+    &["invite", "onboard"],
+    &["spreadsheet", "sheet", "workbook"],
+    &["leave", "vacation", "pto", "holiday", "absence"],
+    &["salary", "payroll", "compensation", "wage"],
+    &["subscription", "plan", "recurring"],
+    &["schedule", "book", "reserve"],
+    &["availability", "free", "busy"],
+    &["translate", "translation"],
+    &["language", "locale"],
+    &["address", "location", "place", "coordinates"],
+    &["distance", "far"],
+    &["dashboard", "report", "chart"],
+    &["secret", "credential", "password", "token"],
+    &["permission", "access", "share", "role"],
+    &["channel", "room"],
+    &["wiki", "page", "article", "knowledge"],
+    &["notification", "notify", "ping"],
+    &["sms", "text"],
+    &["call", "phone", "dial"],
+    &["weather", "forecast"],
+    &["dns", "domain"],
+    &["container", "pod"],
+    &["bucket", "storage"],
+    &["backup", "snapshot"],
+    &["lead", "prospect"],
+    &["deal", "opportunity"],
+    &["company", "organization", "org"],
+    &["group", "team"],
+    &["tag", "label"],
+    &["count", "number", "total"],
+    &["revenue", "sales", "income"],
+    &["cost", "spend", "spending", "expense"],
+    &["copy", "duplicate", "clone", "fork"],
+    &["image", "picture", "photo"],
+    &[
+        "latitude",
+        "lat",
+        "longitude",
+        "lng",
+        "coordinates",
+        "geocode",
+    ],
+    &["forecast", "rain", "snow", "temperature"],
+    &["shutdown", "stop", "power"],
+    &["conversion", "funnel", "convert"],
+    &["comment", "discussion", "conversation"],
+    &["history", "recent", "past", "latest", "newest", "changelog"],
+    &["save", "write", "store"],
+    &["remember", "memorize", "memory", "recall"],
+    &["note", "observation", "fact", "remark"],
+    &["javascript", "js", "script"],
+    &["elevation", "altitude", "height"],
+    &["navigate", "visit", "goto"],
+    &["associate", "association", "relate", "relation", "link"],
+    &["documentation", "docs", "guide", "manual", "tutorial"],
+    &["travel", "drive", "driving", "commute", "trip", "journey"],
+    &["size", "disk", "space", "bytes"],
+    &["version", "revision"],
+    &["transition", "status"],
+    &["batch", "bulk", "multiple"],
+    &["acknowledge", "ack"],
+    &["dispute", "chargeback"],
+    &["upgrade", "downgrade", "update"],
+    &["seat", "quantity"],
+    &["balance", "remaining", "left"],
+    &["link", "relate", "block", "blocking"],
+    &["calendar", "event", "agenda"],
+    &["web", "internet", "online", "google"],
+    &["reschedule", "move", "update"],
+    &["participant", "attendee", "attend", "attendance"],
+];
+
+/// Leading request verbs and the tool actions (first word of a tool name after its service
+/// prefix) that carry them out. A verb always also matches itself and its synonym group.
+const INTENTS: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "show", "what", "whats", "which", "who", "whos", "list", "see", "view", "display",
+            "check", "tell", "how", "get", "fetch", "find", "look", "give",
+        ],
+        &[
+            "get", "list", "search", "query", "describe", "read", "find", "lookup", "fetch",
+            "count",
+        ],
+    ),
+    (
+        &[
+            "create", "add", "new", "make", "open", "start", "file", "write", "set", "spin",
+            "register", "put", "draft", "cut",
+        ],
+        &[
+            "create", "add", "make", "launch", "insert", "append", "invite", "write", "quick",
+        ],
+    ),
+    (
+        &[
+            "delete", "remove", "erase", "destroy", "drop", "purge", "cancel", "trash", "wipe",
+            "clear", "kill",
+        ],
+        &[
+            "delete",
+            "remove",
+            "trash",
+            "purge",
+            "void",
+            "cancel",
+            "clear",
+            "terminate",
+            "abort",
+        ],
+    ),
+    (
+        &[
+            "update",
+            "edit",
+            "change",
+            "modify",
+            "rename",
+            "move",
+            "set",
+            "adjust",
+            "mark",
+            "reschedule",
+        ],
+        &[
+            "update",
+            "modify",
+            "change",
+            "set",
+            "move",
+            "adjust",
+            "transition",
+            "flag",
+        ],
+    ),
+    (
+        &[
+            "stop",
+            "shut",
+            "halt",
+            "abort",
+            "pause",
+            "cancel",
+            "kill",
+            "terminate",
+        ],
+        &["stop", "abort", "cancel", "terminate", "mute"],
+    ),
+    (
+        &[
+            "send", "post", "email", "text", "message", "notify", "ping", "reply", "forward",
+            "publish", "tell", "dm",
+        ],
+        &["send", "post", "reply", "publish", "forward"],
+    ),
+    (
+        &["share", "give", "grant", "assign", "hand"],
+        &["share", "assign", "add"],
+    ),
+    (&["call", "phone", "dial", "ring"], &["make", "call"]),
+    (
+        &[
+            "start", "run", "launch", "trigger", "kick", "begin", "execute",
+        ],
+        &["start", "run", "launch", "trigger", "execute", "invoke"],
+    ),
+    (
+        &["open", "visit", "load", "browse"],
+        &["navigate", "read", "open"],
+    ),
+    (
+        &["restart", "rerun", "retry", "reboot"],
+        &["restart", "rerun", "retry", "reboot"],
+    ),
+];
+
+/// Narrower words and the broader words they also stand for (one way: a request for "a
+/// dentist" wants a business search, a request for "a business" does not want dentists).
+const BROADER: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "restaurant",
+            "cafe",
+            "coffee",
+            "pizza",
+            "bar",
+            "dentist",
+            "doctor",
+            "clinic",
+            "hospital",
+            "hotel",
+            "pharmacy",
+            "bakery",
+            "gym",
+            "shop",
+            "supermarket",
+            "bank",
+        ],
+        &["business", "place", "local"],
+    ),
+    (&["progress", "todo", "backlog"], &["status", "transition"]),
+    (
+        &[
+            "pod",
+            "deployment",
+            "namespace",
+            "configmap",
+            "daemonset",
+            "statefulset",
+            "replicaset",
+            "ingress",
+            "cronjob",
+            "job",
+            "node",
+        ],
+        &["resource"],
+    ),
+    (&["paragraph", "heading", "bullet"], &["block", "content"]),
+    (&["ls", "dir"], &["list", "directory"]),
+    (&["mkdir"], &["create", "directory"]),
+    (&["rm"], &["delete", "remove"]),
+    (&["cat"], &["read", "file"]),
+    (&["url", "urls", "link", "links"], &["page", "site"]),
+    (
+        &["money", "cash", "funds"],
+        &["balance", "payment", "amount"],
+    ),
+];
+
+/// Two-word phrases whose meaning their words do not carry alone ("how many" is a count,
+/// "money back" a refund), and the terms they add to the request.
+pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
+    ("how", "many", &["count", "number"]),
+    ("how", "much", &["amount", "total"]),
+    ("how", "long", &["time", "duration"]),
+    ("how", "far", &["distance"]),
+    ("money", "back", &["refund"]),
+    ("pay", "back", &["refund"]),
+    ("sea", "level", &["elevation"]),
+    ("look", "up", &["search", "get"]),
+    ("set", "up", &["setup", "configure", "create"]),
+    ("pay", "out", &["payout", "balance"]),
+    ("catch", "up", &["recent", "history"]),
+    ("go", "to", &["navigate"]),
+    ("sign", "in", &["login", "authenticate"]),
+    ("log", "in", &["login", "authenticate"]),
+    ("logged", "in", &["authenticated", "user"]),
+    ("who", "am", &["authenticated", "user", "whoami"]),
+];
+
+pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
+    static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for group in SYNONYMS {
+            let mut stems: Vec<String> = Vec::new();
+            for w in *group {
+                tokenize(w, &mut |t| {
+                    if !stems.contains(&t) {
+                        stems.push(t);
+                    }
+                });
+            }
+            for s in &stems {
+                let alts = map.entry(s.clone()).or_default();
+                for o in &stems {
+                    if o != s && !alts.contains(o) {
+                        alts.push(o.clone());
+                    }
+                }
+            }
+        }
+        for (narrow, broad) in BROADER {
+            let mut broad_stems = Vec::new();
+            for w in *broad {
+                tokenize(w, &mut |t| broad_stems.push(t));
+            }
+            for w in *narrow {
+                tokenize(w, &mut |t| {
+                    let alts = map.entry(t).or_default();
+                    for b in &broad_stems {
+                        if !alts.contains(b) {
+                            alts.push(b.clone());
+                        }
+                    }
+                });
+            }
+        }
+        map
+    })
+}
+
+pub(super) fn intents() -> &'static HashMap<String, Vec<String>> {
+    static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (verbs, actions) in INTENTS {
+            let mut stems: Vec<String> = Vec::new();
+            for a in *actions {
+                tokenize(a, &mut |t| stems.push(t));
+            }
+            for v in *verbs {
+                let key = stemmer().stem(v).into_owned();
+                let entry = map.entry(key).or_default();
+                for a in &stems {
+                    if !entry.contains(a) {
+                        entry.push(a.clone());
+                    }
+                }
+            }
+        }
+        map
+    })
+}
