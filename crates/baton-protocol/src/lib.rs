@@ -5,8 +5,22 @@
 //! * the tool names ([`tool`]),
 //! * the argument and result types of every tool, with JSON Schemas (via `schemars`),
 //! * [`ResearchStatus`] and the state machine's vocabulary,
-//! * argument validation against configurable [`Limits`], and
-//! * [`ToolError`], whose `Display` texts are the exact messages sent on the wire.
+//! * argument validation against configurable [`Limits`],
+//! * [`ToolError`], whose `Display` texts are the exact messages sent on the wire, and
+//! * with the `schema-check` feature, `strict_schema`: the strict JSON Schema 2020-12
+//!   check that every published tool schema passes (for tests).
+//!
+//! The schemas use only standard JSON Schema 2020-12 vocabulary: integers state their
+//! ranges with `minimum`/`maximum`, never a generator's `format` such as `uint8`:
+//!
+//! ```
+//! use baton_protocol::StartResearchTask;
+//!
+//! let schema = serde_json::to_value(schemars::schema_for!(StartResearchTask)).unwrap();
+//! let depth = &schema["properties"]["depth"];
+//! assert_eq!((depth["minimum"].as_u64(), depth["maximum"].as_u64()), (Some(1), Some(5)));
+//! assert!(depth.get("format").is_none());
+//! ```
 //!
 //! # Examples
 //!
@@ -44,11 +58,14 @@
 mod args;
 mod error;
 mod results;
+mod schema;
+#[cfg(feature = "schema-check")]
+pub mod strict_schema;
 
 pub use args::{
-    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEPTH_RANGE, GetTaskResults, HandleArgs,
-    Limits, ListResearchTasks, StartResearchTask, ValidStart, page_size, parse_arguments,
-    validate_findings, validate_idempotency_key,
+    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, DEPTH_RANGE,
+    GetTaskResults, HandleArgs, Limits, ListResearchTasks, MAX_PAGE_SIZE, StartResearchTask,
+    ValidStart, page_size, parse_arguments, validate_findings, validate_idempotency_key,
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{

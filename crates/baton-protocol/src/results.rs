@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ResearchStatus;
+use crate::{DEPTH_RANGE, ResearchStatus, schema::plain_integer};
 
 /// Result of `start_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -25,10 +25,15 @@ pub struct ResearchTaskView {
     /// The research topic.
     pub topic: String,
     /// The research depth, 1 to 5.
+    #[schemars(
+        range(min = *DEPTH_RANGE.start(), max = *DEPTH_RANGE.end()),
+        transform = plain_integer
+    )]
     pub depth: u8,
     /// Current status.
     pub status: ResearchStatus,
     /// How many findings the task holds.
+    #[schemars(transform = plain_integer)]
     pub findings_count: u32,
     /// Creation time (RFC 3339, UTC).
     pub created_at: String,
@@ -46,8 +51,10 @@ pub struct FindingsAdded {
     /// Still `running`.
     pub status: ResearchStatus,
     /// How many findings this call added.
+    #[schemars(transform = plain_integer)]
     pub added: u32,
     /// How many findings the task holds now.
+    #[schemars(transform = plain_integer)]
     pub findings_count: u32,
 }
 
@@ -59,6 +66,7 @@ pub struct CompletedResearchTask {
     /// Always `complete`.
     pub status: ResearchStatus,
     /// How many findings the completed task holds (earlier ones included).
+    #[schemars(transform = plain_integer)]
     pub result_count: u32,
 }
 
@@ -75,6 +83,7 @@ pub struct CancelledResearchTask {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Position in the task, from 1, in the order findings were added.
+    #[schemars(range(min = 1), transform = plain_integer)]
     pub index: u32,
     /// The finding's text.
     pub text: String,
@@ -88,6 +97,7 @@ pub struct ResearchResults {
     /// Current status.
     pub status: ResearchStatus,
     /// How many findings the task holds in total.
+    #[schemars(transform = plain_integer)]
     pub findings_count: u32,
     /// This page of findings, in order.
     pub findings: Vec<Finding>,
@@ -108,6 +118,7 @@ pub struct ResearchTaskSummary {
     /// Current status.
     pub status: ResearchStatus,
     /// How many findings the task holds.
+    #[schemars(transform = plain_integer)]
     pub findings_count: u32,
     /// Creation time (RFC 3339, UTC).
     pub created_at: String,
