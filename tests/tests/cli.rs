@@ -123,18 +123,17 @@ async fn stored_key_rotation_with_baton_keys() {
         (code, out.trim()),
         (
             0,
-            "added handle-signing key 2; restart instances to sign with it"
+            "added handle-signing key 2 and made it the signer; running instances sign with it within --key-reload-interval"
         )
     );
     let (_, listed, _) = baton(&["keys", "list", "--database-url", &url]);
-    let ids: Vec<&str> = listed
-        .lines()
-        .map(|l| l.split('\t').next().unwrap_or_default())
-        .collect();
-    assert_eq!(ids, ["1", "2"], "{listed}");
-    assert!(
-        listed.lines().all(|l| l.split('\t').count() == 2),
-        "ids and times only: {listed}"
+    let rows: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0], ["ID", "CREATED", "STATE"], "{listed}");
+    let states: Vec<(&str, &str)> = rows[1..].iter().map(|r| (r[0], r[2])).collect();
+    assert_eq!(
+        states,
+        [("1", "verifying (was signing)"), ("2", "signing")],
+        "ids and states, never secrets: {listed}"
     );
 
     let server = Server::start(&["--database-url", &url]);

@@ -119,16 +119,19 @@ impl fmt::Debug for Key {
     }
 }
 
-/// A non-empty set of keys with distinct ids.
+/// A non-empty set of keys with distinct ids, one of which signs.
 ///
-/// The key with the largest id signs new handles; every key in the ring
-/// verifies. To rotate, add a key with a larger id (it takes over signing at
-/// once), keep the old one while handles signed with it may still be in use,
-/// then drop it: its handles then fail with [`ErrorKind::UnknownKey`].
+/// One key signs new handles (by default the one with the largest id; see
+/// [`KeyRing::with_signer`]); every key in the ring verifies. To rotate without
+/// downtime, add the new key to every ring first (it verifies), then make it the signer
+/// ([`KeyRing::with_signer`]), keep the old one while handles signed with it may still be
+/// in use, then drop it: its handles then fail with [`ErrorKind::UnknownKey`].
 #[derive(Clone)]
 pub struct KeyRing {
     /// Sorted by id, ascending; never empty.
     keys: Vec<Key>,
+    /// Index into `keys` of the key that signs.
+    signer: usize,
 }
 
 impl KeyRing {
@@ -150,18 +153,33 @@ impl KeyRing {
                 Detail::KeyId(pair[0].id),
             ));
         }
-        Ok(KeyRing { keys })
+        let signer = keys.len() - 1;
+        Ok(KeyRing { keys, signer })
     }
 
-    /// Returns the id of the key that signs: the largest id in the ring.
+    /// Builds a ring in which the key `signer` signs and every key verifies.
+    ///
+    /// # Errors
+    ///
+    /// As [`KeyRing::new`], and [`ErrorKind::UnknownKey`] if no key has the id `signer`.
+    pub fn with_signer(keys: impl IntoIterator<Item = Key>, signer: u16) -> Result<KeyRing, Error> {
+        let mut ring = KeyRing::new(keys)?;
+        ring.signer = ring
+            .keys
+            .binary_search_by_key(&signer, Key::id)
+            .map_err(|_| Error::with(ErrorKind::UnknownKey, Detail::KeyId(signer)))?;
+        Ok(ring)
+    }
+
+    /// Returns the id of the key that signs.
     pub fn signing_key_id(&self) -> u16 {
         self.signing_key().id
     }
 
-    /// Returns the key that signs: the one with the largest id.
+    /// Returns the key that signs.
     pub fn signing_key(&self) -> &Key {
-        // `new` guarantees at least one key, sorted ascending by id.
-        &self.keys[self.keys.len() - 1]
+        // `new` guarantees at least one key and a signer index inside the ring.
+        &self.keys[self.signer]
     }
 
     /// Returns the ids of all keys, ascending.
@@ -247,5 +265,15 @@ mod tests {
         assert!(ring.get(4).is_none());
         let debug = format!("{ring:?}");
         assert_eq!(debug, "KeyRing { key_ids: [1, 5, 9], signing_key_id: 9 }");
+    }
+
+    #[test]
+    fn any_key_of_the_ring_can_sign() {
+        let keys = || [Key::generate(5), Key::generate(9), Key::generate(1)];
+        let ring = KeyRing::with_signer(keys(), 5).unwrap();
+        assert_eq!(ring.signing_key_id(), 5);
+        assert_eq!(ring.key_ids(), vec![1, 5, 9], "every key still verifies");
+        let err = KeyRing::with_signer(keys(), 7).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::UnknownKey);
     }
 }

@@ -180,16 +180,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_SWEEP_BATCH", default_value_t = 500)]
     pub sweep_batch: u32,
 
-    /// Handle-signing keys as `ID:SECRET` pairs (SECRET: base64url, at least 32 bytes),
-    /// comma-separated. The largest id signs; all verify. Without it, baton creates a key
-    /// and keeps it in the database, shared by every instance on that database.
-    #[arg(
-        long,
-        env = "BATON_HANDLE_KEYS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub handle_keys: Vec<String>,
+    /// Handle-signing keys.
+    #[command(flatten, next_help_heading = "Handle-signing keys")]
+    pub keys: crate::keys::KeyArgs,
 
     /// Most findings one call may carry.
     #[arg(long, env = "BATON_MAX_FINDINGS_PER_CALL", default_value_t = 100)]

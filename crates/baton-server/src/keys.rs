@@ -1,14 +1,74 @@
-//! The handle-signing key ring: from configuration, or kept in the store.
+//! Handle-signing keys: from configuration, or kept in the store with a lifecycle, reloaded
+//! while serving, and optionally encrypted at rest.
 //!
-//! With `--handle-keys`, the configured keys are used as given (every instance must be
-//! given the same list). Without, baton keeps its keys in the database: the first instance
-//! to start stores key 1, and every instance on that database reads the same keys, so a
-//! handle minted on one verifies on all and survives restarts.
+//! With `--handle-keys` (or `--handle-keys-file`) the configured keys are used as given:
+//! every instance must be given the same list, and the largest id signs. Without, baton keeps
+//! its keys in the database: the first instance to start stores key 1 as the signer, and
+//! every instance on that database reads the same keys, so a handle minted on one verifies on
+//! all and survives restarts.
+//!
+//! Stored keys have a life ([`baton_store::SigningKeyRecord`]): `baton keys add` stores a
+//! verify-only key, `baton keys promote` makes it the signer, `baton keys retire` ends it.
+//! Instances reload the ring every `--key-reload-interval`, and at once (at most once a
+//! second) when a handle names a key they do not know yet: so no instance rejects a handle
+//! another instance has just minted with a newly promoted key.
+//!
+//! With a key-encryption key (`--key-encryption-key-file`, or `BATON_KEY_ENCRYPTION_KEY`),
+//! secrets are stored sealed with ChaCha20-Poly1305, bound to their key id: a copy of the
+//! database alone cannot forge handles.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
-use baton_handle::{Key, KeyRing};
-use baton_store::{KeyStore, SigningKeyRecord};
+use arc_swap::ArcSwap;
+use baton_handle::{Codec, ErrorKind, Key, KeyRing, Verified};
+use baton_store::{KeyStore, SigningKeyRecord, signer};
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit, Nonce,
+    aead::{Aead, Payload},
+};
+use clap::Args;
 use data_encoding::BASE64URL_NOPAD;
+use tokio_util::sync::CancellationToken;
+
+/// The handle kind: handles look like `task_…`.
+pub const HANDLE_KIND: &str = "task";
+
+/// Where handle-signing keys come from, and how stored ones are protected and reloaded.
+#[derive(Clone, Debug, Args)]
+pub struct KeyArgs {
+    /// Handle-signing keys as `ID:SECRET` pairs (SECRET: base64url, at least 32 bytes),
+    /// comma-separated. The largest id signs; all verify. Without it (or
+    /// --handle-keys-file), baton keeps its keys in the database, shared by every instance
+    /// on that database.
+    #[arg(
+        long,
+        env = "BATON_HANDLE_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        conflicts_with = "handle_keys_file"
+    )]
+    pub handle_keys: Vec<String>,
+
+    /// A file holding the handle-signing keys (`ID:SECRET` pairs, one per line or
+    /// comma-separated), so that secrets are not in the process list.
+    #[arg(long, env = "BATON_HANDLE_KEYS_FILE")]
+    pub handle_keys_file: Option<PathBuf>,
+
+    /// A file holding the key-encryption key (32 bytes, base64url) that seals the handle-
+    /// signing keys kept in the database. `BATON_KEY_ENCRYPTION_KEY` may hold the key itself.
+    #[arg(long, env = "BATON_KEY_ENCRYPTION_KEY_FILE")]
+    pub key_encryption_key_file: Option<PathBuf>,
+
+    /// How often stored handle-signing keys are read again (so added, promoted and retired
+    /// keys take effect without a restart).
+    #[arg(long, env = "BATON_KEY_RELOAD_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub key_reload_interval: Duration,
+}
 
 /// Parses `ID:SECRET` pairs (SECRET in base64url, padding optional).
 pub fn parse_configured(pairs: &[String]) -> anyhow::Result<Vec<Key>> {
@@ -35,63 +95,445 @@ pub fn parse_configured(pairs: &[String]) -> anyhow::Result<Vec<Key>> {
         .collect()
 }
 
-/// Loads the key ring: configured keys, or the store's (creating key 1 on first start).
-pub async fn load(configured: &[String], store: &dyn KeyStore) -> anyhow::Result<KeyRing> {
-    let keys = if !configured.is_empty() {
-        parse_configured(configured)?
-    } else {
-        let mut stored = store
-            .signing_keys()
-            .await
-            .context("cannot read the handle-signing keys")?;
-        if stored.is_empty() {
-            let fresh = Key::generate(1);
-            stored = store
-                .insert_signing_key(SigningKeyRecord {
-                    key_id: fresh.id(),
-                    secret: fresh.secret().to_vec(),
-                    created_at: chrono::Utc::now(),
-                })
-                .await
-                .context("cannot store a new handle-signing key")?;
-            tracing::info!(
-                key_id = 1,
-                "created the handle-signing key and stored it in the database"
-            );
-        }
-        stored
-            .iter()
-            .map(|r| {
-                Key::new(r.key_id, &r.secret)
-                    .map_err(|e| anyhow::anyhow!("stored key {}: {e}", r.key_id))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?
-    };
-    let ring = KeyRing::new(keys).map_err(|e| anyhow::anyhow!("handle-signing keys: {e}"))?;
-    tracing::info!(signing_key = ring.signing_key_id(), keys = ?ring.key_ids(), "handle key ring loaded");
-    Ok(ring)
+/// The configured key pairs: `--handle-keys`, or the lines of `--handle-keys-file`.
+fn configured_pairs(args: &KeyArgs) -> anyhow::Result<Vec<String>> {
+    if let Some(path) = &args.handle_keys_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --handle-keys-file {}", path.display()))?;
+        let pairs: Vec<String> = text
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && !p.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        anyhow::ensure!(
+            !pairs.is_empty(),
+            "--handle-keys-file {} holds no key",
+            path.display()
+        );
+        return Ok(pairs);
+    }
+    Ok(args.handle_keys.clone())
 }
 
-/// Adds a key with the next id to the store (rotation): instances that load keys from the
-/// store sign with it after their next restart, and keep verifying the older ones.
-pub async fn rotate(store: &dyn KeyStore) -> anyhow::Result<u16> {
-    let stored = store.signing_keys().await?;
-    let next = stored
+/// Seals and opens stored key secrets with the key-encryption key.
+#[derive(Clone)]
+pub struct KeyEncryption(ChaCha20Poly1305);
+
+impl std::fmt::Debug for KeyEncryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyEncryption(<redacted>)")
+    }
+}
+
+/// Sealed secrets start with this, then a 12-byte nonce, then the ciphertext and tag.
+const SEALED_PREFIX: &[u8] = b"bkek1";
+const NONCE_LEN: usize = 12;
+
+impl KeyEncryption {
+    /// The key-encryption key from `--key-encryption-key-file` or `BATON_KEY_ENCRYPTION_KEY`.
+    pub fn from_args(args: &KeyArgs) -> anyhow::Result<Option<KeyEncryption>> {
+        let text = match (
+            &args.key_encryption_key_file,
+            std::env::var("BATON_KEY_ENCRYPTION_KEY"),
+        ) {
+            (Some(path), _) => std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read --key-encryption-key-file {}", path.display())
+            })?,
+            (None, Ok(value)) if !value.trim().is_empty() => value,
+            _ => return Ok(None),
+        };
+        let key = BASE64URL_NOPAD
+            .decode(text.trim().trim_end_matches('=').as_bytes())
+            .map_err(|_| anyhow::anyhow!("the key-encryption key is not base64url"))?;
+        anyhow::ensure!(
+            key.len() == 32,
+            "the key-encryption key must be 32 bytes, got {}",
+            key.len()
+        );
+        let cipher = ChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|_| anyhow::anyhow!("the key-encryption key is not a ChaCha20 key"))?;
+        Ok(Some(KeyEncryption(cipher)))
+    }
+
+    fn aad(key_id: u16) -> Vec<u8> {
+        let mut aad = b"baton-handle-key:".to_vec();
+        aad.extend_from_slice(&key_id.to_be_bytes());
+        aad
+    }
+
+    /// Seals a secret for key `key_id`.
+    pub fn seal(&self, key_id: u16, secret: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        let aad = Self::aad(key_id);
+        let sealed = self
+            .0
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("cannot seal handle-signing key {key_id}"))?;
+        let mut out = SEALED_PREFIX.to_vec();
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens a sealed secret of key `key_id`.
+    fn open(&self, key_id: u16, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let rest = &stored[SEALED_PREFIX.len()..];
+        anyhow::ensure!(
+            rest.len() > NONCE_LEN,
+            "stored key {key_id}: the sealed secret is truncated"
+        );
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let aad = Self::aad(key_id);
+        self.0
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload { msg: sealed, aad: &aad },
+            )
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "stored key {key_id} does not open with this key-encryption key (wrong key, or the record was altered)"
+                )
+            })
+    }
+}
+
+/// Whether a stored secret is sealed.
+pub fn is_sealed(stored: &[u8]) -> bool {
+    stored.starts_with(SEALED_PREFIX)
+}
+
+/// A stored secret as the key: opened with `kek` when sealed.
+fn secret_of(record: &SigningKeyRecord, kek: Option<&KeyEncryption>) -> anyhow::Result<Vec<u8>> {
+    if !is_sealed(&record.secret) {
+        return Ok(record.secret.clone());
+    }
+    let kek = kek.with_context(|| {
+        format!(
+            "stored key {} is encrypted: give the key-encryption key (--key-encryption-key-file or BATON_KEY_ENCRYPTION_KEY)",
+            record.key_id
+        )
+    })?;
+    kek.open(record.key_id, &record.secret)
+}
+
+/// The secret to store for a new key: sealed when a key-encryption key is configured.
+fn stored_secret(key: &Key, kek: Option<&KeyEncryption>) -> anyhow::Result<Vec<u8>> {
+    match kek {
+        Some(kek) => kek.seal(key.id(), key.secret()),
+        None => Ok(key.secret().to_vec()),
+    }
+}
+
+/// Builds the ring from stored keys: the active ones verify, [`signer`] signs.
+fn ring_of(stored: &[SigningKeyRecord], kek: Option<&KeyEncryption>) -> anyhow::Result<KeyRing> {
+    let signing = signer(stored).with_context(|| {
+        "no stored handle-signing key is active and promoted: promote one with `baton keys promote ID`"
+    })?;
+    let keys = stored
         .iter()
-        .map(|r| r.key_id)
-        .max()
-        .unwrap_or(0)
-        .checked_add(1)
-        .context("key ids exhausted")?;
-    let key = Key::generate(next);
-    store
-        .insert_signing_key(SigningKeyRecord {
-            key_id: next,
-            secret: key.secret().to_vec(),
-            created_at: chrono::Utc::now(),
+        .filter(|r| r.is_active())
+        .map(|r| {
+            let secret = secret_of(r, kek)?;
+            Key::new(r.key_id, &secret).map_err(|e| anyhow::anyhow!("stored key {}: {e}", r.key_id))
         })
-        .await?;
-    Ok(next)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    KeyRing::with_signer(keys, signing.key_id)
+        .map_err(|e| anyhow::anyhow!("handle-signing keys: {e}"))
+}
+
+/// Where the ring comes from.
+enum Source {
+    /// Configured keys: fixed for the process.
+    Configured,
+    /// Keys kept in the store: reloaded.
+    Stored {
+        store: Arc<dyn KeyStore>,
+        kek: Option<KeyEncryption>,
+    },
+}
+
+/// The handle codec of a serving process, with its key ring kept up to date.
+pub struct HandleKeys {
+    codec: ArcSwap<Codec>,
+    source: Source,
+    /// When the ring was last read (for the on-miss reload's rate limit).
+    last_reload: std::sync::Mutex<Instant>,
+}
+
+/// Shortest time between two reloads triggered by handles naming an unknown key.
+const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+impl HandleKeys {
+    /// Loads the ring: the configured keys, or the store's (creating and promoting key 1 on
+    /// first start).
+    pub async fn load(args: &KeyArgs, store: Arc<dyn KeyStore>) -> anyhow::Result<Arc<HandleKeys>> {
+        let pairs = configured_pairs(args)?;
+        let (ring, source) = if !pairs.is_empty() {
+            let ring = KeyRing::new(parse_configured(&pairs)?)
+                .map_err(|e| anyhow::anyhow!("handle-signing keys: {e}"))?;
+            (ring, Source::Configured)
+        } else {
+            let kek = KeyEncryption::from_args(args)?;
+            let ring = load_stored(store.as_ref(), kek.as_ref()).await?;
+            (ring, Source::Stored { store, kek })
+        };
+        tracing::info!(signing_key = ring.signing_key_id(), keys = ?ring.key_ids(), "handle key ring loaded");
+        let codec =
+            Codec::new(HANDLE_KIND, ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
+        Ok(Arc::new(HandleKeys {
+            codec: ArcSwap::from_pointee(codec),
+            source,
+            last_reload: std::sync::Mutex::new(Instant::now()),
+        }))
+    }
+
+    /// A fixed codec (for tests and tools that manage keys themselves).
+    pub fn fixed(codec: Codec) -> Arc<HandleKeys> {
+        Arc::new(HandleKeys {
+            codec: ArcSwap::from_pointee(codec),
+            source: Source::Configured,
+            last_reload: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// The current codec.
+    pub fn codec(&self) -> Arc<Codec> {
+        self.codec.load_full()
+    }
+
+    /// Reads stored keys again; a configured ring never changes. A failed reload keeps the
+    /// current ring.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let Source::Stored { store, kek } = &self.source else {
+            return Ok(());
+        };
+        if let Ok(mut last) = self.last_reload.lock() {
+            *last = Instant::now();
+        }
+        let ring = ring_of(&store.signing_keys().await?, kek.as_ref())?;
+        let current = self.codec.load();
+        let old = current.key_ring();
+        if old.key_ids() != ring.key_ids() || old.signing_key_id() != ring.signing_key_id() {
+            tracing::info!(
+                signing_key = ring.signing_key_id(),
+                keys = ?ring.key_ids(),
+                "handle key ring changed"
+            );
+        }
+        let codec =
+            Codec::new(HANDLE_KIND, ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
+        self.codec.store(Arc::new(codec));
+        Ok(())
+    }
+
+    /// Verifies a handle; when it names a key this instance does not know yet (another
+    /// instance may have just promoted it), reloads the ring (at most once a second) and
+    /// tries again.
+    pub async fn verify(
+        &self,
+        handle: &str,
+        principal: &str,
+        now: u64,
+    ) -> Result<Verified, baton_handle::Error> {
+        let first = self.codec.load().verify(handle, principal, now);
+        match &first {
+            Err(e) if e.kind() == &ErrorKind::UnknownKey && self.may_reload_on_miss() => {
+                if let Err(reload) = self.reload().await {
+                    tracing::warn!(error = %reload, "reloading the handle key ring failed");
+                    return first;
+                }
+                self.codec.load().verify(handle, principal, now)
+            }
+            _ => first,
+        }
+    }
+
+    fn may_reload_on_miss(&self) -> bool {
+        matches!(self.source, Source::Stored { .. })
+            && self
+                .last_reload
+                .lock()
+                .is_ok_and(|last| last.elapsed() >= MISS_RELOAD_INTERVAL)
+    }
+
+    /// Reloads the ring every `every` until `shutdown`.
+    pub fn spawn_reloader(self: &Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        if !matches!(self.source, Source::Stored { .. }) {
+            return;
+        }
+        let keys = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                if let Err(e) = keys.reload().await {
+                    tracing::warn!(error = %e, "reloading the handle key ring failed; keeping the current one");
+                }
+            }
+        });
+    }
+}
+
+/// Reads the stored ring, creating (and promoting) key 1 when the store has none.
+async fn load_stored(store: &dyn KeyStore, kek: Option<&KeyEncryption>) -> anyhow::Result<KeyRing> {
+    let mut stored = store
+        .signing_keys()
+        .await
+        .context("cannot read the handle-signing keys")?;
+    if stored.is_empty() {
+        let fresh = Key::generate(1);
+        let now = chrono::Utc::now();
+        stored = store
+            .insert_signing_key(SigningKeyRecord {
+                promoted_at: Some(now),
+                ..SigningKeyRecord::verify_only(fresh.id(), stored_secret(&fresh, kek)?, now)
+            })
+            .await
+            .context("cannot store a new handle-signing key")?;
+        tracing::info!(
+            key_id = 1,
+            encrypted = kek.is_some(),
+            "created the handle-signing key and stored it in the database"
+        );
+    }
+    if kek.is_none() && stored.iter().any(|r| is_sealed(&r.secret)) {
+        anyhow::bail!(
+            "the stored handle-signing keys are encrypted: give the key-encryption key (--key-encryption-key-file or BATON_KEY_ENCRYPTION_KEY)"
+        );
+    }
+    if kek.is_some() && stored.iter().any(|r| !is_sealed(&r.secret)) {
+        tracing::warn!(
+            "some stored handle-signing keys are not encrypted: seal them with `baton keys encrypt`"
+        );
+    }
+    ring_of(&stored, kek)
+}
+
+/// `baton keys …`: what an operator does with stored keys.
+pub mod admin {
+    use super::*;
+
+    /// A key's state, as `baton keys list` shows it.
+    pub fn state(record: &SigningKeyRecord, all: &[SigningKeyRecord]) -> &'static str {
+        if !record.is_active() {
+            "retired"
+        } else if signer(all).is_some_and(|s| s.key_id == record.key_id) {
+            "signing"
+        } else if record.promoted_at.is_some() {
+            "verifying (was signing)"
+        } else {
+            "verifying"
+        }
+    }
+
+    /// Adds a verify-only key with the next id; returns its id.
+    pub async fn add(store: &dyn KeyStore, kek: Option<&KeyEncryption>) -> anyhow::Result<u16> {
+        let stored = store.signing_keys().await?;
+        let next = stored
+            .iter()
+            .map(|r| r.key_id)
+            .max()
+            .unwrap_or(0)
+            .checked_add(1)
+            .context("key ids exhausted")?;
+        let key = Key::generate(next);
+        let inserted = store
+            .insert_signing_key(SigningKeyRecord::verify_only(
+                next,
+                stored_secret(&key, kek)?,
+                chrono::Utc::now(),
+            ))
+            .await?;
+        anyhow::ensure!(
+            inserted
+                .iter()
+                .any(|r| r.key_id == next && r.promoted_at.is_none()),
+            "another key with id {next} was added at the same time; list the keys and try again"
+        );
+        Ok(next)
+    }
+
+    async fn find(
+        store: &dyn KeyStore,
+        id: u16,
+    ) -> anyhow::Result<(SigningKeyRecord, Vec<SigningKeyRecord>)> {
+        let all = store.signing_keys().await?;
+        let record = all
+            .iter()
+            .find(|r| r.key_id == id)
+            .cloned()
+            .with_context(|| format!("no handle-signing key has the id {id}"))?;
+        Ok((record, all))
+    }
+
+    /// Makes key `id` the signer.
+    pub async fn promote(store: &dyn KeyStore, id: u16) -> anyhow::Result<()> {
+        let (record, _) = find(store, id).await?;
+        anyhow::ensure!(
+            record.is_active(),
+            "key {id} is retired and cannot sign again"
+        );
+        let updated = SigningKeyRecord {
+            promoted_at: Some(chrono::Utc::now()),
+            ..record
+        };
+        anyhow::ensure!(
+            store.update_signing_key(updated).await?,
+            "key {id} disappeared"
+        );
+        Ok(())
+    }
+
+    /// Retires key `id`: handles it signed stop working. The signer cannot be retired.
+    pub async fn retire(store: &dyn KeyStore, id: u16) -> anyhow::Result<()> {
+        let (record, all) = find(store, id).await?;
+        anyhow::ensure!(record.is_active(), "key {id} is retired already");
+        anyhow::ensure!(
+            signer(&all).is_none_or(|s| s.key_id != id),
+            "key {id} is the signing key: promote another key first (`baton keys add`, then `baton keys promote NEW_ID`)"
+        );
+        let updated = SigningKeyRecord {
+            retired_at: Some(chrono::Utc::now()),
+            ..record
+        };
+        anyhow::ensure!(
+            store.update_signing_key(updated).await?,
+            "key {id} disappeared"
+        );
+        Ok(())
+    }
+
+    /// Seals every stored key that is not sealed yet; returns how many.
+    pub async fn encrypt(store: &dyn KeyStore, kek: &KeyEncryption) -> anyhow::Result<usize> {
+        let mut sealed = 0;
+        for record in store.signing_keys().await? {
+            if is_sealed(&record.secret) {
+                continue;
+            }
+            let secret = kek.seal(record.key_id, &record.secret)?;
+            let id = record.key_id;
+            anyhow::ensure!(
+                store
+                    .update_signing_key(SigningKeyRecord { secret, ..record })
+                    .await?,
+                "key {id} disappeared"
+            );
+            sealed += 1;
+        }
+        Ok(sealed)
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +553,54 @@ mod tests {
         assert!(e.contains("key 1"), "{e}");
         // The secret itself never appears in an error.
         assert!(!e.contains(&BASE64URL_NOPAD.encode(&[1u8; 8])));
+    }
+
+    fn kek() -> KeyEncryption {
+        KeyEncryption(ChaCha20Poly1305::new_from_slice(&[3u8; 32]).unwrap())
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_id_and_kek() {
+        let secret = [42u8; 32];
+        let sealed = kek().seal(7, &secret).unwrap();
+        assert!(is_sealed(&sealed));
+        assert!(
+            !sealed.windows(32).any(|w| w == secret),
+            "the secret shows through"
+        );
+        assert_eq!(kek().open(7, &sealed).unwrap(), secret);
+        // Moved to another key id: refused.
+        assert!(kek().open(8, &sealed).is_err());
+        // Another key-encryption key: refused.
+        let other = KeyEncryption(ChaCha20Poly1305::new_from_slice(&[4u8; 32]).unwrap());
+        assert!(other.open(7, &sealed).is_err());
+        // Altered: refused.
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert!(kek().open(7, &altered).is_err());
+    }
+
+    #[test]
+    fn the_ring_signs_with_the_key_promoted_last_and_ignores_retired_keys() {
+        let now = chrono::Utc::now();
+        let record = |id: u16, promoted: Option<i64>, retired: bool| SigningKeyRecord {
+            key_id: id,
+            secret: vec![id as u8; 32],
+            created_at: now,
+            promoted_at: promoted.map(|s| now + chrono::Duration::seconds(s)),
+            retired_at: retired.then_some(now),
+        };
+        let stored = vec![
+            record(1, Some(0), true),
+            record(2, Some(10), false),
+            record(3, Some(5), false),
+            record(4, None, false),
+        ];
+        let ring = ring_of(&stored, None).unwrap();
+        assert_eq!(ring.signing_key_id(), 2);
+        assert_eq!(ring.key_ids(), vec![2, 3, 4]);
+        let none = vec![record(1, None, false)];
+        assert!(ring_of(&none, None).is_err(), "no promoted key: no signer");
     }
 }

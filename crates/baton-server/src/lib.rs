@@ -24,7 +24,6 @@ pub mod tools;
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
-use baton_handle::Codec;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -142,11 +141,12 @@ pub async fn build_with(
 ) -> anyhow::Result<(Baton, store::Stores)> {
     let lifetimes = args.lifetimes()?;
     let stores = store::open(&args.database, lifetimes, args.migrate).await?;
-    let ring = keys::load(&args.handle_keys, stores.keys.as_ref()).await?;
-    let codec = Codec::new("task", ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
+    let handle_keys = keys::HandleKeys::load(&args.keys, Arc::clone(&stores.keys)).await?;
+    // Stored keys are read again periodically, for the life of the runtime.
+    handle_keys.spawn_reloader(args.keys.key_reload_interval, CancellationToken::new());
     let research = Arc::new(Research::new(
         Arc::clone(&stores.research),
-        codec,
+        Arc::clone(&handle_keys),
         args.limits(),
         lifetimes,
         args.request_timeout,

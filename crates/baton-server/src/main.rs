@@ -1,5 +1,7 @@
 //! The `baton` command.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use baton_server::{
     config::{DatabaseArgs, LogFormat, ServeArgs},
@@ -66,13 +68,8 @@ enum Command {
         #[arg(long, default_value = "anonymous")]
         owner: String,
         /// Handle-signing keys, as for `baton serve` (default: the keys in the database).
-        #[arg(
-            long,
-            env = "BATON_HANDLE_KEYS",
-            hide_env_values = true,
-            value_delimiter = ','
-        )]
-        handle_keys: Vec<String>,
+        #[command(flatten)]
+        keys: baton_server::keys::KeyArgs,
     },
     /// Manage handle-signing keys kept in the database.
     Keys {
@@ -121,15 +118,48 @@ enum TokenAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// List key ids and creation times (never the secrets).
+    /// List keys: id, creation time and state (signing, verifying, retired); never secrets.
     List {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Add a key with the next id; instances sign with it after their next restart.
+    /// Add a verify-only key with the next id. Running instances learn it within
+    /// --key-reload-interval; promote it after that, so that no instance meets a handle
+    /// signed with a key it does not know yet (instances also reload on such a handle).
+    Add {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: baton_server::keys::KeyArgs,
+    },
+    /// Make a key the signer: new handles are signed with it; every key keeps verifying.
+    Promote {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The key's id.
+        id: u16,
+    },
+    /// Retire a key: handles signed with it stop working on every instance within
+    /// --key-reload-interval. The signing key cannot be retired.
+    Retire {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The key's id.
+        id: u16,
+    },
+    /// Add a key and make it the signer at once (`add` then `promote`).
     Rotate {
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        keys: baton_server::keys::KeyArgs,
+    },
+    /// Seal every stored key that is not sealed yet with the key-encryption key.
+    Encrypt {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: baton_server::keys::KeyArgs,
     },
 }
 
@@ -166,16 +196,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             handles_out,
             sample,
             owner,
-            handle_keys,
+            keys,
         }) => {
             let lifetimes = baton_store::Lifetimes::default();
             let stores = store::open(&database, lifetimes, true).await?;
             let import = stores.import.as_ref().with_context(
                 || "this database's backend cannot bulk-import tasks, so it cannot be seeded",
             )?;
-            let ring = keys::load(&handle_keys, stores.keys.as_ref()).await?;
-            let codec =
-                baton_handle::Codec::new("task", ring).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let handle_keys = keys::HandleKeys::load(&keys, Arc::clone(&stores.keys)).await?;
+            let codec = handle_keys.codec();
             let started = std::time::Instant::now();
             let handles =
                 baton_server::seed::seed(import.as_ref(), &codec, &owner, count, sample, lifetimes)
@@ -191,25 +220,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Token { action }) => token(action).await,
-        Some(Command::Keys { action }) => {
-            let database = match &action {
-                KeysAction::List { database } | KeysAction::Rotate { database } => database,
-            };
-            let stores = store::open(database, baton_store::Lifetimes::default(), false).await?;
-            match action {
-                KeysAction::List { .. } => {
-                    for key in stores.keys.signing_keys().await? {
-                        println!("{}\t{}", key.key_id, key.created_at.to_rfc3339());
-                    }
-                }
-                KeysAction::Rotate { .. } => {
-                    let id = keys::rotate(stores.keys.as_ref()).await?;
-                    println!("added handle-signing key {id}; restart instances to sign with it");
-                }
+        Some(Command::Keys { action }) => keys_command(action).await,
+    }
+}
+
+async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
+    use baton_server::keys::{KeyEncryption, admin};
+    let database = match &action {
+        KeysAction::List { database }
+        | KeysAction::Add { database, .. }
+        | KeysAction::Promote { database, .. }
+        | KeysAction::Retire { database, .. }
+        | KeysAction::Rotate { database, .. }
+        | KeysAction::Encrypt { database, .. } => database,
+    };
+    let stores = store::open(database, baton_store::Lifetimes::default(), false).await?;
+    let keys = stores.keys.as_ref();
+    match action {
+        KeysAction::List { .. } => {
+            let all = keys.signing_keys().await?;
+            println!("ID\tCREATED\tSTATE");
+            for key in &all {
+                println!(
+                    "{}\t{}\t{}",
+                    key.key_id,
+                    key.created_at.to_rfc3339(),
+                    admin::state(key, &all)
+                );
             }
-            Ok(())
+        }
+        KeysAction::Add { keys: args, .. } => {
+            let kek = KeyEncryption::from_args(&args)?;
+            let id = admin::add(keys, kek.as_ref()).await?;
+            println!(
+                "added handle-signing key {id} (verify-only); promote it with `baton keys promote {id}` once every instance has reloaded (--key-reload-interval)"
+            );
+        }
+        KeysAction::Promote { id, .. } => {
+            admin::promote(keys, id).await?;
+            println!("key {id} signs new handles on every instance within --key-reload-interval");
+        }
+        KeysAction::Retire { id, .. } => {
+            admin::retire(keys, id).await?;
+            println!(
+                "retired key {id}: handles signed with it stop working on every instance within --key-reload-interval"
+            );
+        }
+        KeysAction::Rotate { keys: args, .. } => {
+            let kek = KeyEncryption::from_args(&args)?;
+            let id = admin::add(keys, kek.as_ref()).await?;
+            admin::promote(keys, id).await?;
+            println!(
+                "added handle-signing key {id} and made it the signer; running instances sign with it within --key-reload-interval"
+            );
+        }
+        KeysAction::Encrypt { keys: args, .. } => {
+            let kek = KeyEncryption::from_args(&args)?.context(
+                "give the key-encryption key: --key-encryption-key-file or BATON_KEY_ENCRYPTION_KEY",
+            )?;
+            let sealed = admin::encrypt(keys, &kek).await?;
+            println!("sealed {sealed} handle-signing key(s)");
         }
     }
+    Ok(())
 }
 
 async fn token(action: TokenAction) -> anyhow::Result<()> {

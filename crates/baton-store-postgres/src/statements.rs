@@ -206,12 +206,16 @@ pub const SWEEP: &str = "WITH d AS ( \
      ) SELECT count(*) FROM d";
 
 /// Every handle-signing key, oldest first.
-pub const SELECT_SIGNING_KEYS: &str =
-    "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id";
+pub const SELECT_SIGNING_KEYS: &str = "SELECT key_id, secret, created_at, promoted_at, retired_at \
+     FROM signing_keys ORDER BY created_at, key_id";
 
 /// Stores a handle-signing key unless its id exists already.
-pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (key_id, secret, created_at) \
-     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING";
+pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (key_id, secret, created_at, promoted_at, retired_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING";
+
+/// Replaces a handle-signing key's secret and lifecycle times.
+pub const UPDATE_SIGNING_KEY: &str =
+    "UPDATE signing_keys SET secret = $2, promoted_at = $3, retired_at = $4 WHERE key_id = $1";
 
 /// Writes tasks verbatim in bulk, as arrays (one statement per chunk, no parameter-count
 /// limit), skipping ids that exist. [`RECOUNT_USAGE`] follows in the same transaction.

@@ -656,6 +656,8 @@ impl KeyStore for PostgresStore {
                         .map_err(|_| corrupt(format!("signing key id {key_id}")))?,
                     secret: row.try_get("secret").map_err(get)?,
                     created_at: row.try_get("created_at").map_err(get)?,
+                    promoted_at: row.try_get("promoted_at").map_err(get)?,
+                    retired_at: row.try_get("retired_at").map_err(get)?,
                 })
             })
             .collect()
@@ -669,10 +671,24 @@ impl KeyStore for PostgresStore {
             .bind(i32::from(key.key_id))
             .bind(&key.secret)
             .bind(ms(key.created_at))
+            .bind(key.promoted_at.map(ms))
+            .bind(key.retired_at.map(ms))
             .execute(&self.pool)
             .await
             .map_err(|e| from_sqlx("insert_signing_key", e))?;
         self.signing_keys().await
+    }
+
+    async fn update_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(UPDATE_SIGNING_KEY)
+            .bind(i32::from(key.key_id))
+            .bind(&key.secret)
+            .bind(key.promoted_at.map(ms))
+            .bind(key.retired_at.map(ms))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| from_sqlx("update_signing_key", e))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_api_key(&self, key: StoredApiKey) -> Result<(), StoreError> {

@@ -348,18 +348,23 @@ impl ResearchStore for SqliteStore {
 impl KeyStore for SqliteStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT key_id, secret, created_at FROM signing_keys ORDER BY created_at, key_id",
+            "SELECT key_id, secret, created_at, promoted_at, retired_at FROM signing_keys \
+             ORDER BY created_at, key_id",
         )
         .fetch_all(&self.read)
         .await
         .map_err(db_err("read signing keys"))?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get(0).map_err(db_err("read signing keys"))?;
+                let err = db_err("read signing keys");
+                let id: i64 = row.try_get(0).map_err(&err)?;
+                let time = |ms: Option<i64>| ms.map(from_ms).transpose();
                 Ok(SigningKeyRecord {
                     key_id: u16::try_from(id).map_err(|_| corrupt("key_id"))?,
-                    secret: row.try_get(1).map_err(db_err("read signing keys"))?,
-                    created_at: from_ms(row.try_get(2).map_err(db_err("read signing keys"))?)?,
+                    secret: row.try_get(1).map_err(&err)?,
+                    created_at: from_ms(row.try_get(2).map_err(&err)?)?,
+                    promoted_at: time(row.try_get(3).map_err(&err)?)?,
+                    retired_at: time(row.try_get(4).map_err(&err)?)?,
                 })
             })
             .collect()
@@ -370,16 +375,33 @@ impl KeyStore for SqliteStore {
         key: SigningKeyRecord,
     ) -> Result<Vec<SigningKeyRecord>, StoreError> {
         sqlx::query(
-            "INSERT INTO signing_keys (key_id, secret, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (key_id) DO NOTHING",
+            "INSERT INTO signing_keys (key_id, secret, created_at, promoted_at, retired_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key_id) DO NOTHING",
         )
         .bind(i64::from(key.key_id))
         .bind(&key.secret)
         .bind(ms(key.created_at))
+        .bind(key.promoted_at.map(ms))
+        .bind(key.retired_at.map(ms))
         .execute(&self.write)
         .await
         .map_err(db_err("insert signing key"))?;
         self.signing_keys().await
+    }
+
+    async fn update_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET secret = ?2, promoted_at = ?3, retired_at = ?4 \
+             WHERE key_id = ?1",
+        )
+        .bind(i64::from(key.key_id))
+        .bind(&key.secret)
+        .bind(key.promoted_at.map(ms))
+        .bind(key.retired_at.map(ms))
+        .execute(&self.write)
+        .await
+        .map_err(db_err("update signing key"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_api_key(&self, key: StoredApiKey) -> Result<(), StoreError> {

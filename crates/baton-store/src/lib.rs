@@ -62,7 +62,7 @@ mod stores;
 pub mod testkit;
 
 pub use error::{Quota, StoreError, StoreErrorKind};
-pub use keys::{SigningKeyRecord, StoredApiKey};
+pub use keys::{SigningKeyRecord, StoredApiKey, signer};
 pub use research::{
     Appended, Finding, FindingLimits, FindingsBatch, FindingsPage, NewResearchTask,
     ResearchListCursor, ResearchStatus, ResearchTask, ResearchTaskId, ResearchTasksPage,

@@ -136,6 +136,10 @@ pub trait KeyStore: Send + Sync + 'static {
         key: SigningKeyRecord,
     ) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
+    /// Replaces the stored fields (secret, promotion and retirement times) of the key with
+    /// `key.key_id`, keeping its `created_at`; returns false when no key has that id.
+    async fn update_signing_key(&self, key: SigningKeyRecord) -> Result<bool, StoreError>;
+
     /// Stores a new API key. An id that exists already is an
     /// [`crate::StoreErrorKind::Internal`] error (ids are random: it means a bug) and
     /// changes nothing.

@@ -7,8 +7,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::keys::HandleKeys;
 use baton_auth::{Scope, Scopes};
-use baton_handle::Codec;
 use baton_protocol::{
     AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding,
     FindingsAdded, GetTaskResults, HandleArgs, Limits, ListResearchTasks, ResearchResults,
@@ -33,7 +33,7 @@ use crate::{cursor, fault, principal::Principal};
 /// The research-task service: what the tools do, independent of the wire.
 pub struct Research {
     store: Arc<dyn ResearchStore>,
-    codec: Codec,
+    keys: Arc<HandleKeys>,
     limits: Limits,
     lifetimes: Lifetimes,
     /// How long a write may wait for the store before the caller is told its outcome is
@@ -108,7 +108,7 @@ impl Research {
     /// Creates the service.
     pub fn new(
         store: Arc<dyn ResearchStore>,
-        codec: Codec,
+        keys: Arc<HandleKeys>,
         limits: Limits,
         lifetimes: Lifetimes,
         request_timeout: Duration,
@@ -117,7 +117,7 @@ impl Research {
         let margin = Duration::from_secs(1).min(request_timeout / 2);
         Research {
             store,
-            codec,
+            keys,
             limits,
             lifetimes,
             write_deadline: request_timeout.saturating_sub(margin),
@@ -144,14 +144,14 @@ impl Research {
     }
 
     /// Verifies a handle for `who`; every failure is the one unknown-handle error.
-    fn task_id(
+    async fn task_id(
         &self,
         handle: &str,
         who: &Principal,
         now: DateTime<Utc>,
     ) -> Result<ResearchTaskId, ToolError> {
         let now_secs = u64::try_from(now.timestamp()).unwrap_or(0);
-        match self.codec.verify(handle, who.as_str(), now_secs) {
+        match self.keys.verify(handle, who.as_str(), now_secs).await {
             Ok(verified) => Ok(ResearchTaskId::from_bytes(*verified.id.as_bytes())),
             Err(e) => {
                 // The reason stays in the server's logs; the caller gets the uniform answer.
@@ -163,7 +163,7 @@ impl Research {
 
     fn handle_of(&self, task: &ResearchTask, who: &Principal) -> String {
         let not_after = u64::try_from(task.hard_expires_at.timestamp()).unwrap_or(0);
-        self.codec.render(
+        self.keys.codec().render(
             &baton_handle::Id::from_bytes(*task.id.as_bytes()),
             who.as_str(),
             not_after,
@@ -179,7 +179,7 @@ impl Research {
         let valid = args.validate(&self.limits)?;
         let now = Utc::now();
         let not_after = u64::try_from((now + self.lifetimes.absolute).timestamp()).unwrap_or(0);
-        let minted = self.codec.mint(who.as_str(), not_after);
+        let minted = self.keys.codec().mint(who.as_str(), not_after);
         let outcome = self.store.start(
             NewResearchTask {
                 id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
@@ -207,7 +207,7 @@ impl Research {
         args: HandleArgs,
     ) -> Result<ResearchTaskView, ToolError> {
         let now = Utc::now();
-        let id = self.task_id(&args.handle, &who, now)?;
+        let id = self.task_id(&args.handle, &who, now).await?;
         let task = self
             .store
             .get(who.as_str(), &id, now)
@@ -244,7 +244,7 @@ impl Research {
         if let Some(key) = &args.idempotency_key {
             validate_idempotency_key(key, &self.limits)?;
         }
-        let id = self.task_id(&args.handle, &who, now)?;
+        let id = self.task_id(&args.handle, &who, now).await?;
         let mut batch = FindingsBatch::new(&args.findings, self.finding_limits());
         if let Some(key) = &args.idempotency_key {
             batch = batch.with_key(key);
@@ -271,7 +271,7 @@ impl Research {
     ) -> Result<CompletedResearchTask, ToolError> {
         let now = Utc::now();
         validate_findings(&args.findings, true, &self.limits)?;
-        let id = self.task_id(&args.handle, &who, now)?;
+        let id = self.task_id(&args.handle, &who, now).await?;
         let task = self
             .write(
                 "complete the task",
@@ -298,7 +298,7 @@ impl Research {
         args: HandleArgs,
     ) -> Result<CancelledResearchTask, ToolError> {
         let now = Utc::now();
-        let id = self.task_id(&args.handle, &who, now)?;
+        let id = self.task_id(&args.handle, &who, now).await?;
         let task = self
             .write("cancel the task", self.store.cancel(who.as_str(), &id, now))
             .await?;
@@ -322,7 +322,7 @@ impl Research {
                 ToolError::invalid("cursor", "is not a cursor returned by get_task_results")
             })?,
         };
-        let id = self.task_id(&args.handle, &who, now)?;
+        let id = self.task_id(&args.handle, &who, now).await?;
         let page = self
             .store
             .list_findings(who.as_str(), &id, after, limit, now)

@@ -28,9 +28,10 @@ where
         keys,
         vec![SigningKeyRecord {
             created_at: exact,
+            promoted_at: Some(exact),
             ..stored
         }],
-        "signing key created_at must be truncated to the millisecond"
+        "signing key times must be truncated to the millisecond"
     );
 }
 
@@ -131,6 +132,76 @@ where
             "a racer saw another key"
         );
     }
+}
+
+/// A key is stored with its lifecycle times (a verify-only key has none); updating a key
+/// replaces its secret and times, keeps its creation time, survives a reopen, and answers
+/// false for an unknown id; [`crate::signer`] picks the active key promoted last.
+pub async fn signing_key_lifecycle<B: Backend>(backend: &B)
+where
+    B::Store: KeyStore,
+{
+    let store = backend.open_fresh(default_lifetimes()).await;
+    let now = T0();
+    let first = key(1, 3, now);
+    let added = SigningKeyRecord {
+        promoted_at: None,
+        ..key(2, 5, now + secs(1))
+    };
+    ok(
+        store.insert_signing_key(first.clone()).await,
+        "insert key 1",
+    );
+    let keys = ok(
+        store.insert_signing_key(added.clone()).await,
+        "insert key 2",
+    );
+    assert_eq!(
+        keys,
+        vec![first.clone(), added.clone()],
+        "a verify-only key"
+    );
+    assert_eq!(
+        crate::signer(&keys).map(|k| k.key_id),
+        Some(1),
+        "a verify-only key does not sign"
+    );
+    let promoted = SigningKeyRecord {
+        promoted_at: Some(now + secs(10)),
+        ..added.clone()
+    };
+    assert!(
+        ok(store.update_signing_key(promoted.clone()).await, "promote"),
+        "updating an existing key"
+    );
+    let retired = SigningKeyRecord {
+        retired_at: Some(now + secs(20)),
+        secret: vec![9; 48],
+        ..first.clone()
+    };
+    assert!(ok(
+        store.update_signing_key(retired.clone()).await,
+        "retire"
+    ));
+    assert!(
+        !ok(
+            store.update_signing_key(key(7, 1, now)).await,
+            "update unknown"
+        ),
+        "updating an unknown id"
+    );
+    let store = backend.reopen(store).await;
+    let keys = ok(store.signing_keys().await, "signing_keys");
+    assert_eq!(
+        keys,
+        vec![retired, promoted],
+        "keys after updates and a reopen"
+    );
+    assert_eq!(
+        crate::signer(&keys).map(|k| k.key_id),
+        Some(2),
+        "the promoted key signs"
+    );
 }
 
 fn api_key(id: &str, principal: &str, created_at: DateTime<Utc>) -> StoredApiKey {

@@ -175,6 +175,7 @@ part!(
         signing_key_times_are_milliseconds,
         signing_keys_survive_reopen,
         racing_signing_key_inserts,
+        signing_key_lifecycle,
         api_keys_round_trip,
         api_key_revocation,
     ]
@@ -592,5 +593,7 @@ fn key(id: u16, secret_byte: u8, created_at: DateTime<Utc>) -> SigningKeyRecord 
         key_id: id,
         secret,
         created_at,
+        promoted_at: Some(created_at),
+        retired_at: None,
     }
 }
