@@ -136,8 +136,9 @@ impl OriginGuard {
         }
     }
 
-    /// `Err` with the answer when the request's Host or Origin is not admitted.
-    fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), Response> {
+    /// `Err` with the status and text of the answer when the request's Host or Origin is not
+    /// admitted.
+    fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
         if !self.hosts.is_empty() {
             let authority = match headers.get(header::HOST) {
                 Some(value) => value
@@ -209,8 +210,11 @@ fn admits(entry: &OriginEntry, origin: &Origin) -> bool {
     }
 }
 
-fn refuse(status: StatusCode, text: &'static str) -> Response {
-    (status, format!("{text}\n")).into_response()
+/// Why a request is refused: its status and text.
+type Refusal = (StatusCode, &'static str);
+
+fn refuse(status: StatusCode, text: &'static str) -> Refusal {
+    (status, text)
 }
 
 /// The layer: checks Host and Origin from the headers alone.
@@ -221,7 +225,7 @@ pub async fn check_host_and_origin(
 ) -> Response {
     match guard.check(request.uri(), request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(refused) => refused,
+        Err((status, text)) => (status, format!("{text}\n")).into_response(),
     }
 }
 
@@ -241,7 +245,7 @@ mod tests {
         }
         match guard.check(&Uri::from_static("/mcp"), &headers) {
             Ok(()) => 200,
-            Err(r) => r.status().as_u16(),
+            Err((status, _)) => status.as_u16(),
         }
     }
 
