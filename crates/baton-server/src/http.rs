@@ -85,6 +85,18 @@ impl HttpOptions {
         let auth_failures = limits
             .auth_failure_rate_limit
             .quota(limits.auth_failure_burst);
+        let per_principal_shown = match per_principal {
+            Some(_) => limits.rate_limit,
+            None => limits::RateLimit::Off,
+        };
+        tracing::info!(
+            per_principal = %per_principal_shown,
+            burst = limits.rate_burst.get(),
+            auth_failures_per_address = %limits.auth_failure_rate_limit,
+            max_connections = limits.max_connections,
+            max_connections_per_ip = limits.max_connections_per_ip,
+            "HTTP rate limits and connection caps"
+        );
         HttpOptions {
             body_read_timeout: limits.body_read_timeout,
             rate_limits: RateLimits::new(per_principal, auth_failures),

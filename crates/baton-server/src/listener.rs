@@ -76,19 +76,24 @@ pub struct ConnectionLimits {
 /// for `max_connections`. Returns the limit.
 pub fn ensure_open_files(max_connections: usize) -> anyhow::Result<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
+    let needed = (max_connections as u64).saturating_add(RESERVED_FILES);
+    let limit = getrlimit(Resource::Nofile);
     if limit.current != limit.maximum {
-        let raised = rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        };
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => limit = getrlimit(Resource::Nofile),
-            Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+        // The hard limit, or (where the kernel refuses that, e.g. an unlimited hard limit on
+        // macOS) just what is needed.
+        for current in [limit.maximum, Some(needed)] {
+            let raised = rustix::process::Rlimit {
+                current,
+                maximum: limit.maximum,
+            };
+            // `None` is no limit at all.
+            let more = current.unwrap_or(u64::MAX) > limit.current.unwrap_or(u64::MAX);
+            if more && setrlimit(Resource::Nofile, raised).is_ok() {
+                break;
+            }
         }
     }
-    let current = limit.current.unwrap_or(u64::MAX);
-    let needed = (max_connections as u64).saturating_add(RESERVED_FILES);
+    let current = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
     anyhow::ensure!(
         current >= needed,
         "--max-connections {max_connections} needs about {needed} open files, but this process \
@@ -469,6 +474,35 @@ mod tests {
             "a slot came back"
         );
         assert!(PerAddress::claim(&table, a, 0).is_some(), "0: no cap");
+    }
+
+    #[tokio::test]
+    async fn a_connection_times_out_idle_or_reading_a_head_but_never_while_busy() {
+        let (short, long) = (Duration::from_millis(30), Duration::from_secs(600));
+        let phase = Phase::new();
+        assert_eq!(phase.expired(short, long).await, "idle");
+
+        let phase = Phase::new();
+        phase.bytes_read();
+        assert_eq!(phase.expired(long, short).await, "reading a request head");
+
+        // Busy: no timeout runs until the response is done, whatever the limits.
+        let phase = Phase::new();
+        phase.set(BUSY);
+        let done = Arc::clone(&phase);
+        let started = Instant::now();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            done.set(IDLE);
+        });
+        assert_eq!(phase.expired(short, short).await, "idle");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+
+        // Bytes while busy (a request body) do not start a head.
+        let phase = Phase::new();
+        phase.set(BUSY);
+        phase.bytes_read();
+        assert_eq!(phase.state.load(Ordering::Acquire) & PHASE_BITS, BUSY);
     }
 
     #[test]
