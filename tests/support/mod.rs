@@ -4,6 +4,7 @@
 //! - [`mcp`]: rmcp clients in each protocol era, and the research-task lifecycle.
 //! - [`http`]: raw HTTP requests and probes; [`rpc`]: a raw, stateless JSON-RPC client for
 //!   load loops and races.
+//! - [`net`]: raw TCP from a chosen loopback address: requests in pieces, closes watched.
 //! - [`handle`]: read a handle's public header (its key id).
 //! - [`sqlite`]: read a server's SQLite file from outside, or hold its write lock;
 //!   [`held`]: a request held in flight behind that lock.
@@ -21,6 +22,7 @@ pub mod held;
 pub mod http;
 pub mod installs;
 pub mod mcp;
+pub mod net;
 pub mod nginx;
 pub mod postgres;
 pub mod process;

@@ -176,3 +176,159 @@ fn json_logs_are_one_object_per_line() {
         "the listening line is a JSON object too: {messages:?}"
     );
 }
+
+#[test]
+fn bad_durations_and_sizes_are_refused_at_start_naming_the_flag() {
+    use baton_e2e::support::process::ChildGuard;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bad.db").display());
+    // (arguments, what the error must say)
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--absolute-ttl", "200years"],
+            "--absolute-ttl 200years is too long",
+        ),
+        (
+            &["--idle-ttl", "200years", "--absolute-ttl", "300years"],
+            "at most 100 years",
+        ),
+        (&["--idle-ttl", "0s"], "--idle-ttl must be positive"),
+        (
+            &["--idle-ttl", "2d", "--absolute-ttl", "1d"],
+            "--absolute-ttl 1day is shorter than --idle-ttl 2days",
+        ),
+        (
+            &["--sweep-interval", "0s"],
+            "--sweep-interval 0s is too short",
+        ),
+        (
+            &["--sweep-interval", "100years"],
+            "--sweep-interval 100years is too long",
+        ),
+        (
+            &["--request-timeout", "0s"],
+            "--request-timeout 0s is too short",
+        ),
+        (
+            &["--request-timeout", "2days"],
+            "--request-timeout 2days is too long",
+        ),
+        (
+            &["--db-acquire-timeout", "0s"],
+            "--db-acquire-timeout 0s is too short",
+        ),
+        (
+            &["--db-statement-timeout", "0s"],
+            "--db-statement-timeout 0s is too short",
+        ),
+        (
+            &["--shutdown-grace", "2days"],
+            "--shutdown-grace 2days is too long",
+        ),
+        (
+            &["--api-key-cache-ttl", "3days"],
+            "--api-key-cache-ttl 3days is too long",
+        ),
+        (
+            &["--oauth-leeway", "1year"],
+            "--oauth-leeway 1year is too long",
+        ),
+        (
+            &["--header-read-timeout", "0s"],
+            "--header-read-timeout 0s is too short",
+        ),
+        (
+            &["--idle-timeout", "2days"],
+            "--idle-timeout 2days is too long",
+        ),
+        (
+            &["--body-read-timeout", "0s"],
+            "--body-read-timeout 0s is too short",
+        ),
+        (
+            &["--max-body-bytes", "0"],
+            "--max-body-bytes 0 is out of range",
+        ),
+        (
+            &["--max-body-bytes", "99999999999"],
+            "--max-body-bytes 99999999999 is out of range",
+        ),
+        (
+            &["--max-concurrent-requests", "0"],
+            "--max-concurrent-requests 0 is out of range",
+        ),
+        (&["--sweep-batch", "0"], "--sweep-batch 0 is out of range"),
+        (
+            &["--max-findings-per-call", "0"],
+            "--max-findings-per-call 0 is out of range",
+        ),
+        (
+            &["--max-finding-chars", "0"],
+            "--max-finding-chars 0 is out of range",
+        ),
+        (
+            &["--max-findings-per-task", "0"],
+            "--max-findings-per-task 0 is out of range",
+        ),
+        (
+            &["--db-max-connections", "0"],
+            "--db-max-connections 0 is out of range",
+        ),
+        (
+            &["--max-connections", "0"],
+            "--max-connections 0 is out of range",
+        ),
+        (
+            &[
+                "--max-connections",
+                "100",
+                "--max-connections-per-ip",
+                "101",
+            ],
+            "--max-connections-per-ip 101 is out of range",
+        ),
+        (&["--rate-burst", "0"], "--rate-burst"),
+        (&["--rate-limit", "0/s"], "the count must be at least 1"),
+        (&["--rate-limit", "fast"], "expected N/s, N/m or N/h"),
+        (&["--auth-failure-rate-limit", "5/d"], "unknown period `d`"),
+        (&["--worker-threads", "0"], "--worker-threads 0"),
+    ];
+    for (args, says) in cases {
+        let mut cmd = Command::new(baton_bin());
+        cmd.args(["serve", "--database-url", &url, "--listen", "127.0.0.1:0"])
+            .args(*args)
+            .env("RUST_LOG", "warn")
+            .env_remove("BATON_DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = ChildGuard::spawn(&mut cmd).unwrap();
+        let status = child.wait_exit(Duration::from_secs(60));
+        let mut stderr = String::new();
+        if status.is_some() {
+            use std::io::Read;
+            child
+                .child_mut()
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+        }
+        let status = status.unwrap_or_else(|| {
+            panic!("baton serve {args:?} was still running a minute later instead of refusing")
+        });
+        assert!(
+            !status.success(),
+            "baton serve {args:?} exited 0:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(says),
+            "baton serve {args:?}: the error does not say {says:?}:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "baton serve {args:?} panicked:\n{stderr}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Configuration: every `baton serve` flag, each also readable from a `BATON_*` variable.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use baton_protocol::Limits;
 use clap::{Args, ValueEnum};
@@ -233,6 +233,10 @@ pub struct ServeArgs {
     /// How long to wait for in-flight requests on shutdown.
     #[arg(long, env = "BATON_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Rate limits, slow-client timeouts and connection caps of the HTTP transport.
+    #[command(flatten, next_help_heading = "HTTP limits")]
+    pub http_limits: HttpLimitArgs,
 }
 
 impl ServeArgs {
@@ -250,17 +254,246 @@ impl ServeArgs {
 
     /// The task lifetimes.
     pub fn lifetimes(&self) -> anyhow::Result<baton_store::Lifetimes> {
-        let idle = chrono::Duration::from_std(self.idle_ttl)?;
-        let absolute = chrono::Duration::from_std(self.absolute_ttl)?;
-        anyhow::ensure!(
-            idle > chrono::Duration::zero(),
-            "--idle-ttl must be positive"
-        );
-        anyhow::ensure!(
-            absolute >= idle,
-            "--absolute-ttl must be at least --idle-ttl"
-        );
-        Ok(baton_store::Lifetimes { idle, absolute })
+        self.checked_lifetimes()
+    }
+}
+
+/// `baton serve`'s HTTP limits: rate limits, slow-client timeouts and connection caps. The
+/// README's "Limits" section lists them with the answer each gives.
+#[derive(Clone, Debug, Args)]
+pub struct HttpLimitArgs {
+    /// Requests each authenticated principal may make per second (`N/s`), minute (`N/m`) or
+    /// hour (`N/h`) on this instance, after its burst; `off` for none. Over it: 429 with
+    /// Retry-After. Not applied with --auth none (every caller is the same principal).
+    #[arg(long, env = "BATON_RATE_LIMIT", default_value = "50/s")]
+    pub rate_limit: crate::limits::RateLimit,
+
+    /// Requests a principal may make at once before --rate-limit paces it.
+    #[arg(long, env = "BATON_RATE_BURST", default_value = "100")]
+    pub rate_burst: NonZeroU32,
+
+    /// Requests failing authentication that one client address (IPv6: one /64) may make, per
+    /// second, minute or hour, after its burst; `off` for none. Over it, failing requests get
+    /// 429 with Retry-After instead of 401 (requests that authenticate are never refused).
+    #[arg(long, env = "BATON_AUTH_FAILURE_RATE_LIMIT", default_value = "10/s")]
+    pub auth_failure_rate_limit: crate::limits::RateLimit,
+
+    /// Failing requests one client address may make at once before
+    /// --auth-failure-rate-limit paces it.
+    #[arg(long, env = "BATON_AUTH_FAILURE_BURST", default_value = "20")]
+    pub auth_failure_burst: NonZeroU32,
+
+    /// Most open client connections; one more is closed at once.
+    #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Most open connections from one client address (IPv6: one /64); one more is closed at
+    /// once. 0: no per-address cap (behind a proxy, every client has the proxy's address).
+    #[arg(long, env = "BATON_MAX_CONNECTIONS_PER_IP", default_value_t = 1024)]
+    pub max_connections_per_ip: usize,
+
+    /// Longest a connection may wait without sending a byte of a request (once accepted, or
+    /// after each response: the keep-alive idle time); then it is closed. Keep it longer than
+    /// the idle timeout of a proxy's connections to baton.
+    #[arg(long, env = "BATON_IDLE_TIMEOUT", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Longest a request's headers may take to arrive, from their first byte; then the
+    /// connection is closed.
+    #[arg(long, env = "BATON_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Longest a request's body may take to arrive, once its headers have; then 408.
+    #[arg(long, env = "BATON_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+}
+
+/// The largest duration any timeout or interval flag accepts.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The largest count any size flag accepts.
+const MAX_COUNT: u64 = 1_000_000;
+
+/// Checks that `--flag`'s `value` is within `min..=max`, naming the flag if not.
+fn check_duration(flag: &str, value: Duration, min: Duration, max: Duration) -> anyhow::Result<()> {
+    let shown = humantime::format_duration(value);
+    anyhow::ensure!(
+        value >= min,
+        "--{flag} {shown} is too short: it must be at least {}",
+        humantime::format_duration(min)
+    );
+    anyhow::ensure!(
+        value <= max,
+        "--{flag} {shown} is too long: it may be at most {}",
+        humantime::format_duration(max)
+    );
+    Ok(())
+}
+
+/// Checks that `--flag`'s `value` is within `min..=max`, naming the flag if not.
+fn check_count(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (min..=max).contains(&value),
+        "--{flag} {value} is out of range: it must be between {min} and {max}"
+    );
+    Ok(())
+}
+
+impl ServeArgs {
+    /// Checks every duration and size flag at start-up, so that a mistake is an error naming
+    /// the flag rather than a panic, an overflow or a silently dead background task.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        const MS: Duration = Duration::from_millis(1);
+        const ZERO: Duration = Duration::ZERO;
+        let limits = &self.http_limits;
+        let database = &self.database;
+        let auth = &self.auth;
+        for (flag, value, min, max) in [
+            ("request-timeout", self.request_timeout, MS, MAX_TIMEOUT),
+            (
+                "sweep-interval",
+                self.sweep_interval,
+                Duration::from_millis(100),
+                MAX_TIMEOUT,
+            ),
+            ("shutdown-grace", self.shutdown_grace, ZERO, MAX_TIMEOUT),
+            (
+                "db-acquire-timeout",
+                database.db_acquire_timeout,
+                MS,
+                MAX_TIMEOUT,
+            ),
+            (
+                "db-statement-timeout",
+                database.db_statement_timeout,
+                MS,
+                MAX_TIMEOUT,
+            ),
+            ("oauth-leeway", auth.oauth_leeway, ZERO, MAX_TIMEOUT),
+            (
+                "oauth-jwks-refresh",
+                auth.oauth_jwks_refresh,
+                ZERO,
+                MAX_TIMEOUT,
+            ),
+            (
+                "api-key-cache-ttl",
+                auth.api_key_cache_ttl,
+                ZERO,
+                MAX_TIMEOUT,
+            ),
+            (
+                "key-reload-interval",
+                self.keys.key_reload_interval,
+                Duration::from_millis(100),
+                MAX_TIMEOUT,
+            ),
+            ("idle-timeout", limits.idle_timeout, MS, MAX_TIMEOUT),
+            (
+                "header-read-timeout",
+                limits.header_read_timeout,
+                MS,
+                MAX_TIMEOUT,
+            ),
+            (
+                "body-read-timeout",
+                limits.body_read_timeout,
+                MS,
+                MAX_TIMEOUT,
+            ),
+        ] {
+            check_duration(flag, value, min, max)?;
+        }
+        let max_connections = limits.max_connections as u64;
+        for (flag, value, min, max) in [
+            ("max-body-bytes", self.max_body_bytes as u64, 1024, 1 << 30),
+            (
+                "max-concurrent-requests",
+                self.max_concurrent_requests as u64,
+                1,
+                MAX_COUNT,
+            ),
+            ("sweep-batch", u64::from(self.sweep_batch), 1, 100_000),
+            (
+                "max-live-tasks-per-principal",
+                self.max_live_tasks_per_principal,
+                1,
+                u64::MAX,
+            ),
+            (
+                "max-stored-bytes-per-principal",
+                self.max_stored_bytes_per_principal,
+                1,
+                u64::MAX,
+            ),
+            (
+                "max-findings-per-call",
+                self.max_findings_per_call as u64,
+                1,
+                MAX_COUNT,
+            ),
+            (
+                "max-finding-chars",
+                self.max_finding_chars as u64,
+                1,
+                MAX_COUNT,
+            ),
+            (
+                "max-findings-per-task",
+                u64::from(self.max_findings_per_task),
+                1,
+                MAX_COUNT,
+            ),
+            (
+                "rate-burst",
+                u64::from(limits.rate_burst.get()),
+                1,
+                MAX_COUNT,
+            ),
+            (
+                "auth-failure-burst",
+                u64::from(limits.auth_failure_burst.get()),
+                1,
+                MAX_COUNT,
+            ),
+            ("max-connections", max_connections, 1, MAX_COUNT),
+            (
+                "max-connections-per-ip",
+                limits.max_connections_per_ip as u64,
+                0,
+                max_connections,
+            ),
+        ] {
+            check_count(flag, value, min, max)?;
+        }
+        if let Some(n) = database.db_max_connections {
+            check_count("db-max-connections", u64::from(n), 1, 10_000)?;
+        }
+        self.checked_lifetimes()?;
+        Ok(())
+    }
+
+    /// The task lifetimes, checked by the store's rules, with errors naming the flags.
+    fn checked_lifetimes(&self) -> anyhow::Result<baton_store::Lifetimes> {
+        use baton_store::rules::LifetimesError as E;
+        let too_long = |flag: &str, value: Duration| {
+            anyhow::anyhow!(
+                "--{flag} {} is too long: task lifetimes may be at most 100 years",
+                humantime::format_duration(value)
+            )
+        };
+        let idle = chrono::Duration::from_std(self.idle_ttl)
+            .map_err(|_| too_long("idle-ttl", self.idle_ttl))?;
+        let absolute = chrono::Duration::from_std(self.absolute_ttl)
+            .map_err(|_| too_long("absolute-ttl", self.absolute_ttl))?;
+        baton_store::Lifetimes::new(idle, absolute).map_err(|e| match e {
+            E::IdleNotPositive => anyhow::anyhow!("--idle-ttl must be positive"),
+            E::AbsoluteShorterThanIdle => anyhow::anyhow!(
+                "--absolute-ttl {} is shorter than --idle-ttl {}: it must be at least as long",
+                humantime::format_duration(self.absolute_ttl),
+                humantime::format_duration(self.idle_ttl)
+            ),
+            E::TooLong => too_long("absolute-ttl", self.absolute_ttl),
+        })
     }
 }
 

@@ -1,11 +1,26 @@
 //! Streamable HTTP: the axum app around rmcp's service, with its layers.
 //!
-//! Request flow: TCP (TCP_NODELAY) → axum → tracing → load shedding and concurrency limit →
-//! timeout → principal → rmcp `StreamableHttpService` at `/mcp` (Host/Origin checks, body
-//! limit, headers and `_meta` validation, JSON-RPC) → the handler ([`crate::app::Baton`]) →
-//! tool → store.
+//! Request flow at `/mcp`, each step before the next (the listener's connection caps and
+//! header-read timeout come first, see [`crate::listener`]):
+//!
+//! 1. tracing;
+//! 2. Host and Origin ([`crate::origin`]): 403, from the headers alone;
+//! 3. authentication ([`crate::auth`]): 401, from the headers alone; a client address whose
+//!    requests keep failing it gets 429 instead ([`crate::limits`]);
+//! 4. the caller's rate limit: 429 with `Retry-After`;
+//! 5. the body, read whole within `--body-read-timeout` (408) and `--max-body-bytes` (413),
+//!    before the request takes one of the `--max-concurrent-requests` slots, so slow uploads
+//!    hold none;
+//! 6. load shedding (503 with `Retry-After`), the concurrency limit and `--request-timeout`
+//!    (503);
+//! 7. the JSON check (-32700) and tool scopes (403);
+//! 8. rmcp's `StreamableHttpService` (its own Host/Origin checks, headers and `_meta`
+//!    validation, JSON-RPC) → the handler ([`crate::app::Baton`]) → tool → store.
+//!
+//! `/healthz`, `/readyz` and the Protected Resource Metadata skip steps 2 to 7: they are never
+//! shed.
 
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -14,7 +29,6 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
-    serve::ListenerExt,
 };
 use baton_store::ResearchStore;
 use rmcp::transport::{
@@ -27,7 +41,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     auth::{self, Granted, HttpAuth, ToolScopes},
-    config::ServeArgs,
+    config::{AuthMethodArg, ServeArgs},
+    limits::{self, RateLimits},
+    listener::{self, ConnectionLimits},
+    origin::{self, OriginGuard},
 };
 
 /// What the HTTP app needs besides the handler.
@@ -44,12 +61,51 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Most requests at once.
     pub max_concurrent_requests: usize,
+    /// Longest a request body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// Rate limits per caller and per failing client address.
+    pub rate_limits: RateLimits,
+    /// Connection caps and the header-read timeout.
+    pub connections: ConnectionLimits,
 }
 
 impl HttpOptions {
-    /// From `baton serve` flags.
+    /// From `baton serve` flags. Spawns the rate limits' pruning, so it runs in a runtime.
+    /// Callers are rate-limited per principal only when they authenticate: with `--auth none`
+    /// every caller is the one principal `anonymous`, so its budget would be the instance's.
     pub fn from_args(args: &ServeArgs) -> Self {
+        let limits = &args.http_limits;
+        let authenticated =
+            !args.auth.methods.is_empty() && !args.auth.methods.contains(&AuthMethodArg::None);
+        let per_principal = if authenticated {
+            limits.rate_limit.quota(limits.rate_burst)
+        } else {
+            None
+        };
+        let auth_failures = limits
+            .auth_failure_rate_limit
+            .quota(limits.auth_failure_burst);
+        let per_principal_shown = match per_principal {
+            Some(_) => limits.rate_limit,
+            None => limits::RateLimit::Off,
+        };
+        tracing::info!(
+            per_principal = %per_principal_shown,
+            burst = limits.rate_burst.get(),
+            auth_failures_per_address = %limits.auth_failure_rate_limit,
+            max_connections = limits.max_connections,
+            max_connections_per_ip = limits.max_connections_per_ip,
+            "HTTP rate limits and connection caps"
+        );
         HttpOptions {
+            body_read_timeout: limits.body_read_timeout,
+            rate_limits: RateLimits::new(per_principal, auth_failures),
+            connections: ConnectionLimits {
+                max_connections: limits.max_connections,
+                max_connections_per_ip: limits.max_connections_per_ip,
+                idle_timeout: limits.idle_timeout,
+                header_read_timeout: limits.header_read_timeout,
+            },
             allowed_hosts: args.allowed_hosts.clone(),
             any_host: args.any_host,
             allowed_origins: args.allowed_origins.clone(),
@@ -82,8 +138,17 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     } else {
         config.with_allowed_hosts(options.allowed_hosts.iter().cloned())
     };
+    let origins = allowed_origins(options);
+    let guard = Arc::new(OriginGuard::new(
+        if options.any_host {
+            &[]
+        } else {
+            &options.allowed_hosts
+        },
+        &origins,
+    ));
     config = config
-        .with_allowed_origins(allowed_origins(options))
+        .with_allowed_origins(origins)
         .enforce_origin_validation();
     let mcp = StreamableHttpService::new(
         move || Ok(handler.clone()),
@@ -100,17 +165,34 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         .timeout(options.request_timeout);
 
     let body_check = BodyCheck {
-        max_body_bytes: options.max_body_bytes,
         auth: Arc::clone(&auth),
         scopes,
     };
-    // Layers run outside in: authentication (headers only), then the body check.
+    let body_read = BodyRead {
+        max_body_bytes: options.max_body_bytes,
+        timeout: options.body_read_timeout,
+    };
+    // `layer` wraps what is there so far: the last one added runs first.
     let mut router = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(body_check, check_body))
+        .layer(overload)
+        .layer(middleware::from_fn_with_state(body_read, read_body))
+        .layer(middleware::from_fn_with_state(
+            options.rate_limits.clone(),
+            limits::limit_principal,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&auth),
             auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            options.rate_limits.clone(),
+            limits::limit_auth_failures,
+        ))
+        .layer(middleware::from_fn_with_state(
+            guard,
+            origin::check_host_and_origin,
         ))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
@@ -131,7 +213,6 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     }
     router
         .with_state(store)
-        .layer(overload)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 tracing::info_span!(
@@ -190,21 +271,69 @@ fn overloaded(e: tower::BoxError) -> Response {
     }
 }
 
+/// What reading the body needs.
+#[derive(Clone, Copy)]
+struct BodyRead {
+    max_body_bytes: usize,
+    timeout: Duration,
+}
+
+/// Reads the whole body, so that what follows never waits on the client: a body larger than
+/// the limit gets 413 as soon as the limit is passed, one not received within the timeout
+/// gets 408. The client is authenticated and within its rate limit by now, and holds no
+/// concurrency slot yet. (A body declared too large is still read up to the limit rather
+/// than refused from its `Content-Length`: closing a connection with unread data makes the
+/// kernel reset it, and the client would lose the 413.)
+async fn read_body(State(read): State<BodyRead>, request: Request, next: Next) -> Response {
+    let max = read.max_body_bytes;
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds {max} bytes\n"),
+        )
+            .into_response()
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(read.timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            // Over the limit, or the client went away (then nobody reads this answer).
+            tracing::debug!(error = %e, "could not read a request body");
+            return too_large();
+        }
+        Err(_) => {
+            tracing::info!(
+                timeout_ms = read.timeout.as_millis() as u64,
+                "request body not received in time"
+            );
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(axum::http::header::CONNECTION, "close")],
+                format!(
+                    "request body not received within {}\n",
+                    humantime::format_duration(read.timeout)
+                ),
+            )
+                .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// What the body check needs.
 #[derive(Clone)]
 struct BodyCheck {
-    max_body_bytes: usize,
     auth: Arc<HttpAuth>,
     scopes: Arc<ToolScopes>,
 }
 
 /// Checks a JSON-RPC body before rmcp reads it. JSON-RPC says a body that is not JSON gets
-/// `-32700 Parse error`, but rmcp answers such a body with a plain-text 415, so the body is
-/// checked here first (a validating pass that builds nothing); bodies over the limit get 413
-/// before anything is parsed. Then a `tools/call` by a caller whose scopes do not cover the
-/// tool gets 403 `insufficient_scope` (callers holding every scope skip that parse).
+/// `-32700 Parse error`, but rmcp answers such a body with a plain-text 415, so the body
+/// (already read whole by [`read_body`]) is checked here first (a validating pass that builds
+/// nothing). Then a `tools/call` by a caller whose scopes do not cover the tool gets 403
+/// `insufficient_scope` (callers holding every scope skip that parse).
 async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next) -> Response {
-    let max_body_bytes = check.max_body_bytes;
     let is_json_post = request.method() == axum::http::Method::POST
         && request
             .headers()
@@ -215,12 +344,9 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, max_body_bytes).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds {max_body_bytes} bytes\n"),
-        )
-            .into_response();
+    // The body is in memory already: this only takes it.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return (StatusCode::BAD_REQUEST, "unreadable request body\n").into_response();
     };
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
         let body = serde_json::json!({
@@ -278,49 +404,21 @@ async fn readyz(State(store): State<Arc<dyn ResearchStore>>) -> Response {
     }
 }
 
-/// Binds `addr` with TCP_NODELAY on every accepted socket (without it, replies written in
-/// pieces wait for delayed ACKs: ~40 ms each) and serves until `shutdown` is cancelled.
-/// Then it stops accepting connections and lets requests in flight finish for up to
-/// `grace`; when the grace is over it cancels `cut` (the app's in-flight work), logs how
-/// it ended, and returns.
+/// Binds `addr` and serves `app` there (see [`listener::serve`]) until `shutdown` is
+/// cancelled; then drains for up to `grace`, cancels `cut`, and returns.
 pub async fn serve(
     addr: SocketAddr,
     app: Router,
+    connections: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
     cut: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    listener::ensure_open_files(connections.max_connections)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     on_bound(listener.local_addr()?);
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let draining = shutdown.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { draining.cancelled().await })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        served = &mut server => return served.map_err(Into::into),
-        _ = shutdown.cancelled() => {}
-    }
-    // Draining: no new connections; requests in flight may finish within the grace.
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(served) => served.map_err(Into::into),
-        Err(_) => {
-            tracing::warn!(
-                grace_ms = grace.as_millis() as u64,
-                "the shutdown grace is over: cutting the requests still in flight"
-            );
-            cut.cancel();
-            // Give the cut handlers a moment to answer before the connections close.
-            let _ = tokio::time::timeout(Duration::from_millis(500), &mut server).await;
-            Ok(())
-        }
-    }
+    listener::serve(listener, app, connections, shutdown, grace, cut).await
 }

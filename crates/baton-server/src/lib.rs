@@ -14,6 +14,9 @@ pub mod cursor;
 pub mod fault;
 pub mod http;
 pub mod keys;
+pub mod limits;
+pub mod listener;
+pub mod origin;
 pub mod principal;
 pub mod seed;
 pub mod store;
@@ -196,6 +199,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Like [`serve`], with extra tools (see [`ExtraTool`]).
 pub async fn serve_with(args: ServeArgs, mut extra: Vec<ExtraTool>) -> anyhow::Result<()> {
     let started = Instant::now();
+    args.validate()?;
     if args.conformance_fixtures {
         let fixtures = baton_conformance::Fixtures::new();
         extra.extend(conformance::fixture_tools(&fixtures)?);
@@ -251,22 +255,32 @@ where
 
     let auth = auth::HttpAuth::from_args(&args.auth, args.listen, Arc::clone(&stores.keys)).await?;
     let cut = CancellationToken::new();
+    let options = http::HttpOptions::from_args(&args);
     let app = http::app(
         handler,
         stores.research,
-        &http::HttpOptions::from_args(&args),
+        &options,
         Arc::new(auth),
         Arc::new(scopes),
         cut.clone(),
     );
     let grace = args.shutdown_grace;
-    http::serve(args.listen, app, shutdown.clone(), grace, cut, |bound| {
-        tracing::info!(
-            tools,
-            startup_ms = started.elapsed().as_millis() as u64,
-            "baton listening on http://{bound}/mcp"
-        );
-    })
+    let connections = options.connections;
+    http::serve(
+        args.listen,
+        app,
+        connections,
+        shutdown.clone(),
+        grace,
+        cut,
+        |bound| {
+            tracing::info!(
+                tools,
+                startup_ms = started.elapsed().as_millis() as u64,
+                "baton listening on http://{bound}/mcp"
+            );
+        },
+    )
     .await?;
     tracing::info!("stopped");
     Ok(())

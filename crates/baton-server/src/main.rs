@@ -169,6 +169,10 @@ fn main() -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(n) = cli.worker_threads {
+        anyhow::ensure!(
+            n >= 1,
+            "--worker-threads 0: at least 1 worker thread is needed"
+        );
         runtime.worker_threads(n);
     }
     let runtime = runtime.build().context("cannot start the async runtime")?;
