@@ -9,9 +9,14 @@
 //!   [`held`]: a request held in flight behind that lock.
 //! - [`postgres`], [`nginx`], [`db_proxy`], [`fleet`]: several instances on one Postgres
 //!   database behind nginx.
-//! - [`installs`]: pinned third-party clients (PyPI, npm) in a cache folder.
-//! - [`ci`]: the one CI rule and the one way to skip; [`process`]: the one command runner
-//!   and child guard; [`wait`]: waiting on conditions with deadlines.
+//! - [`installs`]: which third-party clients to install (PyPI, npm), or skip.
+//! - [`ci`]: skipping a test whose prerequisite is missing; [`wait`]: waiting on conditions
+//!   with deadlines.
+//!
+//! The development-setup facts (the CI rule, the skip marker, the cache folder, the child
+//! guard, the command runner, pinned installs, the test Postgres URL, the oidc-provider
+//! authorization server) come from [`baton_devtools`], shared with xtask and the crates'
+//! own tests.
 
 pub mod ci;
 pub mod db_proxy;
@@ -23,7 +28,6 @@ pub mod installs;
 pub mod mcp;
 pub mod nginx;
 pub mod postgres;
-pub mod process;
 pub mod rpc;
 pub mod server;
 pub mod sqlite;

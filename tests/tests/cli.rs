@@ -1,21 +1,20 @@
 //! The `baton` command's other subcommands and key rotation, on SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use baton_e2e::support::{
     handle,
     mcp::{McpClient, call, err, handle_of, modern_client, ok},
-    process::capture,
-    server::{Server, baton_bin},
+    server::{Server, run_baton},
 };
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
 use serde_json::json;
 
 /// Runs `baton ARGS…`; returns its exit code, stdout and stderr.
 fn baton(args: &[&str]) -> (i32, String, String) {
-    let out = capture(Command::new(baton_bin()).args(args).env("RUST_LOG", "warn")).unwrap();
-    (out.code(), out.stdout, out.stderr)
+    let out = run_baton(args);
+    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
 }
 
 async fn start_task(client: &McpClient, topic: &str) -> String {

@@ -3,15 +3,18 @@
 //! `baton` over Streamable HTTP: list tools, then start → status → complete a research
 //! task, each call a separate Inspector process, asserting on its JSON output.
 
-use std::{path::Path, process::Command};
+use std::{path::Path, process::Command, time::Duration};
 
+use baton_devtools::{node_bin, npm_package, path_with, run_to_end};
 use baton_e2e::support::{
-    installs::{clients_dir, node_bin, npm_package, or_skip, path_with},
-    process::capture,
+    installs::{clients_dir, or_skip},
     server::Server,
 };
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
 use serde_json::Value;
+
+/// How long one Inspector CLI call may take (Node starts slowly on a loaded machine).
+const CALL_WITHIN: Duration = Duration::from_secs(180);
 
 /// The pinned Inspector version.
 const INSPECTOR_VERSION: &str = "2.12.0";
@@ -46,7 +49,7 @@ impl Inspector {
 
     /// Runs one CLI call; returns its exit code and its JSON output.
     fn run(&self, args: &[&str]) -> (i32, Value) {
-        let out = capture(
+        let out = run_to_end(
             Command::new(&self.cli)
                 .env("PATH", path_with(&self.node_bin))
                 .env("MCP_INSPECTOR_SECRET_STORE", "memory")
@@ -55,8 +58,9 @@ impl Inspector {
                 .arg(&self.config)
                 .args(["--server", "baton", "--format", "json"])
                 .args(args),
+            CALL_WITHIN,
         )
-        .expect("run the Inspector CLI");
+        .unwrap_or_else(|e| panic!("the Inspector CLI: {e}"));
         let stdout = &out.stdout;
         let json = stdout
             .lines()
@@ -68,7 +72,7 @@ impl Inspector {
                     out.status, out.stderr
                 )
             });
-        (out.code(), json)
+        (out.status.code().unwrap_or(-1), json)
     }
 
     fn call(&self, tool: &str, args: &[(&str, &str)]) -> (i32, Value) {

@@ -2,13 +2,15 @@
 //! Streamable HTTP (2026-07-28, discovered) and over stdio (`baton serve --stdio` as its
 //! child process). The script is `tests/clients/python/baton_client.py`.
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use baton_e2e::support::{
     installs::{clients_dir, or_skip, python_sdk},
-    process::capture,
     server::{Server, baton_bin, sqlite_url},
 };
+
+/// How long the Python client's whole run may take.
+const CLIENT_WITHIN: Duration = Duration::from_secs(300);
 
 fn run_script(args: &[&str]) {
     let Some(python) = or_skip("the MCP Python SDK (PyPI `mcp`)", python_sdk()) else {
@@ -16,7 +18,8 @@ fn run_script(args: &[&str]) {
     };
     let script = clients_dir().join("python/baton_client.py");
     let out =
-        capture(Command::new(&python).arg(&script).args(args)).expect("run the Python client");
+        baton_devtools::run_to_end(Command::new(&python).arg(&script).args(args), CLIENT_WITHIN)
+            .unwrap_or_else(|e| panic!("the Python client: {e}"));
     println!("{}", out.stdout);
     assert!(
         out.status.success() && out.stdout.lines().any(|l| l == "PASS"),

@@ -179,6 +179,32 @@ pub fn node_bin() -> Result<PathBuf, Error> {
     }
 }
 
+/// The Node executable itself in the folder `node_bin` (see [`node_bin`]). The `node` of
+/// the PyPI wheel is a Python script that runs the real one as its child, so a
+/// [`ChildGuard`](crate::ChildGuard) around it would kill only the script and leave Node
+/// running: start a long-running Node (a server) through this path instead.
+///
+/// ```no_run
+/// let node = baton_devtools::node_executable(&baton_devtools::node_bin()?)?;
+/// assert!(node.is_file());
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn node_executable(node_bin: &Path) -> Result<PathBuf, Error> {
+    let out = run_captured(
+        Command::new(node_bin.join("node")).args(["-p", "process.execPath"]),
+        VENV_CREATE_LIMIT,
+    )?;
+    let path = PathBuf::from(out.stdout.trim());
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::new(ErrorKind::Install {
+            what: format!("Node in {}", node_bin.display()),
+            reason: format!("it names {path:?} as its executable, which is not a file"),
+        }))
+    }
+}
+
 fn node_major(node: &Path) -> Option<u32> {
     let out = Command::new(node).arg("--version").output().ok()?;
     let version = String::from_utf8_lossy(&out.stdout);
