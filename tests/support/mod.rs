@@ -9,7 +9,10 @@
 //!   [`held`]: a request held in flight behind that lock.
 //! - [`postgres`], [`nginx`], [`db_proxy`], [`fleet`]: several instances on one Postgres
 //!   database behind nginx.
-//! - [`installs`]: which third-party clients to install (PyPI, npm), or skip.
+//! - [`installs`]: which third-party clients to install (PyPI, npm), or skip;
+//!   [`clients`]: the Python SDK client and the Inspector CLI, run against a server.
+//! - [`auth`]: API keys (`baton token …`), the oidc-provider authorization server, forged
+//!   tokens, and the check that logs hold no secret.
 //! - [`ci`]: skipping a test whose prerequisite is missing; [`wait`]: waiting on conditions
 //!   with deadlines.
 //!
@@ -18,7 +21,9 @@
 //! authorization server) come from [`baton_devtools`], shared with xtask and the crates'
 //! own tests.
 
+pub mod auth;
 pub mod ci;
+pub mod clients;
 pub mod db_proxy;
 pub mod fleet;
 pub mod handle;

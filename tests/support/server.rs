@@ -109,13 +109,30 @@ impl Server {
         Self::start_program(baton_bin(), &all, env)
     }
 
+    /// Starts `baton serve ARGS… --listen LISTEN` (say, a fixed port, or a non-loopback
+    /// address) and waits until it listens. [`Server::addr`] is then the address it bound.
+    pub fn start_on(listen: &str, args: &[&str]) -> Server {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        Self::start_program_on(baton_bin(), &all, &[], listen)
+    }
+
     /// Starts any program that takes `baton serve`'s flags (e.g. an example embedding baton)
     /// with `--listen 127.0.0.1:0` appended to `args`.
     pub fn start_program(program: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_program_on(program, args, env, "127.0.0.1:0")
+    }
+
+    fn start_program_on(
+        program: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> Server {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .env("RUST_LOG", "info,baton_server=debug")
             .env_remove("BATON_DATABASE_URL")
             .stdin(Stdio::null())

@@ -88,6 +88,12 @@ impl OidcInstall {
     pub fn modules(&self) -> &Path {
         &self.modules
     }
+
+    /// The Node executable that runs it (also fit for other scripts that use the package
+    /// or its dependencies, such as `jose`).
+    pub fn node(&self) -> &Path {
+        &self.node
+    }
 }
 
 /// A running provider, killed when dropped.
