@@ -308,6 +308,30 @@ async fn api_key_answers_follow_rfc_6750_and_scopes_are_checked_per_tool() {
             &invalid_token_challenge(why, None),
         );
     }
+    // Two Authorization headers: a malformed request, 400 invalid_request (RFC 6750 §3.1).
+    let twice = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", raw::VERSION)
+        .header("mcp-method", "server/discover")
+        .header("authorization", bearer(&alice.key))
+        .header("authorization", bearer(&alice.key))
+        .body(raw::discover_body(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 400);
+    assert_eq!(
+        twice.headers()["www-authenticate"],
+        format!(
+            "Bearer error=\"invalid_request\", error_description=\"malformed Authorization \
+             header: expected exactly one header 'Bearer <token>' with a token of the \
+             characters A-Z a-z 0-9 - . _ ~ + / =: the request has more than one \
+             Authorization header\", scope=\"{ALL_SCOPES}\""
+        )
+        .as_str()
+    );
     clock_passes(expires_by).await;
     assert_unauthorized(
         &discover_with(&url, &expiring.key).await,
