@@ -4,7 +4,7 @@
 //!
 //! A test whose prerequisite (Postgres, nginx, a registry for a third-party client) is
 //! missing fails when `CI` is set, and otherwise prints `BATON-SKIP: <test>: <reason>` on
-//! stderr and returns (see [`support::ci`]).
+//! stderr and returns (see [`support::ci`] and [`baton_devtools::skip_or_fail`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 pub mod support;

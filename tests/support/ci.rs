@@ -1,23 +1,7 @@
-//! The one CI rule and the one way to skip a test.
-//!
-//! Under CI a missing prerequisite is a failure. Elsewhere (say, a laptop without nginx) the
-//! test is skipped, and says so on stderr with a line that starts with `BATON-SKIP: `, which
+//! Skipping a test whose prerequisite is missing, by the one rule of
+//! [`baton_devtools::skip_or_fail`]: under CI ([`baton_devtools::ci_is_set`]) the test fails;
+//! elsewhere (say, a laptop without nginx) it prints a `BATON-SKIP:` line, which
 //! `cargo xtask test` counts, so a skip never passes unnoticed.
-
-/// The prefix of every skip line on stderr: `BATON-SKIP: <test>: <reason>`.
-pub const SKIP_PREFIX: &str = "BATON-SKIP: ";
-
-/// Whether we run under CI: `CI` is set and is not empty, `0` or `false` (in any case).
-pub fn in_ci() -> bool {
-    ci_value_means_ci(std::env::var("CI").ok().as_deref())
-}
-
-fn ci_value_means_ci(value: Option<&str>) -> bool {
-    value.is_some_and(|v| {
-        let v = v.trim();
-        !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false"))
-    })
-}
 
 /// The name of the running test: libtest (and nextest, which runs one test per process)
 /// names the test's thread after it. Helpers called on other threads get `"unknown test"`.
@@ -29,45 +13,18 @@ pub fn current_test() -> String {
         .to_owned()
 }
 
-/// A prerequisite of the current test is missing: under CI this panics (the test fails);
-/// elsewhere it prints `BATON-SKIP: <test>: <reason>` and returns `None`, so a test can write
+/// A prerequisite of the current test is missing: [`baton_devtools::skip_or_fail`] with the
+/// test's name in front of `reason` (under CI this panics), then `None`, so a test can write
 /// `let Some(x) = found.or_else(|e| skip(&e)) else { return };`.
-///
-/// `reason` may span lines: the first line goes on the skip line, the rest below it.
+#[track_caller]
 pub fn skip<T>(reason: &str) -> Option<T> {
-    let test = current_test();
-    let (first, rest) = reason
-        .trim()
-        .split_once('\n')
-        .unwrap_or((reason.trim(), ""));
-    if in_ci() {
-        panic!(
-            "{test}: a required prerequisite is missing, and CI is set, so this is a failure: \
-             {first}\n{rest}"
-        );
-    }
-    eprintln!("{SKIP_PREFIX}{test}: {first}");
-    if !rest.trim().is_empty() {
-        eprintln!("{rest}");
-    }
-    eprintln!("(this test FAILS when CI is set)");
+    baton_devtools::skip_or_fail(&format!("{}: {reason}", current_test()));
     None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ci_is_set_and_not_empty_0_or_false() {
-        for yes in ["true", "1", "yes", "TRUE", "github"] {
-            assert!(ci_value_means_ci(Some(yes)), "{yes}");
-        }
-        for no in ["", " ", "0", "false", "False"] {
-            assert!(!ci_value_means_ci(Some(no)), "{no:?}");
-        }
-        assert!(!ci_value_means_ci(None));
-    }
 
     #[test]
     fn the_test_name_is_the_thread_name() {

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use super::postgres::host_port;
+use baton_devtools::PostgresAddress;
 
 #[derive(Default)]
 struct ProxyState {
@@ -32,8 +32,9 @@ pub struct DbProxy {
 impl DbProxy {
     /// Starts a proxy to the server of `admin_url`.
     pub fn start(admin_url: &str) -> DbProxy {
-        let (host, port) = host_port(admin_url);
-        let target = format!("{host}:{port}");
+        let target = PostgresAddress::parse(admin_url)
+            .unwrap_or_else(|e| panic!("the database proxy's target: {e}"))
+            .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the database proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let state = Arc::new(ProxyState::default());

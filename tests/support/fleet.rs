@@ -48,7 +48,7 @@ impl Fleet {
     /// Returns `None` when Postgres (or nginx, if asked for) is missing and the test is
     /// skipped: see [`ci::skip`].
     pub fn start(options: FleetOptions<'_>) -> Option<Fleet> {
-        let admin_url = postgres::admin_url();
+        let admin_url = baton_devtools::test_postgres_url();
         if let Err(e) = postgres::check_reachable(&admin_url) {
             return ci::skip(&e);
         }

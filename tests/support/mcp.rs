@@ -28,15 +28,34 @@ pub type McpClient = RunningService<RoleClient, ClientConfig>;
 
 /// Connects an rmcp client in the 2026-07-28 era (`server/discover`, per-request `_meta`).
 pub async fn modern_client(url: &str) -> McpClient {
+    connect_modern(url, None)
+        .await
+        .unwrap_or_else(|e| panic!("modern client connects: {e}"))
+}
+
+/// Connects an rmcp client in the 2026-07-28 era that sends `token` as
+/// `Authorization: Bearer <token>` on every request (rmcp's `auth_header` option).
+pub async fn modern_client_with_token(url: &str, token: &str) -> McpClient {
+    connect_modern(url, Some(token))
+        .await
+        .unwrap_or_else(|e| panic!("modern client with a token connects: {e}"))
+}
+
+/// Connects an rmcp client in the 2026-07-28 era, with `token` if any; the error is rmcp's.
+pub async fn connect_modern(url: &str, token: Option<&str>) -> Result<McpClient, String> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
     ClientConfig::default()
         .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_uri(url.to_owned()),
+            StreamableHttpClientTransport::from_config(config),
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
         )
         .await
-        .expect("modern client connects")
+        .map_err(|e| e.to_string())
 }
 
 /// Connects an rmcp client in the initialize era (2025-11-25 handshake).

@@ -10,11 +10,21 @@
 //!   [`held`]: a request held in flight behind that lock.
 //! - [`postgres`], [`nginx`], [`db_proxy`], [`fleet`]: several instances on one Postgres
 //!   database behind nginx.
-//! - [`installs`]: pinned third-party clients (PyPI, npm) in a cache folder.
-//! - [`ci`]: the one CI rule and the one way to skip; [`process`]: the one command runner
-//!   and child guard; [`wait`]: waiting on conditions with deadlines.
+//! - [`installs`]: which third-party clients to install (PyPI, npm), or skip;
+//!   [`clients`]: the Python SDK client and the Inspector CLI, run against a server.
+//! - [`auth`]: API keys (`baton token …`), the oidc-provider authorization server, forged
+//!   tokens, and the check that logs hold no secret.
+//! - [`ci`]: skipping a test whose prerequisite is missing; [`wait`]: waiting on conditions
+//!   with deadlines.
+//!
+//! The development-setup facts (the CI rule, the skip marker, the cache folder, the child
+//! guard, the command runner, pinned installs, the test Postgres URL, the oidc-provider
+//! authorization server) come from [`baton_devtools`], shared with xtask and the crates'
+//! own tests.
 
+pub mod auth;
 pub mod ci;
+pub mod clients;
 pub mod db_proxy;
 pub mod fleet;
 pub mod handle;
@@ -25,7 +35,6 @@ pub mod mcp;
 pub mod net;
 pub mod nginx;
 pub mod postgres;
-pub mod process;
 pub mod rpc;
 pub mod server;
 pub mod sqlite;

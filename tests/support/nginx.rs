@@ -6,10 +6,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use baton_devtools::ChildGuard;
+
 use super::{
     ci,
     http::{free_port, http_get},
-    process::ChildGuard,
     wait::POLL,
 };
 
@@ -138,19 +139,20 @@ impl Nginx {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let error_log =
             || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
         let deadline = Instant::now() + START_WITHIN;
         loop {
-            if let Some(status) = process.exit_status() {
+            if let Ok(Some(status)) = process.try_wait() {
                 return Err(format!("nginx exited with {status}:\n{}", error_log()));
             }
             if http_get(port, "/healthz").is_ok_and(|(status, _)| status == 200) {
                 return Ok(Nginx { process, port, dir });
             }
             if Instant::now() > deadline {
-                process.terminate(Duration::from_secs(10));
+                process.stop(Duration::from_secs(10));
                 return Err(format!(
                     "nginx did not answer /healthz within {START_WITHIN:?}:\n{}",
                     error_log()
@@ -180,7 +182,7 @@ impl Nginx {
 impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGTERM: the master stops its workers; SIGKILL (the guard's) would orphan them.
-        self.process.terminate(Duration::from_secs(10));
+        self.process.stop(Duration::from_secs(10));
     }
 }
 

@@ -53,6 +53,8 @@ impl Outcome {
 pub struct Rpc {
     http: reqwest::Client,
     next_id: Arc<AtomicU64>,
+    /// The `Authorization` header value sent with every call, if any.
+    authorization: Option<String>,
 }
 
 impl Default for Rpc {
@@ -67,14 +69,39 @@ impl Rpc {
         Rpc {
             http: http::client(timeout),
             next_id: Arc::new(AtomicU64::new(1)),
+            authorization: None,
         }
+    }
+
+    /// This client, presenting `token` (an API key or an OAuth access token) as
+    /// `Authorization: Bearer <token>` on every call.
+    #[must_use]
+    pub fn with_token(mut self, token: &str) -> Rpc {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// `tools/call` of `tool` with `arguments` at `url`: the whole HTTP answer.
+    pub async fn call_reply(&self, url: &str, tool: &str, arguments: Value) -> http::Reply {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = http::tool_call_body(id, tool, arguments);
+        http::post(&self.http, url, "tools/call", body, &self.headers()).await
+    }
+
+    fn headers(&self) -> Vec<(&str, &str)> {
+        self.authorization
+            .as_deref()
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .collect()
     }
 
     /// `tools/call` of `tool` with `arguments` at `url`.
     pub async fn call(&self, url: &str, tool: &str, arguments: Value) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = http::tool_call_body(id, tool, arguments);
-        let reply = match http::try_post(&self.http, url, "tools/call", body, &[]).await {
+        let reply = match http::try_post(&self.http, url, "tools/call", body, &self.headers()).await
+        {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(format!("transport: {e}")),
         };

@@ -13,7 +13,9 @@ use std::{
     time::Duration,
 };
 
-use super::{process::ChildGuard, wait};
+use baton_devtools::{Captured, ChildGuard, run_to_end};
+
+use super::wait;
 
 /// How long a server may take to start listening (a loaded 2-core machine, several
 /// instances starting at once, migrations).
@@ -34,6 +36,19 @@ pub fn baton_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// How long a `baton` subcommand that finishes (`migrate`, `gc`, `token …`) may take.
+pub const COMMAND_WITHIN: Duration = Duration::from_secs(120);
+
+/// Runs `baton ARGS…` (with `RUST_LOG=warn`, standard input closed) to its end, however it
+/// exits; panics only when it cannot be run or outlives [`COMMAND_WITHIN`].
+pub fn run_baton(args: &[&str]) -> Captured {
+    let mut cmd = Command::new(baton_bin());
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("BATON_DATABASE_URL");
+    run_to_end(&mut cmd, COMMAND_WITHIN).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The SQLite file the helpers put in a test's temporary directory.
@@ -94,13 +109,30 @@ impl Server {
         Self::start_program(baton_bin(), &all, env)
     }
 
+    /// Starts `baton serve ARGS… --listen LISTEN` (say, a fixed port, or a non-loopback
+    /// address) and waits until it listens. [`Server::addr`] is then the address it bound.
+    pub fn start_on(listen: &str, args: &[&str]) -> Server {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        Self::start_program_on(baton_bin(), &all, &[], listen)
+    }
+
     /// Starts any program that takes `baton serve`'s flags (e.g. an example embedding baton)
     /// with `--listen 127.0.0.1:0` appended to `args`.
     pub fn start_program(program: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_program_on(program, args, env, "127.0.0.1:0")
+    }
+
+    fn start_program_on(
+        program: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> Server {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .env("RUST_LOG", "info,baton_server=debug")
             .env_remove("BATON_DATABASE_URL")
             .stdin(Stdio::null())
@@ -110,7 +142,7 @@ impl Server {
             cmd.env(k, v);
         }
         let mut process = ChildGuard::spawn(&mut cmd).expect("spawn baton");
-        let stderr = process.child_mut().stderr.take().expect("stderr");
+        let stderr = process.stderr.take().expect("stderr");
         let logs = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&logs);
@@ -192,35 +224,38 @@ impl Server {
 
     /// Sends SIGTERM, without waiting.
     pub fn sigterm(&self) {
-        self.process.sigterm();
+        if let Err(e) = self.process.terminate() {
+            eprintln!("warning: {e}");
+        }
     }
 
     /// Its exit status, if it has exited.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.process.exit_status()
+        self.process.try_wait().ok().flatten()
     }
 
     /// Waits up to `within` for it to exit (after a [`Server::sigterm`]); kills it if it does
     /// not. Returns how it ended and its complete logs.
     pub fn wait_stopped(mut self, within: Duration) -> Stopped {
-        let status = self.process.wait_exit(within);
+        let status = self.process.wait_within(within);
         self.finish(status)
     }
 
     /// Sends SIGTERM and waits up to `within` for it to exit (killing it if it does not).
     pub fn terminate(mut self, within: Duration) -> Stopped {
-        let status = self.process.terminate(within);
+        let status = self.process.stop(within);
         self.finish(status)
     }
 
     /// SIGKILLs it; returns its complete logs.
     pub fn kill(mut self) -> Stopped {
-        self.process.kill();
         self.finish(None)
     }
 
     fn finish(&mut self, status: Option<ExitStatus>) -> Stopped {
-        self.process.kill();
+        // Either may fail because it exited already: then there is nothing to stop.
+        let _ = self.process.kill();
+        let _ = self.process.wait();
         // Its stderr is closed now: the reader ends at EOF, having kept every line.
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();

@@ -11,10 +11,13 @@ use std::{
     time::Duration,
 };
 
-use super::process::{ChildGuard, run};
+use baton_devtools::{ChildGuard, run_captured};
 
 /// How long python3 may take to start and take the lock.
 const LOCK_WITHIN: Duration = Duration::from_secs(30);
+
+/// How long python3 may take to run one query (its busy timeout is 30 s).
+const QUERY_WITHIN: Duration = Duration::from_secs(60);
 
 /// Runs one SQL query on the file at `db` and returns its rows, one per line, columns
 /// separated by tabs.
@@ -22,12 +25,15 @@ pub fn query(db: &Path, sql: &str) -> Result<String, String> {
     const SCRIPT: &str = "import sqlite3, sys\n\
         c = sqlite3.connect(sys.argv[1], timeout=30)\n\
         for row in c.execute(sys.argv[2]):\n    print('\\t'.join(str(v) for v in row))\n";
-    run(Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(db)
-        .arg(sql)
-        .stdin(Stdio::null()))
-    .map(|out| out.trim_end().to_owned())
+    run_captured(
+        Command::new("python3")
+            .args(["-c", SCRIPT])
+            .arg(db)
+            .arg(sql),
+        QUERY_WITHIN,
+    )
+    .map(|out| out.stdout.trim_end().to_owned())
+    .map_err(|e| e.to_string())
 }
 
 /// `SELECT count(*) FROM <table>` on the file at `db`.
@@ -64,8 +70,8 @@ impl WriteLock {
                 .stderr(Stdio::inherit()),
         )
         .unwrap_or_else(|e| panic!("python3 (to hold the SQLite write lock): {e}"));
-        let stdin = process.child_mut().stdin.take();
-        let stdout = process.child_mut().stdout.take().expect("python3 stdout");
+        let stdin = process.stdin.take();
+        let stdout = process.stdout.take().expect("python3 stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -88,7 +94,7 @@ impl WriteLock {
                 .write_all(b"release\n")
                 .expect("tell python3 to release the lock");
         }
-        let status = self.process.wait_exit(LOCK_WITHIN);
+        let status = self.process.wait_within(LOCK_WITHIN);
         assert!(
             status.is_some_and(|s| s.success()),
             "python3 did not release the SQLite write lock cleanly: {status:?}"

@@ -8,14 +8,12 @@
 
 use std::{
     path::Path,
-    process::Command,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use baton_e2e::support::{
     mcp::{McpClient, call, err, handle_of, modern_client, ok},
-    process::capture,
-    server::{Server, baton_bin, sqlite_path, sqlite_url},
+    server::{Server, run_baton, sqlite_path, sqlite_url},
     sqlite, wait,
 };
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
@@ -206,18 +204,11 @@ async fn gc_deletes_expired_tasks() {
     client.cancel().await.unwrap();
     server.kill();
     wait_until_all_expired(&db);
-    let gc = || {
-        capture(
-            Command::new(baton_bin())
-                .args(["gc", "--database-url", &url])
-                .env("RUST_LOG", "warn"),
-        )
-        .unwrap()
-    };
+    let gc = || run_baton(&["gc", "--database-url", &url]);
     let out = gc();
     assert_eq!(
-        (out.code(), out.stdout.trim()),
-        (0, "deleted 3 expired tasks"),
+        (out.status.code(), out.stdout.trim()),
+        (Some(0), "deleted 3 expired tasks"),
         "{}",
         out.stderr
     );

@@ -7,7 +7,6 @@
 
 use std::{
     net::SocketAddr,
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -19,22 +18,24 @@ use baton_e2e::support::{
         OTHER_LOOPBACK, THIRD_LOOPBACK, connect_from, post_head, read_reply, send_and_read,
         wait_closed,
     },
-    process::run,
     rpc::Rpc,
-    server::{Server, baton_bin, sqlite_path, sqlite_url},
+    server::{Server, run_baton, sqlite_path, sqlite_url},
 };
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 /// Creates an API key for `principal` in the SQLite database of `dir`; returns the key.
 fn api_key(dir: &tempfile::TempDir, principal: &str) -> String {
-    let out = run(Command::new(baton_bin())
-        .args(["token", "create", "--database-url"])
-        .arg(sqlite_url(dir.path()))
-        .args(["--principal", principal])
-        .env("RUST_LOG", "warn"))
-    .unwrap();
-    out.trim().to_owned()
+    let url = sqlite_url(dir.path());
+    let out = run_baton(&[
+        "token",
+        "create",
+        "--database-url",
+        &url,
+        "--principal",
+        principal,
+    ]);
+    out.stdout.trim().to_owned()
 }
 
 /// A client that sends `key` as a bearer token from `local`.

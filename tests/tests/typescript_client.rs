@@ -13,11 +13,11 @@
 //! stderr (the client's schema validator warns there about non-standard schema vocabulary,
 //! such as an unknown `format`).
 
-use std::{path::PathBuf, process::Command};
+use std::{path::PathBuf, process::Command, time::Duration};
 
+use baton_devtools::{node_bin_at_least, npm_package, path_with, run_to_end};
 use baton_e2e::support::{
-    installs::{clients_dir, node_bin_at_least, npm_package_in, or_skip, path_with},
-    process::capture,
+    installs::{clients_dir, or_skip},
     server::Server,
 };
 
@@ -25,12 +25,12 @@ use baton_e2e::support::{
 const PACKAGE: &str = "@modelcontextprotocol/client";
 const VERSION: &str = "2.4.0";
 
-/// The machine's Node and the installed client (in `cache/ts-client-<version>`), or a skip.
+/// The machine's Node and the installed client (in `cache/client-<version>`), or a skip.
 fn install() -> Option<(PathBuf, PathBuf)> {
     let node_bin = or_skip("Node >= 20", node_bin_at_least(20))?;
     let dir = or_skip(
         &format!("the MCP TypeScript SDK client (npm {PACKAGE}@{VERSION})"),
-        npm_package_in(&node_bin, &format!("ts-client-{VERSION}"), PACKAGE, VERSION),
+        npm_package(&node_bin, PACKAGE, VERSION),
     )?;
     Some((node_bin, dir))
 }
@@ -43,12 +43,13 @@ fn run_mode(mode: &str, expected: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::sqlite(dir.path(), &[]);
     let script = clients_dir().join("typescript/baton_client.mjs");
-    let out = capture(
+    let out = run_to_end(
         Command::new(node_bin.join("node"))
             .env("PATH", path_with(&node_bin))
             .arg(&script)
             .arg(&client_dir)
             .args([mode, &server.url(), expected]),
+        Duration::from_secs(300),
     )
     .expect("run the TypeScript client");
     println!("{}", out.stdout);

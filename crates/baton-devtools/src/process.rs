@@ -4,7 +4,7 @@
 use std::{
     io::Read,
     ops::{Deref, DerefMut},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
@@ -60,6 +60,54 @@ impl ChildGuard {
         kill.args(["-TERM", &pid]);
         run_captured(&mut kill, Duration::from_secs(10)).map(drop)
     }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` when it is still
+    /// running then (or its status cannot be read).
+    ///
+    /// ```
+    /// use std::{process::Command, time::Duration};
+    /// use baton_devtools::ChildGuard;
+    ///
+    /// let mut quick = ChildGuard::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+    /// assert_eq!(quick.wait_within(Duration::from_secs(30)).and_then(|s| s.code()), Some(4));
+    /// let mut slow = ChildGuard::spawn(Command::new("sleep").arg("60"))?;
+    /// assert_eq!(slow.wait_within(Duration::from_millis(100)), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asks the process to stop ([`terminate`](Self::terminate), unless it already exited)
+    /// and waits up to `limit` for it ([`wait_within`](Self::wait_within)); its status, or
+    /// `None` when it still runs (the guard kills it when dropped).
+    ///
+    /// ```
+    /// use std::{process::Command, time::Duration};
+    /// use baton_devtools::ChildGuard;
+    ///
+    /// let mut sleeper = ChildGuard::spawn(Command::new("sleep").arg("60"))?;
+    /// let status = sleeper.stop(Duration::from_secs(30)).expect("sleep ends on SIGTERM");
+    /// assert!(!status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop(&mut self, limit: Duration) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        // A failure to signal means it exited meanwhile: the wait below tells.
+        let _ = self.terminate();
+        self.wait_within(limit)
+    }
 }
 
 impl Deref for ChildGuard {
@@ -84,9 +132,11 @@ impl Drop for ChildGuard {
     }
 }
 
-/// What a successful [`run_captured`] printed.
+/// How a command run by [`run_captured`] or [`run_to_end`] ended, and what it printed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Captured {
+    /// How it exited (always a success from [`run_captured`]).
+    pub status: ExitStatus,
     /// Its standard output (lossily decoded as UTF-8).
     pub stdout: String,
     /// Its standard error (lossily decoded as UTF-8).
@@ -120,6 +170,37 @@ pub struct Captured {
 /// # Ok::<(), baton_devtools::Error>(())
 /// ```
 pub fn run_captured(cmd: &mut Command, limit: Duration) -> Result<Captured, Error> {
+    let out = run_to_end(cmd, limit)?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        let output = [tail(&out.stdout), tail(&out.stderr)]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(Error::new(ErrorKind::Exit {
+            command: describe(cmd),
+            status: out.status.to_string(),
+            output,
+        }))
+    }
+}
+
+/// Runs `cmd` to completion within `limit`, capturing its output (standard input is
+/// closed), however it exits: for a caller that checks the exit status and the output of
+/// a command meant to fail. Only a failure to start and an overrun (the process is then
+/// killed) are errors.
+///
+/// ```
+/// use std::{process::Command, time::Duration};
+/// use baton_devtools::run_to_end;
+///
+/// let out = run_to_end(Command::new("sh").args(["-c", "echo no >&2; exit 2"]), Duration::from_secs(10))?;
+/// assert_eq!((out.status.code(), out.stderr.as_str()), (Some(2), "no\n"));
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn run_to_end(cmd: &mut Command, limit: Duration) -> Result<Captured, Error> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -148,24 +229,11 @@ pub fn run_captured(cmd: &mut Command, limit: Duration) -> Result<Captured, Erro
     };
     let joined =
         |t: Option<thread::JoinHandle<String>>| t.and_then(|t| t.join().ok()).unwrap_or_default();
-    let out = Captured {
+    Ok(Captured {
+        status,
         stdout: joined(stdout),
         stderr: joined(stderr),
-    };
-    if status.success() {
-        Ok(out)
-    } else {
-        let output = [tail(&out.stdout), tail(&out.stderr)]
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n");
-        Err(Error::new(ErrorKind::Exit {
-            command: describe(cmd),
-            status: status.to_string(),
-            output,
-        }))
-    }
+    })
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {

@@ -333,14 +333,24 @@ struct BodyCheck {
 /// (already read whole by [`read_body`]) is checked here first (a validating pass that builds
 /// nothing). Then a `tools/call` by a caller whose scopes do not cover the tool gets 403
 /// `insufficient_scope` (callers holding every scope skip that parse).
+///
+/// The scope check looks at every POST of such a caller, whatever its `Content-Type`: media
+/// types are case-insensitive, and a body rmcp accepts must never skip the check because
+/// this layer spelled the type differently (`Application/JSON` once did).
 async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next) -> Response {
-    let is_json_post = request.method() == axum::http::Method::POST
-        && request
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json_post {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let is_json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_media_type);
+    let holds_every_scope = request
+        .extensions()
+        .get::<Granted>()
+        .is_some_and(|g| g.0 == baton_auth::Scopes::all());
+    if !is_json && holds_every_scope {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -348,7 +358,7 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return (StatusCode::BAD_REQUEST, "unreadable request body\n").into_response();
     };
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+    if is_json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": null,
@@ -357,7 +367,7 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
         return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
     let granted = parts.extensions.get::<Granted>();
-    if granted.is_none_or(|g| g.0 != baton_auth::Scopes::all())
+    if !holds_every_scope
         && let Some((tool, target)) = called_tool(&bytes)
         && let Some(refused) = auth::check_scopes(
             &check.auth,
@@ -371,6 +381,13 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// Whether a `Content-Type` value is `application/json` (parameters ignored; type and
+/// subtype case-insensitive, RFC 9110 §8.3.1), the rule rmcp applies too.
+fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split_once(';').map_or(value, |(essence, _)| essence);
+    essence.trim().eq_ignore_ascii_case("application/json")
 }
 
 /// The tool a `tools/call` body names, and the target a call-through (`call_tool`) names.
@@ -421,4 +438,29 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     on_bound(listener.local_addr()?);
     listener::serve(listener, app, connections, shutdown, grace, cut).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types_are_matched_as_rfc_9110_says() {
+        for yes in [
+            "application/json",
+            "Application/JSON",
+            "APPLICATION/JSON; charset=utf-8",
+            "application/json ;charset=utf-8",
+        ] {
+            assert!(is_json_media_type(yes), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/jsonl",
+            "application/json-seq",
+            "",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
+    }
 }

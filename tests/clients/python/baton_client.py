@@ -5,6 +5,11 @@ Run by tests/tests/python_client.rs in a venv it creates in the cache folder:
     python baton_client.py http URL
     python baton_client.py stdio BATON_BIN DATABASE_URL
 
+Over HTTP, a token in the environment variable BATON_TOKEN (an API key or an OAuth access
+token) is sent as `Authorization: Bearer <token>` on every request; the variable, not an
+argument, so that it never shows in a process listing. A handle in BATON_FOREIGN_HANDLE
+(one that another principal started) must get the same error as an unknown handle.
+
 Connects with `mcp.Client` in its default `auto` mode (probes `server/discover`, so a
 2026-07-28 server is used statelessly), then: discovery, tools/list, the whole
 research-task lifecycle, and the error cases (a bad argument names its field; an unknown,
@@ -14,11 +19,14 @@ exits non-zero on the first failed expectation.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import anyio
+import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 EXPECTED_TOOLS = {
     "start_research_task",
@@ -119,21 +127,34 @@ async def exercise(client: Client, transport: str) -> None:
 
     # Unknown, forged and mangled handles all give the identical error.
     forged = handle[:-1] + ("A" if handle[-1] != "A" else "B")
+    foreign = os.environ.get("BATON_FOREIGN_HANDLE")
+    bad_handles = ["task_doesnotexist", forged, handle + "x", "", "not-a-handle"]
+    if foreign:
+        bad_handles.append(foreign)
     messages = set()
-    for bad in ["task_doesnotexist", forged, handle + "x", "", "not-a-handle"]:
+    for bad in bad_handles:
         for tool in ["get_task_status", "cancel_research_task"]:
             messages.add(await tool_error(client, tool, {"handle": bad}))
         messages.add(await tool_error(client, "add_findings", {"handle": bad, "findings": ["f"]}))
     expect(messages == {UNKNOWN_HANDLE}, f"handle errors differ: {messages}")
     status = await ok(client, "get_task_status", {"handle": handle})
     expect(status["status"] == "complete", f"{status}")
-    step(f"{transport}: unknown/forged handles -> one identical error")
+    step(f"{transport}: unknown/forged{'/foreign' if foreign else ''} handles -> one identical error")
 
 
 async def main(argv: list[str]) -> None:
     if len(argv) == 3 and argv[1] == "http":
-        async with Client(argv[2]) as client:
-            await exercise(client, "http")
+        token = os.environ.get("BATON_TOKEN")
+        if token:
+            # The SDK's own timeouts: 30 s, and 300 s to read a stream.
+            timeout = httpx2.Timeout(30.0, read=300.0)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
+                async with Client(streamable_http_client(argv[2], http_client=http)) as client:
+                    await exercise(client, "http with a bearer token")
+        else:
+            async with Client(argv[2]) as client:
+                await exercise(client, "http")
     elif len(argv) == 4 and argv[1] == "stdio":
         params = StdioServerParameters(
             command=argv[2],

@@ -72,7 +72,7 @@ impl PgDb {
         Ok(Self {
             admin_url: admin_url.to_string(),
             name: name.to_string(),
-            url: replace_db_name(admin_url, name)?,
+            url: baton_devtools::database_url(admin_url, name, None)?,
         })
     }
 }
@@ -95,24 +95,6 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
     )
     .context("running psql (is the PostgreSQL client installed and the server up?)")?;
     Ok(())
-}
-
-fn replace_db_name(url: &str, name: &str) -> anyhow::Result<String> {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").context("postgres URL has no scheme")? + 3;
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    let mut s = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        s.push('?');
-        s.push_str(q);
-    }
-    Ok(s)
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -1,8 +1,7 @@
 //! Test helpers: signing keys, tokens, and a small issuer on 127.0.0.1 whose metadata and
-//! key set the test controls and whose requests it counts.
+//! key set the test controls and whose requests it counts. The real authorization server
+//! (oidc-provider) is `baton_devtools::OidcProvider`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-pub mod oidc;
 
 use std::{
     net::SocketAddr,

@@ -2,8 +2,8 @@
 //!
 //! The server comes from `BATON_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); that database is only used to create and drop
-//! the test databases. When the server cannot be reached the tests fail under CI (`CI` set
-//! and not empty, `0` or `false`) and are skipped, with a `BATON-SKIP:` line, otherwise.
+//! the test databases. When the server cannot be reached the tests fail under CI and are
+//! skipped, with a `BATON-SKIP:` line, otherwise (`baton_devtools::skip_or_fail`).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,29 +13,6 @@ use baton_store::Lifetimes;
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Executor};
-
-/// The admin URL of the test server.
-pub fn admin_url() -> String {
-    std::env::var("BATON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// `url` with its database replaced by `database`.
-pub fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
 
 fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -51,37 +28,26 @@ fn unique_name(prefix: &str) -> String {
 }
 
 async fn admin_connection() -> Result<PgConnection, String> {
-    let url = admin_url();
+    let url = baton_devtools::test_postgres_url();
+    let shown = baton_devtools::redact_password(&url);
     match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&url)).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(format!("cannot connect to {url}: {e}")),
-        Err(_) => Err(format!("cannot connect to {url}: timed out")),
+        Ok(Err(e)) => Err(format!("cannot connect to {shown}: {e}")),
+        Err(_) => Err(format!("cannot connect to {shown}: timed out")),
     }
 }
 
-/// Whether this run is CI: `CI` set to anything but empty, `0` or `false` (the one rule every
-/// baton test helper uses).
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-/// Handles an unreachable server: panics under CI; otherwise prints a `BATON-SKIP:` line,
-/// which `cargo xtask test` counts and reports.
+/// Handles an unreachable server by the one rule: a failure under CI, a `BATON-SKIP:` line
+/// (which `cargo xtask test` counts and reports) elsewhere.
 fn unreachable(reason: &str) {
-    if in_ci() {
-        panic!(
-            "Postgres is required under CI but is unreachable: {reason}. \
-             Start it (pg_ctlcluster <version> main start) or set BATON_TEST_POSTGRES_URL."
-        );
-    }
     let test = std::thread::current()
         .name()
         .unwrap_or("a baton-store-postgres test")
         .to_owned();
-    eprintln!(
-        "BATON-SKIP: {test}: Postgres is unreachable ({reason}); set BATON_TEST_POSTGRES_URL \
-         or start Postgres on 127.0.0.1:5432"
-    );
+    baton_devtools::skip_or_fail(&format!(
+        "{test}: Postgres is unreachable ({reason}); start it (pg_ctlcluster <version> main \
+         start) or set BATON_TEST_POSTGRES_URL"
+    ));
 }
 
 /// A database created for this test and dropped (with `FORCE`) when this is dropped,
@@ -119,7 +85,8 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
         let _ = admin.close().await;
-        let url = with_database(&admin_url(), &name);
+        let url = baton_devtools::database_url(&baton_devtools::test_postgres_url(), &name, None)
+            .unwrap_or_else(|e| panic!("{e}"));
         Some(TestDb { name, url })
     }
 
@@ -189,20 +156,4 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         drop_database(&self.name);
     }
-}
-
-#[test]
-fn with_database_replaces_the_path() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(
-        with_database("postgres://h:5432", "x"),
-        "postgres://h:5432/x"
-    );
 }
