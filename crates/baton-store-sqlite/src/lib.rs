@@ -52,6 +52,7 @@
 //!     topic: "tidal energy".into(),
 //!     depth: 2,
 //!     idempotency_key: None,
+//!     max_live_tasks: u64::MAX,
 //! };
 //! let started = store.start(new, now).await?;
 //! assert!(!started.replayed);
