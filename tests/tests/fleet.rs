@@ -10,6 +10,10 @@
 //! fails the test, otherwise it is skipped with a `BATON-SKIP:` line (see
 //! `baton_e2e::support::ci`). Every wait is on a condition with a generous deadline.
 
+// The test bodies shared by the Postgres and Redis fleets are plain functions, which
+// clippy's unwrap-in-tests allowance does not cover.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{
