@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: baton on SQLite and Postgres against the protocol ceiling (a minimal
+//! `cargo xtask bench`: baton on SQLite, Postgres and Redis against the protocol ceiling (a minimal
 //! rmcp server, `bench/ceiling`) and the Python peer (`bench/peers/python`, the article's server
 //! on the official SDK), under load from a separate process (`bench/loadgen`).
 //!
@@ -46,6 +46,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &kinds,
         args.skip_build,
         args.postgres_url.clone(),
+        args.redis_url.clone(),
         run_id,
     )?;
     let mut rep = Report::default();
