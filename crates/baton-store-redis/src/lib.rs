@@ -39,7 +39,7 @@
 //!
 //! # Consistency model
 //!
-//! * **Atomic:** every change is one Lua script ([`scripts`](crate) loaded once, called by
+//! * **Atomic:** every change is one Lua script (loaded once, called by
 //!   SHA), which Redis runs whole with nothing in between: appends take contiguous indexes,
 //!   of two racing completions one wins, racing starts with one idempotency key create one
 //!   task, quotas are checked and counted in the same step.
