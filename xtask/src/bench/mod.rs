@@ -27,7 +27,7 @@ use serde_json::json;
 pub use plan::BenchArgs;
 use plan::{Kind, Plan, parse_servers};
 use report::Report;
-use servers::Env;
+use servers::{Env, StoreUrls};
 
 use crate::helpers::{target_dir, unix_now, workspace_root};
 
@@ -45,8 +45,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         out_dir,
         &kinds,
         args.skip_build,
-        args.postgres_url.clone(),
-        args.redis_url.clone(),
+        StoreUrls {
+            postgres: args.postgres_url.clone(),
+            redis: args.redis_url.clone(),
+        },
         run_id,
     )?;
     let mut rep = Report::default();

@@ -36,6 +36,14 @@ pub struct Env {
     pub run_id: String,
 }
 
+/// Where the database-backed servers keep their data.
+pub struct StoreUrls {
+    /// Admin URL of the Postgres server (a database per run is created there).
+    pub postgres: String,
+    /// URL of the Redis server (a key prefix per run is used there).
+    pub redis: String,
+}
+
 /// A server that answered its readiness route; killed when dropped.
 pub struct Running {
     pub proc: ChildGuard,
@@ -206,10 +214,13 @@ impl Env {
         out_dir: PathBuf,
         kinds: &[Kind],
         skip_build: bool,
-        postgres_url: String,
-        redis_url: String,
+        stores: StoreUrls,
         run_id: String,
     ) -> anyhow::Result<Env> {
+        let StoreUrls {
+            postgres: postgres_url,
+            redis: redis_url,
+        } = stores;
         let work_dir = out_dir.join("work");
         let log_dir = out_dir.join("logs");
         let _ = fs::remove_dir_all(&work_dir);
