@@ -547,11 +547,11 @@ impl ResearchStore for RedisStore {
                 break;
             }
             for member in &due {
-                let Some((tag, hex)) = member.split_once(':') else {
+                let Some((owner_tag, hex)) = member.split_once(':') else {
                     let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
                     continue;
                 };
-                let keys = self.layout.owner_by_tag(tag);
+                let keys = self.layout.owner_by_tag(owner_tag);
                 let reply: Vec<String> = SWEEP_ONE
                     .key(keys.task(hex))
                     .key(keys.findings(hex))
@@ -568,7 +568,7 @@ impl ResearchStore for RedisStore {
                     .invoke_async(&mut conn)
                     .await
                     .map_err(err)?;
-                match tag_of(&reply) {
+                match tag(&reply) {
                     "deleted" => {
                         deleted += 1;
                         let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
@@ -593,10 +593,6 @@ impl ResearchStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.ping_server().await
     }
-}
-
-fn tag_of(reply: &[String]) -> &str {
-    tag(reply)
 }
 
 #[async_trait]
