@@ -189,6 +189,7 @@ async fn redis_restart_under_load_loses_no_acknowledged_write() {
             );
         }
     });
+    let ready_again_at = Instant::now();
     let acks_at_restart = acks.load(Ordering::SeqCst);
     assert!(
         eventually(
@@ -257,10 +258,11 @@ async fn redis_restart_under_load_loses_no_acknowledged_write() {
     eprintln!(
         "redis restart (appendfsync always): {} writes, {acknowledged} acknowledged \
          ({acks_at_kill} before the kill, {} after the restart), 0 lost; failed calls by \
-         answer: {by_answer:?}; outage to ready again: {:?}",
+         answer: {by_answer:?}; Redis down for {:?}, both instances ready {:?} after the kill",
         writes.len(),
         acknowledged - acks_at_restart.min(acknowledged),
-        restarted_at - killed_at
+        restarted_at - killed_at,
+        ready_again_at - killed_at
     );
 }
 
