@@ -388,6 +388,61 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn share(v: serde_json::Value) -> Result<ValidShare, ToolError> {
+        let args: ShareResearchTask = parse_arguments(v.as_object().unwrap().clone())?;
+        args.validate()
+    }
+
+    #[test]
+    fn share_arguments_are_checked_field_by_field() {
+        let ok = share(json!({"handle": "h", "principal": "key:bob", "rights": "append"})).unwrap();
+        assert_eq!(
+            ok,
+            ValidShare {
+                principal: "key:bob".into(),
+                rights: ShareRight::Append,
+                expires_in: DEFAULT_SHARE_EXPIRES_IN,
+                allow_reshare: false,
+            }
+        );
+        let invalid = |v, field: &str| match share(v) {
+            Err(ToolError::InvalidArgument { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected an error on {field}, got {other:?}"),
+        };
+        invalid(
+            json!({"handle": "h", "principal": "", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": " bob", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "a\nb", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "x".repeat(MAX_PRINCIPAL_BYTES + 1), "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "bob", "rights": "read", "expires_in": 59}),
+            "expires_in",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "bob", "rights": "read", "expires_in": MAX_SHARE_EXPIRES_IN + 1}),
+            "expires_in",
+        );
+        // An unknown right names the field and the rights there are.
+        match share(json!({"handle": "h", "principal": "bob", "rights": "admin"})) {
+            Err(ToolError::InvalidArgument { field, reason }) => {
+                assert_eq!(field, "rights");
+                assert!(reason.contains("`read`, `append`, `complete`"), "{reason}");
+            }
+            other => panic!("expected an error on rights, got {other:?}"),
+        }
+    }
+
     fn start(v: serde_json::Value) -> Result<ValidStart, ToolError> {
         let args: StartResearchTask = parse_arguments(v.as_object().unwrap().clone())?;
         args.validate(&Limits::default())

@@ -165,3 +165,31 @@ impl SharedTasksPage {
         SharedTasksPage { shared, next }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rights_only_narrow() {
+        let all = Access::OWNER;
+        let append = Access {
+            right: ShareRight::Append,
+            reshare: true,
+        };
+        let read_only = Access {
+            right: ShareRight::Read,
+            reshare: false,
+        };
+        assert!(all.covers(&append) && append.covers(&read_only));
+        assert!(!read_only.covers(&append), "more rights than held");
+        assert!(
+            !read_only.covers(&Access {
+                right: ShareRight::Read,
+                reshare: true
+            }),
+            "re-sharing without leave"
+        );
+        assert!(append.allows(ShareRight::Read) && !append.allows(ShareRight::Complete));
+    }
+}
