@@ -69,6 +69,7 @@ mod keys;
 mod keystore;
 mod research;
 mod scripts;
+mod shares;
 
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 pub use error::{ConfigError, ConfigErrorKind};
 
 #[doc(no_inline)]
-pub use baton_store::{BulkImport, KeyStore, ResearchStore};
+pub use baton_store::{BulkImport, KeyStore, ResearchStore, ShareStore};
 
 use crate::error::{Access, from_redis};
 use crate::keys::Layout;
