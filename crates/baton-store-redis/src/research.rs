@@ -573,9 +573,11 @@ impl ResearchStore for RedisStore {
                 match tag(&reply) {
                     "deleted" => {
                         deleted += 1;
+                        self.forget_grants(owner_tag, &reply[1..]).await?;
                         let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
                     }
                     "gone" => {
+                        self.forget_grants(owner_tag, &reply[1..]).await?;
                         let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
                     }
                     "live" => {

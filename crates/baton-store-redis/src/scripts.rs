@@ -253,7 +253,7 @@ return out
 /// Deletes a grant that ended (revoked, past its end, or its task gone).
 ///
 /// KEYS: 1 grant. ARGV: 1 now, 2 id, 3 task grants key prefix, 4 task key prefix.
-/// Replies: `gone`, `live <expires>`, `deleted <delegate> <created>`.
+/// Replies: `gone`, `live <expires>`, `deleted <id> <delegate> <created>`.
 pub(crate) static SWEEP_GRANT: LazyLock<Script> = LazyLock::new(|| {
     grant_script(
         r#"
@@ -265,7 +265,7 @@ local t = redis.call('HGET', ARGV[4] .. g[1], 'owner')
 if g[6] == '' and tonumber(g[5]) > now and t then return {'live', g[5]} end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', ARGV[3] .. g[1], ARGV[2])
-return {'deleted', g[3], g[4]}
+return {'deleted', ARGV[2], g[3], g[4]}
 "#,
     )
 });
@@ -431,27 +431,34 @@ return out
 /// Deletes one task if it has expired (or Redis expired its keys already), with its
 /// findings, keys and index entries, and frees what it counted against its owner.
 ///
-/// The task's grants go with it (their hashes and the task's grant set; the indexes outside
-/// the owner's slot are left to their readers and to the grant sweeper).
+/// The task's grants go with it (their hashes and the task's grant set); the reply names
+/// them, so that the caller drops their entries in the indexes outside the owner's slot.
 ///
 /// KEYS: 1 task, 2 findings, 3 append keys, 4 meta, 5 owner bytes, 6 start keys,
 /// 7 list all, 8 list running, 9 list complete, 10 list cancelled, 11 the task's grants.
 /// ARGV: 1 id, 2 now, 3 the owner's grant key prefix.
-/// Replies: `gone` (nothing to delete), `live <expires>`, `deleted`.
+/// Replies: `gone` (nothing to delete), `live <expires>`, `deleted`; `gone` and `deleted`
+/// are followed by `<grant id> <delegate> <created>` for each grant deleted with the task.
 pub(crate) static SWEEP_ONE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local function drop_grants()
+local function drop_grants(out)
   for _, g in ipairs(redis.call('SMEMBERS', KEYS[11])) do
+    local f = redis.call('HMGET', ARGV[3] .. g, 'delegate', 'created')
+    if f[1] then
+      out[#out + 1] = g
+      out[#out + 1] = f[1]
+      out[#out + 1] = f[2]
+    end
     redis.call('DEL', ARGV[3] .. g)
   end
   redis.call('DEL', KEYS[11])
+  return out
 end
 local v = redis.call('HGET', KEYS[4], ARGV[1])
 if not v then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  drop_grants()
-  return {'gone'}
+  return drop_grants({'gone'})
 end
 local exp = redis.call('HGET', KEYS[1], 'expires')
 if exp and tonumber(exp) > tonumber(ARGV[2]) then return {'live', exp} end
@@ -465,8 +472,7 @@ if k ~= '' and redis.call('HGET', KEYS[6], k) == ARGV[1] then
   redis.call('HDEL', KEYS[6], k)
 end
 for i = 7, 10 do redis.call('ZREM', KEYS[i], m) end
-drop_grants()
-return {'deleted'}
+return drop_grants({'deleted'})
 "#,
     )
 });

@@ -95,6 +95,38 @@ impl RedisStore {
         Ok(tag.map(|t| self.layout.owner_by_tag(&t)))
     }
 
+    /// Drops the index entries (grant index, delegate's listing, grant sweeper's worklist)
+    /// of deleted grants: `triples` is `<grant id> <delegate> <created>`… as the sweepers'
+    /// scripts reply.
+    pub(crate) async fn forget_grants(
+        &self,
+        owner: &str,
+        triples: &[String],
+    ) -> Result<(), StoreError> {
+        let err = |e| from_redis("sweep", Io::Write, e);
+        let keys = self.layout.owner_by_tag(owner);
+        let mut conn = self.conn();
+        for t in triples.chunks(3) {
+            let [gid, delegate, created] = t else {
+                return Err(corrupt("sweep reply: grant triple"));
+            };
+            let created = created
+                .parse::<i64>()
+                .map_err(|_| corrupt(format!("grant created {created:?}")))?;
+            let shared = self.layout.owner_by_tag(&owner_tag(delegate)).shared();
+            let _: () = conn
+                .zrem(shared, shared_member(created, gid, owner))
+                .await
+                .map_err(err)?;
+            let _: () = conn.del(self.layout.grant_index(gid)).await.map_err(err)?;
+            let _: () = conn
+                .zrem(self.layout.grant_sweep(), keys.sweep_member(gid))
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
     /// Removes the index entries a refused creation wrote (best effort: readers skip
     /// entries whose grant does not exist).
     async fn drop_grant_indexes(&self, gid: &str, index_set: bool, shared: (&str, &str)) {
@@ -464,19 +496,7 @@ impl ShareStore for RedisStore {
                     .map_err(err)?;
                 match tag(&reply) {
                     "deleted" => {
-                        let (Some(delegate), Some(created)) = (reply.get(1), reply.get(2)) else {
-                            return Err(corrupt("sweep_grants reply"));
-                        };
-                        let created = created
-                            .parse::<i64>()
-                            .map_err(|_| corrupt(format!("grant created {created:?}")))?;
-                        let shared = self.layout.owner_by_tag(&owner_tag(delegate)).shared();
-                        let _: () = conn
-                            .zrem(shared, shared_member(created, gid, tag_of_owner))
-                            .await
-                            .map_err(err)?;
-                        let _: () = conn.del(self.layout.grant_index(gid)).await.map_err(err)?;
-                        let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
+                        self.forget_grants(tag_of_owner, &reply[1..]).await?;
                         deleted += 1;
                     }
                     "gone" => {
