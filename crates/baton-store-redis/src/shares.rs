@@ -288,7 +288,7 @@ impl ShareStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| from_redis("grants_of", Io::Read, e))?;
-        if reply.len() % GRANT_REPLY != 0 {
+        if !reply.len().is_multiple_of(GRANT_REPLY) {
             return Err(corrupt("grants_of reply length"));
         }
         let mut grants = reply
