@@ -1,6 +1,7 @@
 //! Delegation end to end (issue 18), against the real `baton` binary with API keys: an
 //! orchestrator shares a research task with two sub-agents, each with its own key, on
-//! another instance of a Postgres pair and on one SQLite instance.
+//! another instance of a pair (on Postgres, on Redis, on a three-node Redis Cluster) and on
+//! one SQLite instance.
 //!
 //! Checked: use within the rights (on the other instance), refusal beyond them naming the
 //! missing right, attenuation (a delegate cannot grant more than it holds, nor re-share
@@ -9,8 +10,8 @@
 //! delegated handle getting the unknown-handle answer byte for byte, the audit trail, and
 //! logs free of keys and handle MACs. Prints the rights matrix as tested.
 //!
-//! Needs Postgres for the pair: under CI a missing one fails the test, elsewhere it is
-//! skipped with a `BATON-SKIP:` line.
+//! Needs Postgres and Redis for the pairs: under CI a missing one fails the test, elsewhere it
+//! is skipped with a `BATON-SKIP:` line.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use baton_e2e::support::{
     auth::{Secret, assert_no_secrets, create_api_key},
     fleet::{Fleet, FleetOptions},
     http::Reply,
+    redis::RedisDatabase,
     rpc::{Outcome, Rpc},
     server::{Server, sqlite_url},
     wait,
@@ -513,20 +515,55 @@ fn secrets_of(keys: &[&baton_e2e::support::auth::ApiKey], made: &[Made]) -> Vec<
     secrets
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orchestrator_and_sub_agents_on_a_postgres_pair() {
-    let Some(fleet) = Fleet::start(FleetOptions {
+/// The options of a pair of instances with API keys.
+fn pair() -> FleetOptions<'static> {
+    FleetOptions {
         instances: 2,
         nginx: false,
         proxy: false,
         extra_args: &["--auth", "api-key"],
-    }) else {
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrator_and_sub_agents_on_a_postgres_pair() {
+    let Some(fleet) = Fleet::start(pair()) else {
         return;
     };
-    let db = fleet.db.url(None);
+    let db = fleet.db().url(None);
+    on_a_pair(&fleet, &db, "Postgres pair").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrator_and_sub_agents_on_a_redis_pair() {
+    let Some(store) = RedisDatabase::on_machine() else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(store, pair()) else {
+        return;
+    };
+    let db = fleet.redis().url.clone();
+    on_a_pair(&fleet, &db, "Redis pair").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orchestrator_and_sub_agents_on_a_redis_cluster_pair() {
+    let Some(store) = tokio::task::block_in_place(RedisDatabase::on_new_cluster) else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(store, pair()) else {
+        return;
+    };
+    let db = fleet.redis().url.clone();
+    on_a_pair(&fleet, &db, "Redis Cluster pair").await;
+}
+
+/// The scenario on the two instances of `fleet`, whose database `db` names (for
+/// `baton token create`), then the audit trail and the logs.
+async fn on_a_pair(fleet: &Fleet, db: &str, backend: &str) {
     let keys: Vec<_> = ["orchestrator", "sub-agent-1", "sub-agent-2", "mallory"]
         .iter()
-        .map(|name| create_api_key(&db, name, &[], None))
+        .map(|name| create_api_key(db, name, &[], None))
         .collect();
     let (one, two) = (fleet.url(0), fleet.url(1));
     let caller = |i: usize, url: &str| {
@@ -547,20 +584,11 @@ async fn orchestrator_and_sub_agents_on_a_postgres_pair() {
     let intruder = Caller::new(
         "key:intruder@2",
         "key:intruder",
-        &create_api_key(&db, "intruder", &[], None).key,
+        &create_api_key(db, "intruder", &[], None).key,
         &two,
     );
     let mut matrix = Matrix::default();
-    let made = scenario(
-        "Postgres pair",
-        &orch,
-        &sub1,
-        &sub2,
-        &third,
-        &intruder,
-        &mut matrix,
-    )
-    .await;
+    let made = scenario(backend, &orch, &sub1, &sub2, &third, &intruder, &mut matrix).await;
     matrix.print();
 
     let logs = fleet.logs();
