@@ -1,6 +1,7 @@
 //! What only Redis does with grants: their keys carry a TTL a minute past the grant's end,
 //! the indexes outside the owner's slot follow the grants (revoked and swept, swept with
-//! their task, or expired by Redis itself), and nothing of a grant is left once it is gone.
+//! their task, or expired by Redis itself), nothing of a grant is left once it is gone, and
+//! racing grants never pass a task's live-grant limit.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -207,5 +208,61 @@ async fn grant_keys_expire_and_their_indexes_follow_the_grants() {
         keys(&mut raw, &format!("{p}:*")).await,
         Vec::<String>::new()
     );
+    delete_prefix(&url, &backend.run_prefix).await;
+}
+
+/// The live-grant limit is checked and the grant stored in one script: racing grants never
+/// pass it (the trait allows a few more on backends without serializable writes; Redis
+/// gives none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_grants_never_pass_the_limit() {
+    let Some(url) = machine_redis().await else {
+        return;
+    };
+    let backend = Redis::new(url.clone(), unique_prefix("grant-race"));
+    let lifetimes = Lifetimes::new(Duration::hours(1), Duration::days(1)).unwrap();
+    let store = backend.open_fresh(lifetimes).await;
+    let now = T0();
+    store.start(new_task(1), now).await.unwrap();
+    let limit = 5;
+    let racers: Vec<_> = (0..24u8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let grant = NewGrant {
+                    max_grants_per_task: limit,
+                    ..new_grant(
+                        100 + n,
+                        1,
+                        "alice",
+                        &format!("agent-{n}"),
+                        None,
+                        now + Duration::minutes(30),
+                    )
+                };
+                store.create_grant(grant, now).await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(e) => assert_eq!(
+                e.kind(),
+                &StoreErrorKind::QuotaExceeded(baton_store::Quota::GrantsPerTask { limit }),
+                "{e}"
+            ),
+        }
+    }
+    assert_eq!(
+        granted, limit,
+        "exactly the limit of racing grants is stored"
+    );
+    let listed = store
+        .grants_of("alice", &ResearchTaskId::from_bytes([1; 16]), now)
+        .await
+        .unwrap();
+    assert_eq!(listed.len() as u64, limit);
     delete_prefix(&url, &backend.run_prefix).await;
 }
