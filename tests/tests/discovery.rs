@@ -180,7 +180,7 @@ async fn full_mode_pages_a_large_catalog() {
     assert_eq!(first.tools.len(), 100);
     assert!(first.next_cursor.is_some());
     let all = client.list_all_tools().await.unwrap();
-    assert_eq!(all.len(), 507, "500 catalog tools + 7 research tools");
+    assert_eq!(all.len(), 510, "500 catalog tools + 10 research tools");
     let mut names: Vec<_> = all.iter().map(|t| t.name.to_string()).collect();
     let sorted = {
         let mut s = names.clone();
@@ -189,7 +189,7 @@ async fn full_mode_pages_a_large_catalog() {
     };
     assert_eq!(names, sorted, "deterministic name order");
     names.dedup();
-    assert_eq!(names.len(), 507);
+    assert_eq!(names.len(), 510);
     client.cancel().await.unwrap();
 }
 

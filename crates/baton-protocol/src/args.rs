@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ResearchStatus, ToolError, schema::plain_integer};
+use crate::{ResearchStatus, ShareRight, ToolError, schema::plain_integer};
 
 /// Limits enforced on tool arguments. Servers read them from configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +154,8 @@ pub fn validate_idempotency_key(key: &str, limits: &Limits) -> Result<(), ToolEr
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandleArgs {
-    /// The task handle returned by `start_research_task` (starts with `task_`).
+    /// The task handle returned by `start_research_task` (starts with `task_`), or a
+    /// delegated handle shared with you (starts with `dtask_`).
     pub handle: String,
 }
 
@@ -213,6 +214,100 @@ pub struct ListResearchTasks {
     #[serde(default)]
     #[schemars(range(min = 1, max = MAX_PAGE_SIZE), transform = plain_integer)]
     pub limit: Option<u32>,
+}
+
+/// Shortest life of a share, in seconds.
+pub const MIN_SHARE_EXPIRES_IN: u64 = 60;
+/// Longest life of a share, in seconds (7 days).
+pub const MAX_SHARE_EXPIRES_IN: u64 = 7 * 24 * 3600;
+/// Life of a share when the caller gives none, in seconds (1 day).
+pub const DEFAULT_SHARE_EXPIRES_IN: u64 = 24 * 3600;
+/// Longest principal name a share may name, in bytes.
+pub const MAX_PRINCIPAL_BYTES: usize = 255;
+
+/// Arguments of `share_research_task`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareResearchTask {
+    /// The task's handle: yours, or a delegated handle shared with you that allows
+    /// re-sharing.
+    pub handle: String,
+    /// The principal to share with, exactly as baton identifies it (an API key's
+    /// principal, or an access token's `sub`).
+    pub principal: String,
+    /// What the delegate may do: `read` (status and findings), `append` (read, and
+    /// add_findings) or `complete` (append, and complete or cancel). At most what you hold.
+    pub rights: ShareRight,
+    /// Seconds the share lasts, 60 to 604800 (default 86400). Capped by the task's own
+    /// life and, for a re-share, by the life of the share it is made from.
+    #[serde(default)]
+    #[schemars(range(min = 60, max = 604_800), transform = plain_integer)]
+    pub expires_in: Option<u64>,
+    /// Whether the delegate may share the task onward (never with more rights or a longer
+    /// life than it holds). Default false.
+    #[serde(default)]
+    pub allow_reshare: Option<bool>,
+}
+
+/// A valid `share_research_task` call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidShare {
+    /// The delegate.
+    pub principal: String,
+    /// The rights asked for.
+    pub rights: ShareRight,
+    /// The life asked for, in seconds.
+    pub expires_in: u64,
+    /// Whether the delegate may share onward.
+    pub allow_reshare: bool,
+}
+
+impl ShareResearchTask {
+    /// Checks the arguments (not the handle), naming the field on error.
+    pub fn validate(&self) -> Result<ValidShare, ToolError> {
+        let principal = self.principal.as_str();
+        if principal.trim().is_empty() {
+            return Err(ToolError::invalid("principal", "must not be empty"));
+        }
+        if principal.len() > MAX_PRINCIPAL_BYTES {
+            return Err(ToolError::invalid(
+                "principal",
+                format!(
+                    "has {} bytes; the limit is {MAX_PRINCIPAL_BYTES}",
+                    principal.len()
+                ),
+            ));
+        }
+        if principal.trim() != principal || principal.chars().any(char::is_control) {
+            return Err(ToolError::invalid(
+                "principal",
+                "must not have surrounding spaces or control characters",
+            ));
+        }
+        let expires_in = self.expires_in.unwrap_or(DEFAULT_SHARE_EXPIRES_IN);
+        if !(MIN_SHARE_EXPIRES_IN..=MAX_SHARE_EXPIRES_IN).contains(&expires_in) {
+            return Err(ToolError::invalid(
+                "expires_in",
+                format!(
+                    "must be between {MIN_SHARE_EXPIRES_IN} and {MAX_SHARE_EXPIRES_IN} seconds, got {expires_in}"
+                ),
+            ));
+        }
+        Ok(ValidShare {
+            principal: principal.to_owned(),
+            rights: self.rights,
+            expires_in,
+            allow_reshare: self.allow_reshare.unwrap_or(false),
+        })
+    }
+}
+
+/// Arguments of `revoke_research_task_share`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeResearchTaskShare {
+    /// The share's id (`share_…`), from share_research_task or list_research_task_shares.
+    pub share: String,
 }
 
 /// Checks a list of findings against the limits. `allow_empty` is true for
@@ -292,6 +387,61 @@ pub fn parse_arguments<T: serde::de::DeserializeOwned>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn share(v: serde_json::Value) -> Result<ValidShare, ToolError> {
+        let args: ShareResearchTask = parse_arguments(v.as_object().unwrap().clone())?;
+        args.validate()
+    }
+
+    #[test]
+    fn share_arguments_are_checked_field_by_field() {
+        let ok = share(json!({"handle": "h", "principal": "key:bob", "rights": "append"})).unwrap();
+        assert_eq!(
+            ok,
+            ValidShare {
+                principal: "key:bob".into(),
+                rights: ShareRight::Append,
+                expires_in: DEFAULT_SHARE_EXPIRES_IN,
+                allow_reshare: false,
+            }
+        );
+        let invalid = |v, field: &str| match share(v) {
+            Err(ToolError::InvalidArgument { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected an error on {field}, got {other:?}"),
+        };
+        invalid(
+            json!({"handle": "h", "principal": "", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": " bob", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "a\nb", "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "x".repeat(MAX_PRINCIPAL_BYTES + 1), "rights": "read"}),
+            "principal",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "bob", "rights": "read", "expires_in": 59}),
+            "expires_in",
+        );
+        invalid(
+            json!({"handle": "h", "principal": "bob", "rights": "read", "expires_in": MAX_SHARE_EXPIRES_IN + 1}),
+            "expires_in",
+        );
+        // An unknown right names the field and the rights there are.
+        match share(json!({"handle": "h", "principal": "bob", "rights": "admin"})) {
+            Err(ToolError::InvalidArgument { field, reason }) => {
+                assert_eq!(field, "rights");
+                assert!(reason.contains("`read`, `append`, `complete`"), "{reason}");
+            }
+            other => panic!("expected an error on rights, got {other:?}"),
+        }
+    }
 
     fn start(v: serde_json::Value) -> Result<ValidStart, ToolError> {
         let args: StartResearchTask = parse_arguments(v.as_object().unwrap().clone())?;

@@ -1,6 +1,6 @@
 //! Tool errors and their exact wire messages.
 
-use crate::ResearchStatus;
+use crate::{ResearchStatus, ShareRight};
 
 /// The one message for every handle that does not lead to a task the caller may see:
 /// unknown, expired, malformed, forged, signed by a retired key, or owned by someone else.
@@ -56,6 +56,31 @@ pub enum ToolError {
         /// The task's current status, which the failed call left unchanged.
         status: ResearchStatus,
     },
+    /// The handle was shared with the caller without the right the tool needs. (The caller
+    /// holds a delegated handle to this task, so saying so leaks nothing.)
+    #[error(
+        "this handle was shared with you with the `{held}` right; {tool} needs `{needed}`; ask the task's owner for a share with that right"
+    )]
+    MissingRight {
+        /// The tool called.
+        tool: &'static str,
+        /// The right the tool needs.
+        needed: ShareRight,
+        /// The right the handle carries.
+        held: ShareRight,
+    },
+    /// Only the task's owner may do this (list a task's shares); nothing was changed.
+    #[error("only the task's owner can {action}; this handle was shared with you")]
+    OwnerOnly {
+        /// What the caller tried (`list the task's shares`).
+        action: &'static str,
+    },
+    /// A share id that names no live share the caller may revoke: unknown, expired, already
+    /// revoked, or not the caller's. One answer for all, like handles.
+    #[error(
+        "unknown share: no live share with this id was made by you or on a task of yours (it may have expired or been revoked already)"
+    )]
+    UnknownShare,
     /// The store could not be reached; nothing was changed and the call can be retried.
     #[error("the task store is temporarily unavailable; nothing was changed, retry the call")]
     Unavailable,

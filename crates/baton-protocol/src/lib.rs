@@ -63,14 +63,17 @@ mod schema;
 pub mod strict_schema;
 
 pub use args::{
-    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, DEPTH_RANGE,
-    GetTaskResults, HandleArgs, Limits, ListResearchTasks, MAX_PAGE_SIZE, StartResearchTask,
-    ValidStart, page_size, parse_arguments, validate_findings, validate_idempotency_key,
+    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, DEFAULT_SHARE_EXPIRES_IN,
+    DEPTH_RANGE, GetTaskResults, HandleArgs, Limits, ListResearchTasks, MAX_PAGE_SIZE,
+    MAX_PRINCIPAL_BYTES, MAX_SHARE_EXPIRES_IN, MIN_SHARE_EXPIRES_IN, RevokeResearchTaskShare,
+    ShareResearchTask, StartResearchTask, ValidShare, ValidStart, page_size, parse_arguments,
+    validate_findings, validate_idempotency_key,
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{
     CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, ResearchResults,
-    ResearchTaskList, ResearchTaskSummary, ResearchTaskView, StartedResearchTask,
+    ResearchTaskList, ResearchTaskShare, ResearchTaskShares, ResearchTaskSummary, ResearchTaskView,
+    RevokedResearchTaskShare, SharedResearchTask, StartedResearchTask,
 };
 
 use serde::{Deserialize, Serialize};
@@ -89,11 +92,17 @@ pub mod tool {
     pub const GET_TASK_RESULTS: &str = "get_task_results";
     /// Cancels a running task.
     pub const CANCEL_RESEARCH_TASK: &str = "cancel_research_task";
-    /// Lists the caller's own tasks.
+    /// Lists the caller's own tasks, then those shared with it.
     pub const LIST_RESEARCH_TASKS: &str = "list_research_tasks";
+    /// Shares a task with another principal through a delegated handle.
+    pub const SHARE_RESEARCH_TASK: &str = "share_research_task";
+    /// Lists the live shares of a task.
+    pub const LIST_RESEARCH_TASK_SHARES: &str = "list_research_task_shares";
+    /// Revokes a share, and every share made from it.
+    pub const REVOKE_RESEARCH_TASK_SHARE: &str = "revoke_research_task_share";
 
     /// Every research-task tool name, in a stable order.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 10] = [
         START_RESEARCH_TASK,
         GET_TASK_STATUS,
         ADD_FINDINGS,
@@ -101,6 +110,9 @@ pub mod tool {
         GET_TASK_RESULTS,
         CANCEL_RESEARCH_TASK,
         LIST_RESEARCH_TASKS,
+        SHARE_RESEARCH_TASK,
+        LIST_RESEARCH_TASK_SHARES,
+        REVOKE_RESEARCH_TASK_SHARE,
     ];
 }
 
@@ -143,6 +155,58 @@ impl ResearchStatus {
     /// Whether the state is final (no further change is possible).
     pub fn is_final(self) -> bool {
         !matches!(self, ResearchStatus::Running)
+    }
+}
+
+/// What a shared (delegated) handle lets its holder do with a research task. Each right
+/// includes the ones before it: `read` < `append` < `complete`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ShareRight {
+    /// Read the task's status and findings.
+    Read,
+    /// `read`, and add findings.
+    Append,
+    /// `append`, and complete or cancel the task.
+    Complete,
+}
+
+impl ShareRight {
+    /// The wire spelling (`read`, `append`, `complete`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareRight::Read => "read",
+            ShareRight::Append => "append",
+            ShareRight::Complete => "complete",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(text: &str) -> Option<ShareRight> {
+        match text {
+            "read" => Some(ShareRight::Read),
+            "append" => Some(ShareRight::Append),
+            "complete" => Some(ShareRight::Complete),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ShareRight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DEPTH_RANGE, ResearchStatus, schema::plain_integer};
+use crate::{DEPTH_RANGE, ResearchStatus, ShareRight, schema::plain_integer};
 
 /// Result of `start_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -124,14 +124,74 @@ pub struct ResearchTaskSummary {
     pub created_at: String,
     /// When the handle stops working unless the task is used again (RFC 3339, UTC).
     pub expires_at: String,
+    /// Present when the task was shared with you: the rights your delegated handle carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_rights: Option<ShareRight>,
 }
 
 /// Result of `list_research_tasks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResearchTaskList {
-    /// The caller's tasks, newest first.
+    /// The caller's own tasks, newest first, then the tasks shared with it (marked by
+    /// `shared_rights`), newest share first.
     pub tasks: Vec<ResearchTaskSummary>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// Result of `share_research_task`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SharedResearchTask {
+    /// The share's id, to list or revoke it.
+    pub share: String,
+    /// The delegated handle: give it to the delegate, who uses it with its own credentials
+    /// in place of a task handle. It works for nobody else.
+    pub handle: String,
+    /// The delegate.
+    pub principal: String,
+    /// What the delegate may do.
+    pub rights: ShareRight,
+    /// Whether the delegate may share onward.
+    pub allow_reshare: bool,
+    /// When the share ends (RFC 3339, UTC), unless revoked earlier.
+    pub expires_at: String,
+}
+
+/// One live share in `list_research_task_shares`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResearchTaskShare {
+    /// The share's id.
+    pub share: String,
+    /// The delegate.
+    pub principal: String,
+    /// Who made the share: you, or a delegate re-sharing.
+    pub shared_by: String,
+    /// What the delegate may do.
+    pub rights: ShareRight,
+    /// Whether the delegate may share onward.
+    pub allow_reshare: bool,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it ends (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Result of `list_research_task_shares`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResearchTaskShares {
+    /// The task's handle.
+    pub handle: String,
+    /// The task's live shares, oldest first.
+    pub shares: Vec<ResearchTaskShare>,
+}
+
+/// Result of `revoke_research_task_share`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RevokedResearchTaskShare {
+    /// The revoked share's id.
+    pub share: String,
+    /// How many shares ended: this one and every live share made from it.
+    #[schemars(transform = plain_integer)]
+    pub revoked: u64,
 }

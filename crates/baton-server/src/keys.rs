@@ -38,6 +38,55 @@ use tokio_util::sync::CancellationToken;
 /// The handle kind: handles look like `task_…`.
 pub const HANDLE_KIND: &str = "task";
 
+/// The kind of delegated handles (a task shared with another principal): `dtask_…`. Its id
+/// is the grant's, its principal the delegate's; the kind is under the MAC, so neither kind
+/// can pass for the other.
+pub const DELEGATED_KIND: &str = "dtask";
+
+/// Which kind of handle a verified handle was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleKind {
+    /// A task handle: its id is the task's, held by the task's owner.
+    Task,
+    /// A delegated handle: its id is a grant's, held by the grant's delegate.
+    Delegated,
+}
+
+/// The codecs of one key ring: one per handle kind.
+pub struct Codecs {
+    /// Task handles (`task_…`).
+    pub task: Codec,
+    /// Delegated handles (`dtask_…`).
+    pub delegated: Codec,
+}
+
+impl Codecs {
+    /// Both codecs over `ring`.
+    pub fn new(ring: KeyRing) -> anyhow::Result<Codecs> {
+        let task = Codec::new(HANDLE_KIND, ring.clone())
+            .map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
+        let delegated = Codec::new(DELEGATED_KIND, ring)
+            .map_err(|e| anyhow::anyhow!("delegated handle codec: {e}"))?;
+        Ok(Codecs { task, delegated })
+    }
+
+    fn key_ring(&self) -> &KeyRing {
+        self.task.key_ring()
+    }
+
+    /// The codec for a handle's text, by its prefix (the task codec rejects anything else).
+    fn for_handle(&self, handle: &str) -> (HandleKind, &Codec) {
+        let delegated = handle
+            .strip_prefix(DELEGATED_KIND)
+            .is_some_and(|rest| rest.starts_with('_'));
+        if delegated {
+            (HandleKind::Delegated, &self.delegated)
+        } else {
+            (HandleKind::Task, &self.task)
+        }
+    }
+}
+
 /// Where handle-signing keys come from, and how stored ones are protected and reloaded.
 #[derive(Clone, Debug, Args)]
 pub struct KeyArgs {
@@ -261,7 +310,7 @@ enum Source {
 
 /// The handle codec of a serving process, with its key ring kept up to date.
 pub struct HandleKeys {
-    codec: ArcSwap<Codec>,
+    codecs: ArcSwap<Codecs>,
     source: Source,
     /// When the ring was last read (for the on-miss reload's rate limit).
     last_reload: std::sync::Mutex<Instant>,
@@ -285,27 +334,25 @@ impl HandleKeys {
             (ring, Source::Stored { store, kek })
         };
         tracing::info!(signing_key = ring.signing_key_id(), keys = ?ring.key_ids(), "handle key ring loaded");
-        let codec =
-            Codec::new(HANDLE_KIND, ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
         Ok(Arc::new(HandleKeys {
-            codec: ArcSwap::from_pointee(codec),
+            codecs: ArcSwap::from_pointee(Codecs::new(ring)?),
             source,
             last_reload: std::sync::Mutex::new(Instant::now()),
         }))
     }
 
-    /// A fixed codec (for tests and tools that manage keys themselves).
-    pub fn fixed(codec: Codec) -> Arc<HandleKeys> {
-        Arc::new(HandleKeys {
-            codec: ArcSwap::from_pointee(codec),
+    /// Fixed codecs over `ring` (for tests and tools that manage keys themselves).
+    pub fn fixed(ring: KeyRing) -> anyhow::Result<Arc<HandleKeys>> {
+        Ok(Arc::new(HandleKeys {
+            codecs: ArcSwap::from_pointee(Codecs::new(ring)?),
             source: Source::Configured,
             last_reload: std::sync::Mutex::new(Instant::now()),
-        })
+        }))
     }
 
-    /// The current codec.
-    pub fn codec(&self) -> Arc<Codec> {
-        self.codec.load_full()
+    /// The current codecs.
+    pub fn codecs(&self) -> Arc<Codecs> {
+        self.codecs.load_full()
     }
 
     /// Reads stored keys again; a configured ring never changes. A failed reload keeps the
@@ -318,7 +365,7 @@ impl HandleKeys {
             *last = Instant::now();
         }
         let ring = ring_of(&store.signing_keys().await?, kek.as_ref())?;
-        let current = self.codec.load();
+        let current = self.codecs.load();
         let old = current.key_ring();
         if old.key_ids() != ring.key_ids() || old.signing_key_id() != ring.signing_key_id() {
             tracing::info!(
@@ -327,29 +374,31 @@ impl HandleKeys {
                 "handle key ring changed"
             );
         }
-        let codec =
-            Codec::new(HANDLE_KIND, ring).map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
-        self.codec.store(Arc::new(codec));
+        self.codecs.store(Arc::new(Codecs::new(ring)?));
         Ok(())
     }
 
-    /// Verifies a handle; when it names a key this instance does not know yet (another
-    /// instance may have just promoted it), reloads the ring (at most once a second) and
-    /// tries again.
+    /// Verifies a handle of either kind; when it names a key this instance does not know
+    /// yet (another instance may have just promoted it), reloads the ring (at most once a
+    /// second) and tries again.
     pub async fn verify(
         &self,
         handle: &str,
         principal: &str,
         now: u64,
-    ) -> Result<Verified, baton_handle::Error> {
-        let first = self.codec.load().verify(handle, principal, now);
+    ) -> Result<(HandleKind, Verified), baton_handle::Error> {
+        let verify = |codecs: &Codecs| {
+            let (kind, codec) = codecs.for_handle(handle);
+            codec.verify(handle, principal, now).map(|v| (kind, v))
+        };
+        let first = verify(&self.codecs.load());
         match &first {
             Err(e) if e.kind() == &ErrorKind::UnknownKey && self.may_reload_on_miss() => {
                 if let Err(reload) = self.reload().await {
                     tracing::warn!(error = %reload, "reloading the handle key ring failed");
                     return first;
                 }
-                self.codec.load().verify(handle, principal, now)
+                verify(&self.codecs.load())
             }
             _ => first,
         }

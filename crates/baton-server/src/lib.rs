@@ -149,6 +149,7 @@ pub async fn build_with(
     handle_keys.spawn_reloader(args.keys.key_reload_interval, CancellationToken::new());
     let research = Arc::new(Research::new(
         Arc::clone(&stores.research),
+        stores.shares.clone(),
         Arc::clone(&handle_keys),
         args.limits(),
         lifetimes,
@@ -235,6 +236,14 @@ where
         args.sweep_batch,
         shutdown.clone(),
     );
+    if let Some(shares) = &stores.shares {
+        sweeper::spawn_grant_sweeper(
+            Arc::clone(shares),
+            args.sweep_interval,
+            args.sweep_batch,
+            shutdown.clone(),
+        );
+    }
     spawn_signal_listener(shutdown.clone());
 
     if args.stdio {

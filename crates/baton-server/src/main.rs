@@ -208,11 +208,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 || "this database's backend cannot bulk-import tasks, so it cannot be seeded",
             )?;
             let handle_keys = keys::HandleKeys::load(&keys, Arc::clone(&stores.keys)).await?;
-            let codec = handle_keys.codec();
+            let codecs = handle_keys.codecs();
             let started = std::time::Instant::now();
-            let handles =
-                baton_server::seed::seed(import.as_ref(), &codec, &owner, count, sample, lifetimes)
-                    .await?;
+            let handles = baton_server::seed::seed(
+                import.as_ref(),
+                &codecs.task,
+                &owner,
+                count,
+                sample,
+                lifetimes,
+            )
+            .await?;
             std::fs::write(&handles_out, handles.join("\n") + "\n")
                 .with_context(|| format!("cannot write {}", handles_out.display()))?;
             println!(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore};
+use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, ShareStore};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_redis::{Persistence, RedisOptions, RedisStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
@@ -56,15 +56,18 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// Bulk loading, when the backend has it.
     pub import: Option<Arc<dyn BulkImport>>,
+    /// Delegation grants, when the backend keeps them (the share tools need them).
+    pub shares: Option<Arc<dyn ShareStore>>,
 }
 
 impl Stores {
     /// The stores of a backend that does every job.
-    fn of<S: ResearchStore + KeyStore + BulkImport>(store: S) -> Stores {
+    fn of<S: ResearchStore + KeyStore + BulkImport + ShareStore>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             research: store.clone(),
             keys: store.clone(),
+            shares: Some(store.clone()),
             import: Some(store),
         }
     }

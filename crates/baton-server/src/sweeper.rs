@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use baton_store::ResearchStore;
+use baton_store::{ResearchStore, ShareStore};
 use tokio_util::sync::CancellationToken;
 
 /// At most this many batches per tick, so one tick never runs away.
@@ -46,6 +46,44 @@ pub fn spawn(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "swept expired tasks"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired tasks failed; will retry"),
+            }
+        }
+    });
+}
+
+/// Spawns the sweeper of ended delegation grants (expired or revoked); it stops when
+/// `shutdown` is cancelled. Ended grants are already refused; this only reclaims space.
+pub fn spawn_grant_sweeper(
+    store: Arc<dyn ShareStore>,
+    every: Duration,
+    batch: u32,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let mut total = 0;
+            for _ in 0..MAX_BATCHES_PER_TICK {
+                match store.sweep_grants(chrono::Utc::now(), batch).await {
+                    Ok(n) => {
+                        total += n;
+                        if n < u64::from(batch) {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweeping ended shares failed; will retry");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(deleted = total, "swept ended shares");
             }
         }
     });

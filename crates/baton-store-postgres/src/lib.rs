@@ -89,6 +89,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod shares;
 pub mod statements;
 mod store;
 

@@ -249,3 +249,104 @@ pub const REVOKE_API_KEY: &str = "UPDATE api_keys SET revoked_at = COALESCE(revo
 pub const RECOUNT_USAGE: &str = "INSERT INTO research_usage (owner, live_tasks, stored_bytes) \
      SELECT owner, count(*), sum(stored_bytes) FROM research_tasks WHERE owner = ANY($1) GROUP BY owner \
      ON CONFLICT (owner) DO UPDATE SET live_tasks = EXCLUDED.live_tasks, stored_bytes = EXCLUDED.stored_bytes";
+
+// Delegation grants (ShareStore).
+
+/// The columns of `research_grants` (alias `g`), each named `g_…`, so that they can sit
+/// beside a task's columns in one row.
+macro_rules! g_grant_columns {
+    () => {
+        "g.id AS g_id, g.task_id AS g_task_id, g.owner AS g_owner, g.grantor AS g_grantor, \
+         g.delegate AS g_delegate, g.access AS g_access, g.reshare AS g_reshare, \
+         g.parent_id AS g_parent_id, g.depth AS g_depth, g.created_at AS g_created_at, \
+         g.expires_at AS g_expires_at"
+    };
+}
+
+/// The chain of grant `$1` up to the owner's grant, as `chain(revoked_at, expires_at)`.
+macro_rules! chain_of_first_param {
+    () => {
+        "WITH RECURSIVE chain(id, parent_id, revoked_at, expires_at, n) AS ( \
+           SELECT id, parent_id, revoked_at, expires_at, 1 FROM research_grants WHERE id = $1::bytea \
+           UNION ALL \
+           SELECT g.id, g.parent_id, g.revoked_at, g.expires_at, c.n + 1 \
+           FROM research_grants AS g JOIN chain AS c ON g.id = c.parent_id WHERE c.n < 255 ) "
+    };
+}
+
+/// The live grant `$1` held by `$2` at `$3`: the grant, every grant up its chain and its
+/// task checked in one statement (one snapshot).
+pub const RESOLVE_GRANT: &str = concat!(
+    chain_of_first_param!(),
+    "SELECT ",
+    g_grant_columns!(),
+    " FROM research_grants AS g \
+     JOIN research_tasks AS t ON t.id = g.task_id AND t.owner = g.owner AND t.expires_at > $3 \
+     WHERE g.id = $1 AND g.delegate = $2 \
+     AND NOT EXISTS (SELECT 1 FROM chain WHERE revoked_at IS NOT NULL OR expires_at <= $3)"
+);
+
+/// Inserts grant `$2` on task `$4` of owner `$11` when the task is live at `$3`, the parent
+/// `$1` (if any) is live, on the same task and held by the grantor `$5`, and the task has
+/// fewer than `$12` live grants. Binds: `$6` delegate, `$7` access, `$8` reshare, `$9`
+/// depth, `$10` expires_at.
+pub const CREATE_GRANT: &str = concat!(
+    chain_of_first_param!(),
+    "INSERT INTO research_grants \
+       (id, task_id, owner, grantor, delegate, access, reshare, parent_id, depth, created_at, expires_at) \
+     SELECT $2, t.id, t.owner, $5, $6, $7, $8, $1::bytea, $9, $3, $10 \
+     FROM research_tasks AS t \
+     WHERE t.id = $4 AND t.owner = $11 AND t.expires_at > $3 \
+     AND ($1::bytea IS NULL OR ( \
+          EXISTS (SELECT 1 FROM research_grants AS p \
+                  WHERE p.id = $1::bytea AND p.task_id = $4 AND p.delegate = $5) \
+          AND NOT EXISTS (SELECT 1 FROM chain WHERE revoked_at IS NOT NULL OR expires_at <= $3))) \
+     AND (SELECT count(*) FROM research_grants AS l \
+          WHERE l.task_id = $4 AND l.revoked_at IS NULL AND l.expires_at > $3) < $12"
+);
+
+/// Whether owner `$2`'s task `$1` is live at `$3` (explaining a refused grant).
+pub const TASK_IS_LIVE: &str =
+    "SELECT 1 FROM research_tasks WHERE id = $1 AND owner = $2 AND expires_at > $3";
+
+/// The live grants on owner `$2`'s live task `$1` at `$3`, oldest first.
+pub const GRANTS_OF: &str = concat!(
+    "SELECT ",
+    g_grant_columns!(),
+    " FROM research_grants AS g \
+     JOIN research_tasks AS t ON t.id = g.task_id AND t.owner = g.owner AND t.expires_at > $3 \
+     WHERE g.task_id = $1 AND g.owner = $2 AND g.revoked_at IS NULL AND g.expires_at > $3 \
+     ORDER BY g.created_at, g.id"
+);
+
+/// Revokes grant `$1` (if `$2` owns its task or made it, and it is live at `$3`) and every
+/// live grant below it.
+pub const REVOKE_GRANT: &str = "WITH RECURSIVE sub(id) AS ( \
+       SELECT g.id FROM research_grants AS g \
+       JOIN research_tasks AS t ON t.id = g.task_id AND t.owner = g.owner AND t.expires_at > $3 \
+       WHERE g.id = $1 AND (g.owner = $2 OR g.grantor = $2) \
+       AND g.revoked_at IS NULL AND g.expires_at > $3 \
+       UNION \
+       SELECT g.id FROM research_grants AS g JOIN sub ON g.parent_id = sub.id ) \
+     UPDATE research_grants SET revoked_at = $3 \
+     WHERE id IN (SELECT id FROM sub) AND revoked_at IS NULL AND expires_at > $3";
+
+/// The live tasks shared with `$1` through live grants at `$2`, optionally only in status
+/// `$3`, after grant (`$5`, `$6`), newest grant first, at most `$4` rows.
+pub const SHARED_WITH: &str = concat!(
+    "SELECT ",
+    g_grant_columns!(),
+    ", ",
+    t_task_columns!(),
+    " FROM research_grants AS g \
+     JOIN research_tasks AS t ON t.id = g.task_id AND t.owner = g.owner \
+     WHERE g.delegate = $1 AND g.revoked_at IS NULL AND g.expires_at > $2 AND t.expires_at > $2 \
+     AND ($3::text IS NULL OR t.status = $3::text) \
+     AND ($5::timestamptz IS NULL OR (g.created_at, g.id) < ($5::timestamptz, $6::bytea)) \
+     ORDER BY g.created_at DESC, g.id DESC LIMIT $4"
+);
+
+/// Deletes up to `$2` grants expired at `$1` or revoked.
+pub const SWEEP_GRANTS: &str = "DELETE FROM research_grants WHERE id IN \
+     (SELECT id FROM research_grants WHERE expires_at <= $1 OR revoked_at IS NOT NULL \
+      ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";

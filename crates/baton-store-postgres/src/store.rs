@@ -30,7 +30,7 @@ pub(crate) fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
     truncate_to_millis(t)
 }
 
-fn task_from_row(row: &PgRow) -> Result<ResearchTask, StoreError> {
+pub(crate) fn task_from_row(row: &PgRow) -> Result<ResearchTask, StoreError> {
     let get = |e: sqlx::Error| from_sqlx("row decoding", e);
     let id: Vec<u8> = row.try_get("id").map_err(get)?;
     let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("task id is not 16 bytes"))?;

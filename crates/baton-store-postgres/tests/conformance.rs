@@ -34,7 +34,7 @@ impl Backend for Postgres {
     async fn open_fresh(&self, lifetimes: Lifetimes) -> PostgresStore {
         let store = self.db.store(lifetimes).await;
         sqlx::query(
-            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, research_append_keys, research_usage, signing_keys, api_keys",
+            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, research_append_keys, research_usage, research_grants, signing_keys, api_keys",
         )
         .execute(store.pool())
         .await
@@ -56,4 +56,12 @@ async fn conformance() {
         return;
     };
     testkit::run_all(&backend).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn share_conformance() {
+    let Some(backend) = Postgres::new().await else {
+        return;
+    };
+    testkit::run_shares(&backend).await;
 }

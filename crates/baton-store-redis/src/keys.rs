@@ -15,6 +15,15 @@
 //! | `P:{T}:bytes` | string | bytes of findings the owner's tasks hold |
 //! | `P:{T}:l:all`, `P:{T}:l:<status>` | sorted sets | list members `<created ms, 16 digits>:<id hex>`, all score 0 (listing by lex range) |
 //! | `P:sweep` | sorted set | `<owner tag>:<id hex>` scored by a time at or before the task's expiry (the sweeper's worklist) |
+//! | `P:{T}:g:<grant id>` | hash | a grant on one of T's tasks: task, owner, grantor, delegate, access, reshare, parent, depth, created, expires, revoked |
+//! | `P:{T}:gt:<id>` | set | the ids (hex) of the grants on task `<id>` (its quota, its cascade, its listing) |
+//! | `P:gidx:<grant id>` | string | the owner tag of the grant (resolution and revocation know only the id) |
+//! | `P:{D}:sh` | sorted set | grants held by the principal with tag D: `<created ms, 16 digits>:<grant id hex>:<owner tag>`, all score 0 |
+//! | `P:gsweep` | sorted set | `<owner tag>:<grant id hex>` scored by the grant's end (or its revocation): the grant sweeper's worklist |
+//!
+//! The two grant indexes outside the owner's slot (`gidx`, `sh`) are written before the grant
+//! and may name grants that are gone: readers check the grant in its owner's slot and drop
+//! the entries whose grant no longer exists.
 //! | `P:{keys}:sk`, `P:{keys}:sk:<id>` | set, hashes | handle-signing keys |
 //! | `P:{keys}:api`, `P:{keys}:api:<id>` | set, hashes | API keys |
 
@@ -67,6 +76,16 @@ impl Layout {
         format!("{}:sweep", self.prefix)
     }
 
+    /// The grant sweeper's worklist.
+    pub(crate) fn grant_sweep(&self) -> String {
+        format!("{}:gsweep", self.prefix)
+    }
+
+    /// The owner tag of grant `gid` (hex).
+    pub(crate) fn grant_index(&self, gid: &str) -> String {
+        format!("{}:gidx:{gid}", self.prefix)
+    }
+
     /// The set of signing key ids.
     pub(crate) fn signing_key_ids(&self) -> String {
         format!("{}:{{keys}}:sk", self.prefix)
@@ -113,6 +132,30 @@ impl OwnerKeys {
             None => format!("{}:l:all", self.base),
             Some(s) => format!("{}:l:{}", self.base, s.as_str()),
         }
+    }
+    /// A grant (`gid` in hex) on one of this owner's tasks.
+    pub(crate) fn grant(&self, gid: &str) -> String {
+        format!("{}:g:{gid}", self.base)
+    }
+    /// What [`OwnerKeys::grant`] puts before the id (scripts walking a chain build the keys).
+    pub(crate) fn grant_prefix(&self) -> String {
+        format!("{}:g:", self.base)
+    }
+    /// The ids of the grants on task `id`.
+    pub(crate) fn task_grants(&self, id: &str) -> String {
+        format!("{}:gt:{id}", self.base)
+    }
+    /// What [`OwnerKeys::task_grants`] puts before the task id.
+    pub(crate) fn task_grants_prefix(&self) -> String {
+        format!("{}:gt:", self.base)
+    }
+    /// What [`OwnerKeys::task`] puts before the task id.
+    pub(crate) fn task_prefix(&self) -> String {
+        format!("{}:t:", self.base)
+    }
+    /// The grants this principal holds (as a delegate), by listing member.
+    pub(crate) fn shared(&self) -> String {
+        format!("{}:sh", self.base)
     }
     /// The sweeper's worklist member of task `id`.
     pub(crate) fn sweep_member(&self, id: &str) -> String {
@@ -164,6 +207,9 @@ mod tests {
             keys.bytes(),
             keys.list(None),
             keys.list(Some(ResearchStatus::Complete)),
+            keys.grant("00"),
+            keys.task_grants("00"),
+            keys.shared(),
         ] {
             // The first `{…}` of every key is the owner's tag.
             let start = key.find('{').expect("a tag");

@@ -1,5 +1,6 @@
-//! The Redis backend of baton's stores ([`ResearchStore`], [`KeyStore`], [`BulkImport`]), on
-//! one Redis server or a Redis Cluster, for a fleet of stateless instances.
+//! The Redis backend of baton's stores ([`ResearchStore`], [`KeyStore`], [`ShareStore`],
+//! [`BulkImport`]), on one Redis server or a Redis Cluster, for a fleet of stateless
+//! instances.
 //!
 //! [`RedisStore::connect`] opens a kept async connection (the `redis` crate's connection
 //! manager on one server, its async cluster client on a cluster), both of which reconnect by
@@ -48,9 +49,19 @@
 //!   Only the sweeper's worklist (`PREFIX:sweep`) is a key of its own; it is a hint, written
 //!   before a task exists, and the sweeper checks each task in its owner's slot before it
 //!   deletes anything.
+//! * **Grants** (delegation) live in their task owner's slot too, so creating one (with its
+//!   parent and quota checks), resolving one (the chain walk up to the owner's grant) and
+//!   revoking one with everything re-shared from it are each one script. Those scripts also
+//!   read grant keys they build themselves from a prefix carrying the owner's tag (a chain's
+//!   length is known only while walking it): still one slot. Two indexes live elsewhere, for
+//!   callers who know only a grant's id (`PREFIX:gidx:<id>`) or its delegate
+//!   (`PREFIX:{<delegate tag>}:sh`), with the grant sweeper's worklist (`PREFIX:gsweep`);
+//!   they are written before the grant, and their readers check each grant in its owner's
+//!   slot and drop entries whose grant is gone.
 //! * **Expiry:** a task is invisible once its stored deadline passes, on every read. Its keys
 //!   also carry a Redis TTL a minute past that deadline, so memory is freed even without a
-//!   sweeper; the sweeper then brings the owner's indexes and quota counters in step.
+//!   sweeper; the sweeper then brings the owner's indexes and quota counters in step, and
+//!   deletes the task's grants with it. A grant's keys carry a TTL a minute past its end.
 //! * **Errors:** a refused connection, a loading or resharding server is
 //!   [`StoreErrorKind::Unavailable`] (nothing changed); a write whose connection broke after
 //!   it was sent is [`StoreErrorKind::Interrupted`] (it may or may not have been applied).
@@ -69,6 +80,7 @@ mod keys;
 mod keystore;
 mod research;
 mod scripts;
+mod shares;
 
 use std::time::Duration;
 
@@ -81,7 +93,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 pub use error::{ConfigError, ConfigErrorKind};
 
 #[doc(no_inline)]
-pub use baton_store::{BulkImport, KeyStore, ResearchStore};
+pub use baton_store::{BulkImport, KeyStore, ResearchStore, ShareStore};
 
 use crate::error::{Access, from_redis};
 use crate::keys::Layout;
@@ -281,7 +293,7 @@ pub enum Persistence {
     Unknown,
 }
 
-/// A [`ResearchStore`], [`KeyStore`] and [`BulkImport`] on Redis. Cloning is cheap: clones
+/// A [`ResearchStore`], [`KeyStore`], [`ShareStore`] and [`BulkImport`] on Redis. Cloning is cheap: clones
 /// share the connection.
 #[derive(Clone)]
 pub struct RedisStore {

@@ -33,11 +33,11 @@ const MAX_SWEEP_ROUNDS: usize = 1_000;
 /// Tasks per pipeline in a bulk import.
 const IMPORT_CHUNK: usize = 1_000;
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     truncate_to_millis(t).timestamp_millis()
 }
 
-fn time(field: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time(field: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
     text.parse::<i64>()
         .ok()
         .and_then(|v| Utc.timestamp_millis_opt(v).single())
@@ -45,7 +45,7 @@ fn time(field: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// A task from the nine fields a script returns ([`TASK_FIELDS`]).
-fn task_from(id: ResearchTaskId, f: &[String]) -> Result<ResearchTask, StoreError> {
+pub(crate) fn task_from(id: ResearchTaskId, f: &[String]) -> Result<ResearchTask, StoreError> {
     if f.len() < TASK_FIELDS.len() {
         return Err(corrupt("short task reply"));
     }
@@ -72,7 +72,7 @@ fn task_from(id: ResearchTaskId, f: &[String]) -> Result<ResearchTask, StoreErro
 }
 
 /// The first element of a script's reply: what happened.
-fn tag(reply: &[String]) -> &str {
+pub(crate) fn tag(reply: &[String]) -> &str {
     reply.first().map_or("", String::as_str)
 }
 
@@ -563,17 +563,21 @@ impl ResearchStore for RedisStore {
                     .key(keys.list(Some(ResearchStatus::Running)))
                     .key(keys.list(Some(ResearchStatus::Complete)))
                     .key(keys.list(Some(ResearchStatus::Cancelled)))
+                    .key(keys.task_grants(hex))
                     .arg(hex)
                     .arg(now.timestamp_millis())
+                    .arg(keys.grant_prefix())
                     .invoke_async(&mut conn)
                     .await
                     .map_err(err)?;
                 match tag(&reply) {
                     "deleted" => {
                         deleted += 1;
+                        self.forget_grants(owner_tag, &reply[1..]).await?;
                         let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
                     }
                     "gone" => {
+                        self.forget_grants(owner_tag, &reply[1..]).await?;
                         let _: () = conn.zrem(&worklist, member).await.map_err(err)?;
                     }
                     "live" => {

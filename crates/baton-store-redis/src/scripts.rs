@@ -44,6 +44,246 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}{body}"))
 }
 
+/// Helpers of the grant scripts, after [`PRELUDE`].
+///
+/// A grant is read as eleven fields, in the order of [`GRANT_FIELDS`]; the scripts reply
+/// with the id and the first ten.
+const GRANT_PRELUDE: &str = r#"
+local function gread(key)
+  return redis.call('HMGET', key, 'task', 'owner', 'grantor', 'delegate', 'access',
+    'reshare', 'parent', 'depth', 'created', 'expires', 'revoked')
+end
+local function ended(g, now)
+  return (not g[1]) or g[11] ~= '' or tonumber(g[10]) <= now
+end
+-- Whether grant g and every grant up its chain is live (at most 255 links).
+local function chain_live(gprefix, g, now)
+  local cur = g
+  for _ = 1, 255 do
+    if ended(cur, now) then return false end
+    if cur[7] == '' then return true end
+    local p = gread(gprefix .. cur[7])
+    if p[1] and (p[1] ~= cur[1] or p[2] ~= cur[2]) then return false end
+    cur = p
+  end
+  return false
+end
+local function task_live(tprefix, g, now)
+  local t = redis.call('HMGET', tprefix .. g[1], 'owner', 'expires')
+  return t[1] and t[1] == g[2] and tonumber(t[2]) > now
+end
+local function greply(out, gid, g)
+  out[#out + 1] = gid
+  for i = 1, 10 do out[#out + 1] = g[i] end
+end
+-- Moves the key's expiry to `at` unless it expires later already.
+local function extend(key, at)
+  local cur = redis.call('PEXPIRETIME', key)
+  if cur == -1 or (cur >= 0 and cur < at) then redis.call('PEXPIREAT', key, at) end
+end
+"#;
+
+fn grant_script(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}{GRANT_PRELUDE}{body}"))
+}
+
+/// The grant fields the grant scripts reply with (after the grant's id), in this order.
+pub(crate) const GRANT_FIELDS: [&str; 10] = [
+    "task", "owner", "grantor", "delegate", "access", "reshare", "parent", "depth", "created",
+    "expires",
+];
+
+/// Stores a grant when the task is the owner's and live, the parent (if any) is live, on the
+/// same task and held by the grantor, and the task has fewer live grants than the limit.
+///
+/// KEYS: 1 grant, 2 task, 3 the task's grants.
+/// ARGV: 1 grant id, 2 task id, 3 owner, 4 grantor, 5 delegate, 6 access, 7 reshare (1/0),
+/// 8 parent id or '', 9 depth, 10 now, 11 expires, 12 live-grant limit, 13 grant key
+/// prefix, 14 task key prefix, 15 key expiry (ms).
+/// Replies: `nf`, `exists`, `quota`, `ok`.
+pub(crate) static CREATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[10])
+local t = redis.call('HMGET', KEYS[2], 'owner', 'expires')
+if not t[1] or t[1] ~= ARGV[3] or tonumber(t[2]) <= now then return {'nf'} end
+if ARGV[8] ~= '' then
+  local p = gread(ARGV[13] .. ARGV[8])
+  if not p[1] or p[1] ~= ARGV[2] or p[2] ~= ARGV[3] or p[4] ~= ARGV[4]
+    or not chain_live(ARGV[13], p, now) then
+    return {'nf'}
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local live = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local g = redis.call('HMGET', ARGV[13] .. id, 'revoked', 'expires')
+  if g[2] and g[1] == '' and tonumber(g[2]) > now then live = live + 1 end
+end
+if live >= tonumber(ARGV[12]) then return {'quota'} end
+redis.call('HSET', KEYS[1], 'task', ARGV[2], 'owner', ARGV[3], 'grantor', ARGV[4],
+  'delegate', ARGV[5], 'access', ARGV[6], 'reshare', ARGV[7], 'parent', ARGV[8],
+  'depth', ARGV[9], 'created', ARGV[10], 'expires', ARGV[11], 'revoked', '')
+redis.call('PEXPIREAT', KEYS[1], ARGV[15])
+redis.call('SADD', KEYS[3], ARGV[1])
+extend(KEYS[3], tonumber(ARGV[15]))
+return {'ok'}
+"#,
+    )
+});
+
+/// The live grant held by a delegate: the grant, its chain and its task checked at once.
+///
+/// KEYS: 1 grant. ARGV: 1 delegate, 2 now, 3 grant key prefix, 4 task key prefix, 5 id.
+/// Replies: `nf`, `ok <grant>`.
+pub(crate) static RESOLVE_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[2])
+local g = gread(KEYS[1])
+if not g[1] or g[4] ~= ARGV[1] then return {'nf'} end
+if not chain_live(ARGV[3], g, now) or not task_live(ARGV[4], g, now) then return {'nf'} end
+local out = {'ok'}
+greply(out, ARGV[5], g)
+return out
+"#,
+    )
+});
+
+/// The live grants on a live task of the owner's, in no particular order.
+///
+/// KEYS: 1 task, 2 the task's grants. ARGV: 1 owner, 2 now, 3 grant key prefix.
+/// Replies: `<grant>…` (eleven strings each).
+pub(crate) static GRANTS_OF: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[2])
+local t = redis.call('HMGET', KEYS[1], 'owner', 'expires')
+if not t[1] or t[1] ~= ARGV[1] or tonumber(t[2]) <= now then return {} end
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local g = gread(ARGV[3] .. id)
+  if g[1] and g[2] == ARGV[1] and chain_live(ARGV[3], g, now) then greply(out, id, g) end
+end
+return out
+"#,
+    )
+});
+
+/// Revokes a live grant, if `by` owns its task or made it, and every live grant below it.
+///
+/// KEYS: 1 grant. ARGV: 1 by, 2 now, 3 grant key prefix, 4 task key prefix, 5 task grants
+/// key prefix, 6 id.
+/// Replies: `nf`, `ok <revoked id>…`.
+pub(crate) static REVOKE_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[2])
+local g = gread(KEYS[1])
+if not g[1] or (g[2] ~= ARGV[1] and g[3] ~= ARGV[1]) then return {'nf'} end
+if not chain_live(ARGV[3], g, now) or not task_live(ARGV[4], g, now) then return {'nf'} end
+local children = {}
+for _, id in ipairs(redis.call('SMEMBERS', ARGV[5] .. g[1])) do
+  local p = redis.call('HGET', ARGV[3] .. id, 'parent')
+  if p and p ~= '' then
+    local c = children[p]
+    if not c then c = {}; children[p] = c end
+    c[#c + 1] = id
+  end
+end
+local out = {'ok'}
+local queue = {ARGV[6]}
+local seen = {[ARGV[6]] = true}
+local i = 1
+while i <= #queue do
+  local id = queue[i]
+  i = i + 1
+  local k = ARGV[3] .. id
+  local f = redis.call('HMGET', k, 'revoked', 'expires')
+  if f[2] and f[1] == '' and tonumber(f[2]) > now then
+    redis.call('HSET', k, 'revoked', ARGV[2])
+    out[#out + 1] = id
+  end
+  for _, c in ipairs(children[id] or {}) do
+    if not seen[c] then
+      seen[c] = true
+      queue[#queue + 1] = c
+    end
+  end
+end
+return out
+"#,
+    )
+});
+
+/// Grants of one owner held by a delegate, each checked (chain and task) with its task.
+///
+/// KEYS: the grants. ARGV: 1 delegate, 2 now, 3 grant key prefix, 4 task key prefix,
+/// 5 status or '', 6… the grants' ids (as KEYS).
+/// Replies, per grant: `gone` (no such grant), `skip` (not live, another delegate's or
+/// another status), or `ok <grant> <task>` (eleven and nine strings).
+pub(crate) static SHARED_VIEW: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local g = gread(key)
+  if not g[1] then
+    out[#out + 1] = 'gone'
+  elseif g[4] ~= ARGV[1] or not chain_live(ARGV[3], g, now)
+    or not task_live(ARGV[4], g, now) then
+    out[#out + 1] = 'skip'
+  else
+    local t = read(ARGV[4] .. g[1])
+    if ARGV[5] ~= '' and t[4] ~= ARGV[5] then
+      out[#out + 1] = 'skip'
+    else
+      out[#out + 1] = 'ok'
+      greply(out, ARGV[5 + i], g)
+      for j = 1, 9 do out[#out + 1] = t[j] end
+    end
+  end
+end
+return out
+"#,
+    )
+});
+
+/// Deletes a grant that ended (revoked, past its end, or its task gone).
+///
+/// KEYS: 1 grant. ARGV: 1 now, 2 id, 3 task grants key prefix, 4 task key prefix.
+/// Replies: `gone`, `live <expires>`, `deleted <id> <delegate> <created>`.
+pub(crate) static SWEEP_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+local now = tonumber(ARGV[1])
+local g = redis.call('HMGET', KEYS[1], 'task', 'owner', 'delegate', 'created', 'expires',
+  'revoked')
+if not g[1] then return {'gone'} end
+local t = redis.call('HGET', ARGV[4] .. g[1], 'owner')
+if g[6] == '' and tonumber(g[5]) > now and t then return {'live', g[5]} end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[3] .. g[1], ARGV[2])
+return {'deleted', ARGV[2], g[3], g[4]}
+"#,
+    )
+});
+
+/// Adds a member to a principal's shared-grants index and keeps the index at least until
+/// `at`.
+///
+/// KEYS: 1 the index. ARGV: 1 member, 2 key expiry (ms). Replies 1.
+pub(crate) static INDEX_SHARE: LazyLock<Script> = LazyLock::new(|| {
+    grant_script(
+        r#"
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+extend(KEYS[1], tonumber(ARGV[2]))
+return 1
+"#,
+    )
+});
+
 /// Starts a task, or answers from the idempotency key.
 ///
 /// KEYS: 1 task, 2 start keys, 3 meta, 4 list all, 5 list running, 6 the task the key is
@@ -191,17 +431,34 @@ return out
 /// Deletes one task if it has expired (or Redis expired its keys already), with its
 /// findings, keys and index entries, and frees what it counted against its owner.
 ///
+/// The task's grants go with it (their hashes and the task's grant set); the reply names
+/// them, so that the caller drops their entries in the indexes outside the owner's slot.
+///
 /// KEYS: 1 task, 2 findings, 3 append keys, 4 meta, 5 owner bytes, 6 start keys,
-/// 7 list all, 8 list running, 9 list complete, 10 list cancelled.
-/// ARGV: 1 id, 2 now.
-/// Replies: `gone` (nothing to delete), `live <expires>`, `deleted`.
+/// 7 list all, 8 list running, 9 list complete, 10 list cancelled, 11 the task's grants.
+/// ARGV: 1 id, 2 now, 3 the owner's grant key prefix.
+/// Replies: `gone` (nothing to delete), `live <expires>`, `deleted`; `gone` and `deleted`
+/// are followed by `<grant id> <delegate> <created>` for each grant deleted with the task.
 pub(crate) static SWEEP_ONE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
+local function drop_grants(out)
+  for _, g in ipairs(redis.call('SMEMBERS', KEYS[11])) do
+    local f = redis.call('HMGET', ARGV[3] .. g, 'delegate', 'created')
+    if f[1] then
+      out[#out + 1] = g
+      out[#out + 1] = f[1]
+      out[#out + 1] = f[2]
+    end
+    redis.call('DEL', ARGV[3] .. g)
+  end
+  redis.call('DEL', KEYS[11])
+  return out
+end
 local v = redis.call('HGET', KEYS[4], ARGV[1])
 if not v then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  return {'gone'}
+  return drop_grants({'gone'})
 end
 local exp = redis.call('HGET', KEYS[1], 'expires')
 if exp and tonumber(exp) > tonumber(ARGV[2]) then return {'live', exp} end
@@ -215,7 +472,7 @@ if k ~= '' and redis.call('HGET', KEYS[6], k) == ARGV[1] then
   redis.call('HDEL', KEYS[6], k)
 end
 for i = 7, 10 do redis.call('ZREM', KEYS[i], m) end
-return {'deleted'}
+return drop_grants({'deleted'})
 "#,
     )
 });

@@ -25,3 +25,18 @@ async fn conformance() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn share_conformance() {
+    let Some(url) = machine_redis().await else {
+        return;
+    };
+    let backend = Redis::new(url.clone(), unique_prefix("kit-shares"));
+    let outcome = AssertUnwindSafe(testkit::run_shares(&backend))
+        .catch_unwind()
+        .await;
+    delete_prefix(&url, &backend.run_prefix).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -84,6 +84,7 @@ use tokio::sync::mpsc;
 
 mod error;
 mod rows;
+mod shares;
 mod store;
 mod writer;
 

@@ -56,6 +56,11 @@ async fn conformance() {
     testkit::run_all(&Sqlite::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_conformance() {
+    testkit::run_shares(&Sqlite::new()).await;
+}
+
 fn path_in(dir: &TempDir, name: &str) -> String {
     dir.path().join(name).to_str().unwrap().to_owned()
 }

@@ -6,7 +6,8 @@ use crate::ResearchStatus;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreErrorKind {
-    /// No live task with this id is owned by the caller.
+    /// No live task with this id is owned by the caller (or, for grants, no live grant
+    /// with this id is held or revocable by the caller).
     NotFound,
     /// The task is in a final state; it was left unchanged.
     WrongStatus(ResearchStatus),
@@ -41,6 +42,11 @@ pub enum Quota {
     },
     /// The most bytes of findings an owner's live tasks may hold together.
     StoredBytes {
+        /// The limit.
+        limit: u64,
+    },
+    /// The most live grants (shares) one task may have.
+    GrantsPerTask {
         /// The limit.
         limit: u64,
     },
@@ -109,6 +115,9 @@ impl StoreError {
             }
             Quota::StoredBytes { limit } => {
                 format!("the owner's research tasks would hold more than {limit} bytes of findings")
+            }
+            Quota::GrantsPerTask { limit } => {
+                format!("the research task already has {limit} live shares")
             }
         };
         StoreError::new(StoreErrorKind::QuotaExceeded(quota), message)

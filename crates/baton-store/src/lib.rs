@@ -2,7 +2,7 @@
 //! the rules every backend applies alike, store errors, and a conformance kit.
 //!
 //! A backend implements [`ResearchStore`] (research tasks), [`KeyStore`] (handle-signing
-//! keys) and, optionally, [`BulkImport`]; baton ships SQLite (`baton-store-sqlite`) and
+//! keys) and, optionally, [`ShareStore`] (delegation grants) and [`BulkImport`]; baton ships SQLite (`baton-store-sqlite`) and
 //! Postgres (`baton-store-postgres`). Every state change is one conditional statement or one
 //! short transaction, so that racing callers, on one instance or many, get defined outcomes.
 //!
@@ -57,6 +57,7 @@ mod error;
 mod keys;
 mod research;
 pub mod rules;
+mod shares;
 mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -69,4 +70,8 @@ pub use research::{
     StartOutcome,
 };
 pub use rules::{Lifetimes, expiry_after_write};
-pub use stores::{BulkImport, KeyStore, ResearchStore};
+pub use shares::{
+    Access, Grant, GrantId, MAX_GRANT_DEPTH, NewGrant, ShareRight, SharedListCursor, SharedTask,
+    SharedTasksPage,
+};
+pub use stores::{BulkImport, KeyStore, ResearchStore, ShareStore};

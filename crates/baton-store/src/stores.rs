@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Appended, FindingLimits, FindingsBatch, FindingsPage, NewResearchTask, ResearchListCursor,
-    ResearchStatus, ResearchTask, ResearchTaskId, ResearchTasksPage, SigningKeyRecord,
-    StartOutcome, StoreError, StoredApiKey,
+    Appended, FindingLimits, FindingsBatch, FindingsPage, Grant, GrantId, NewGrant,
+    NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask, ResearchTaskId,
+    ResearchTasksPage, SharedListCursor, SharedTasksPage, SigningKeyRecord, StartOutcome,
+    StoreError, StoredApiKey,
 };
 
 /// A durable store of research tasks, keyed by [`ResearchTaskId`] and always scoped by
@@ -159,6 +160,69 @@ pub trait KeyStore: Send + Sync + 'static {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredApiKey>, StoreError>;
+}
+
+/// A durable store of delegation grants: a research task shared by its owner (or re-shared
+/// by a delegate allowed to) with another principal, with fewer rights and a shorter life.
+///
+/// A grant is live while it is not revoked, not past `expires_at`, every grant it was
+/// re-shared from is live, and its task is live. Only live grants resolve, list or
+/// re-share; everything else is [`crate::StoreErrorKind::NotFound`], whichever the reason.
+/// A grant goes with its task when the task is swept.
+#[async_trait]
+pub trait ShareStore: Send + Sync + 'static {
+    /// Stores a grant on the live task `new.task` of `new.owner`'s. With `new.parent`, the
+    /// parent must be live, on the same task, and held by `new.grantor`. Fails with
+    /// `NotFound` otherwise, and with [`crate::StoreErrorKind::QuotaExceeded`] when the task
+    /// already has `new.max_grants_per_task` live grants (racing grants may pass the limit
+    /// by a few on backends without serializable writes). Rights and lifetimes are the
+    /// caller's to attenuate; the store keeps what it is given.
+    async fn create_grant(&self, new: NewGrant, now: DateTime<Utc>) -> Result<Grant, StoreError>;
+
+    /// The live grant `id` held by `delegate`: checks the grant, every grant up its chain,
+    /// and its task, at `now`, in one snapshot.
+    async fn resolve_grant(
+        &self,
+        id: &GrantId,
+        delegate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, StoreError>;
+
+    /// The live grants on `owner`'s task `task`, oldest first (ties by id). A task that is
+    /// not `owner`'s or not live has none.
+    async fn grants_of(
+        &self,
+        owner: &str,
+        task: &ResearchTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError>;
+
+    /// Revokes the live grant `id`, if `by` is its task's owner or its grantor, and every
+    /// live grant re-shared from it, down the chain; returns how many it revoked. `NotFound`
+    /// when `id` names no live grant `by` may revoke. Revocation is immediate: a revoked
+    /// grant (or one whose ancestor is revoked) never resolves again.
+    async fn revoke_grant(
+        &self,
+        by: &str,
+        id: &GrantId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// The live tasks shared with `delegate` through live grants, newest grant first (ties
+    /// by id, highest first), optionally only tasks in `status`, after `after`. `next` is
+    /// set exactly when more follow.
+    async fn shared_with(
+        &self,
+        delegate: &str,
+        status: Option<ResearchStatus>,
+        after: Option<&SharedListCursor>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<SharedTasksPage, StoreError>;
+
+    /// Deletes up to `batch` grants that expired or were revoked (grants of swept tasks go
+    /// with them anyway) and returns how many it deleted.
+    async fn sweep_grants(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 }
 
 /// Bulk loading of research tasks: an optional capability, for seeding benchmarks and

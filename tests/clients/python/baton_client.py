@@ -36,6 +36,9 @@ EXPECTED_TOOLS = {
     "get_task_results",
     "cancel_research_task",
     "list_research_tasks",
+    "share_research_task",
+    "list_research_task_shares",
+    "revoke_research_task_share",
 }
 UNKNOWN_HANDLE = (
     "unknown or expired handle: no research task with this handle is available; "

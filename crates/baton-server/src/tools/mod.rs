@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod research;
+pub mod shares;
 
 use std::{borrow::Cow, collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 

@@ -7,7 +7,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::keys::HandleKeys;
+use crate::keys::{HandleKeys, HandleKind};
 use baton_auth::{Scope, Scopes};
 use baton_protocol::{
     AddFindings, CancelledResearchTask, CompleteResearchTask, CompletedResearchTask, Finding,
@@ -17,8 +17,9 @@ use baton_protocol::{
     validate_idempotency_key,
 };
 use baton_store::{
-    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, Quota, ResearchListCursor,
-    ResearchStore, ResearchTask, ResearchTaskId, StoreError, StoreErrorKind,
+    Access, FindingLimits, FindingsBatch, Grant, GrantId, Lifetimes, NewResearchTask, Quota,
+    ResearchStore, ResearchTask, ResearchTaskId, ShareRight, ShareStore, StoreError,
+    StoreErrorKind,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use rmcp::{
@@ -32,8 +33,10 @@ use crate::{cursor, fault, principal::Principal};
 
 /// The research-task service: what the tools do, independent of the wire.
 pub struct Research {
-    store: Arc<dyn ResearchStore>,
-    keys: Arc<HandleKeys>,
+    pub(super) store: Arc<dyn ResearchStore>,
+    /// Delegation grants, when the backend keeps them (the share tools exist only then).
+    pub(super) shares: Option<Arc<dyn ShareStore>>,
+    pub(super) keys: Arc<HandleKeys>,
     limits: Limits,
     lifetimes: Lifetimes,
     /// How long a write may wait for the store before the caller is told its outcome is
@@ -42,19 +45,106 @@ pub struct Research {
     write_deadline: Duration,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+/// The task a handle leads to for its caller, and what the caller may do with it.
+pub(super) struct Target {
+    /// The task's owner: every store call about the task is scoped by it.
+    pub(super) owner: String,
+    /// The task.
+    pub(super) id: ResearchTaskId,
+    /// How the caller holds it.
+    pub(super) held: Held,
+}
+
+/// How a caller holds a task.
+pub(super) enum Held {
+    /// It is the owner (a task handle).
+    Owner,
+    /// Through a live grant (a delegated handle).
+    Grant(Box<Grant>),
+}
+
+impl Target {
+    /// What the caller may do.
+    pub(super) fn access(&self) -> Access {
+        match &self.held {
+            Held::Owner => Access::OWNER,
+            Held::Grant(grant) => grant.access,
+        }
+    }
+
+    /// Fails with [`ToolError::MissingRight`] unless the caller holds `needed`.
+    fn require(&self, tool: &'static str, needed: ShareRight) -> Result<(), ToolError> {
+        let held = self.access().right;
+        if held >= needed {
+            Ok(())
+        } else {
+            Err(ToolError::MissingRight { tool, needed, held })
+        }
+    }
+
+    /// The grant, for a delegated handle.
+    pub(super) fn grant(&self) -> Option<&Grant> {
+        match &self.held {
+            Held::Owner => None,
+            Held::Grant(grant) => Some(grant),
+        }
+    }
+}
+
+/// The id of a share as its owner sees it: `share_` and the grant id in hex. (Knowing it
+/// gives nothing: the delegated handle is bound to the delegate and signed.)
+pub(super) fn share_id(id: &GrantId) -> String {
+    format!("share_{}", data_encoding::HEXLOWER.encode(id.as_bytes()))
+}
+
+/// Records a state change for the audit trail (target `baton::audit`), with the caller as
+/// a pseudonym and the task by the first bytes of its id.
+pub(super) fn audit(
+    action: &'static str,
+    who: &Principal,
+    task: &ResearchTaskId,
+    share: Option<&GrantId>,
+    outcome: &str,
+) {
+    let task = data_encoding::HEXLOWER.encode(&task.as_bytes()[..4]);
+    let share = share.map(share_id);
+    tracing::info!(
+        target: "baton::audit",
+        action,
+        principal = %who.audit_id(),
+        task = %task,
+        share = share.as_deref().unwrap_or(""),
+        outcome,
+        "audit"
+    );
+}
+
+/// The last whole second a handle ending at `end` (exclusive) may be valid through.
+pub(super) fn last_valid_second(end: DateTime<Utc>) -> u64 {
+    u64::try_from((end - chrono::Duration::milliseconds(1)).timestamp()).unwrap_or(0)
+}
+
+/// When a task stops being visible to the caller: its own expiry, or its grant's end.
+fn visible_until(task: &ResearchTask, target: &Target) -> DateTime<Utc> {
+    match target.grant() {
+        Some(grant) => task.expires_at.min(grant.expires_at),
+        None => task.expires_at,
+    }
+}
+
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Maps the error of a call that writes to the tool error the caller sees. Faults are
 /// logged here, with a reference the caller can quote; the caller never sees internals.
-fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
+pub(super) fn store_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
     map_store_error(action, false)
 }
 
 /// Like [`store_error`], for a call that only reads: it changes nothing, so an interrupted
 /// one is simply unavailable.
-fn read_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
+pub(super) fn read_error(action: &'static str) -> impl Fn(StoreError) -> ToolError {
     map_store_error(action, true)
 }
 
@@ -80,9 +170,14 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
             advice: "tasks count until they expire and are swept; retry later",
         },
         StoreErrorKind::QuotaExceeded(Quota::StoredBytes { limit }) => ToolError::QuotaExceeded {
-            what: "your research tasks would hold too many bytes of findings",
+            what: "the task owner's research tasks would hold too many bytes of findings",
             limit: *limit,
             advice: "add fewer or shorter findings; bytes are freed when tasks expire and are swept",
+        },
+        StoreErrorKind::QuotaExceeded(Quota::GrantsPerTask { limit }) => ToolError::QuotaExceeded {
+            what: "the task has too many live shares",
+            limit: *limit,
+            advice: "revoke shares that are no longer needed with revoke_research_task_share",
         },
         StoreErrorKind::Unavailable => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store unavailable");
@@ -105,9 +200,10 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
 }
 
 impl Research {
-    /// Creates the service.
+    /// Creates the service; with `shares`, tasks can be shared through delegated handles.
     pub fn new(
         store: Arc<dyn ResearchStore>,
+        shares: Option<Arc<dyn ShareStore>>,
         keys: Arc<HandleKeys>,
         limits: Limits,
         lifetimes: Lifetimes,
@@ -117,6 +213,7 @@ impl Research {
         let margin = Duration::from_secs(1).min(request_timeout / 2);
         Research {
             store,
+            shares,
             keys,
             limits,
             lifetimes,
@@ -126,7 +223,7 @@ impl Research {
 
     /// Runs a store write, answering [`ToolError::TimedOut`] (outcome unknown: the write
     /// may still be applied, e.g. queued in SQLite's writer) when it outlasts the deadline.
-    async fn write<T>(
+    pub(super) async fn write<T>(
         &self,
         action: &'static str,
         write: impl std::future::Future<Output = Result<T, StoreError>>,
@@ -143,27 +240,87 @@ impl Research {
         }
     }
 
-    /// Verifies a handle for `who`; every failure is the one unknown-handle error.
-    async fn task_id(
+    /// Verifies a handle for `who` and finds the task it leads to: the caller's own (a task
+    /// handle) or one shared with it (a delegated handle, whose grant must be live). Every
+    /// failure is the one unknown-handle error.
+    pub(super) async fn target(
         &self,
         handle: &str,
         who: &Principal,
         now: DateTime<Utc>,
-    ) -> Result<ResearchTaskId, ToolError> {
+    ) -> Result<Target, ToolError> {
         let now_secs = u64::try_from(now.timestamp()).unwrap_or(0);
-        match self.keys.verify(handle, who.as_str(), now_secs).await {
-            Ok(verified) => Ok(ResearchTaskId::from_bytes(*verified.id.as_bytes())),
+        let (kind, verified) = match self.keys.verify(handle, who.as_str(), now_secs).await {
+            Ok(verified) => verified,
             Err(e) => {
                 // The reason stays in the server's logs; the caller gets the uniform answer.
                 tracing::debug!(reason = %e, "handle rejected");
-                Err(ToolError::UnknownHandle)
+                return Err(ToolError::UnknownHandle);
             }
+        };
+        let bytes = *verified.id.as_bytes();
+        match kind {
+            HandleKind::Task => Ok(Target {
+                owner: who.as_str().to_owned(),
+                id: ResearchTaskId::from_bytes(bytes),
+                held: Held::Owner,
+            }),
+            HandleKind::Delegated => {
+                let Some(shares) = &self.shares else {
+                    return Err(ToolError::UnknownHandle);
+                };
+                let grant = shares
+                    .resolve_grant(&GrantId::from_bytes(bytes), who.as_str(), now)
+                    .await
+                    .map_err(read_error("resolve a shared handle"))?;
+                Ok(Target {
+                    owner: grant.owner.clone(),
+                    id: grant.task,
+                    held: Held::Grant(Box::new(grant)),
+                })
+            }
+        }
+    }
+
+    /// [`Research::target`], then checks that the caller holds `needed` for `tool`.
+    async fn target_for(
+        &self,
+        tool: &'static str,
+        needed: ShareRight,
+        handle: &str,
+        who: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<Target, ToolError> {
+        let target = self.target(handle, who, now).await?;
+        if let Err(e) = target.require(tool, needed) {
+            self.used(&target, tool, who, &Err::<(), _>(e.clone()));
+            return Err(e);
+        }
+        Ok(target)
+    }
+
+    /// Audits a call made through a delegated handle (calls by owners are audited only
+    /// when they change sharing).
+    fn used<T>(
+        &self,
+        target: &Target,
+        tool: &'static str,
+        who: &Principal,
+        outcome: &Result<T, ToolError>,
+    ) {
+        if let Some(grant) = target.grant() {
+            let outcome = match outcome {
+                Ok(_) => "ok",
+                Err(ToolError::MissingRight { .. }) => "missing right",
+                Err(_) => "error",
+            };
+            audit(tool, who, &target.id, Some(&grant.id), outcome);
         }
     }
 
     fn handle_of(&self, task: &ResearchTask, who: &Principal) -> String {
         let not_after = u64::try_from(task.hard_expires_at.timestamp()).unwrap_or(0);
-        self.keys.codec().render(
+        self.keys.codecs().task.render(
             &baton_handle::Id::from_bytes(*task.id.as_bytes()),
             who.as_str(),
             not_after,
@@ -179,7 +336,7 @@ impl Research {
         let valid = args.validate(&self.limits)?;
         let now = Utc::now();
         let not_after = u64::try_from((now + self.lifetimes.absolute).timestamp()).unwrap_or(0);
-        let minted = self.keys.codec().mint(who.as_str(), not_after);
+        let minted = self.keys.codecs().task.mint(who.as_str(), not_after);
         let outcome = self.store.start(
             NewResearchTask {
                 id: ResearchTaskId::from_bytes(*minted.id.as_bytes()),
@@ -207,22 +364,32 @@ impl Research {
         args: HandleArgs,
     ) -> Result<ResearchTaskView, ToolError> {
         let now = Utc::now();
-        let id = self.task_id(&args.handle, &who, now).await?;
-        let task = self
+        let target = self
+            .target_for(
+                tool::GET_TASK_STATUS,
+                ShareRight::Read,
+                &args.handle,
+                &who,
+                now,
+            )
+            .await?;
+        let outcome = self
             .store
-            .get(who.as_str(), &id, now)
+            .get(&target.owner, &target.id, now)
             .await
-            .map_err(read_error("read the task"))?;
-        Ok(ResearchTaskView {
-            handle: args.handle,
-            topic: task.topic,
-            depth: task.depth,
-            status: task.status,
-            findings_count: task.findings_count,
-            created_at: rfc3339(task.created_at),
-            updated_at: rfc3339(task.updated_at),
-            expires_at: rfc3339(task.expires_at),
-        })
+            .map_err(read_error("read the task"))
+            .map(|task| ResearchTaskView {
+                expires_at: rfc3339(visible_until(&task, &target)),
+                handle: args.handle,
+                topic: task.topic,
+                depth: task.depth,
+                status: task.status,
+                findings_count: task.findings_count,
+                created_at: rfc3339(task.created_at),
+                updated_at: rfc3339(task.updated_at),
+            });
+        self.used(&target, tool::GET_TASK_STATUS, &who, &outcome);
+        outcome
     }
 
     /// The limits of a write of findings.
@@ -244,23 +411,34 @@ impl Research {
         if let Some(key) = &args.idempotency_key {
             validate_idempotency_key(key, &self.limits)?;
         }
-        let id = self.task_id(&args.handle, &who, now).await?;
+        let target = self
+            .target_for(
+                tool::ADD_FINDINGS,
+                ShareRight::Append,
+                &args.handle,
+                &who,
+                now,
+            )
+            .await?;
         let mut batch = FindingsBatch::new(&args.findings, self.finding_limits());
         if let Some(key) = &args.idempotency_key {
             batch = batch.with_key(key);
         }
-        let appended = self
+        let outcome = self
             .write(
                 "add findings",
-                self.store.append_findings(who.as_str(), &id, batch, now),
+                self.store
+                    .append_findings(&target.owner, &target.id, batch, now),
             )
-            .await?;
-        Ok(FindingsAdded {
-            handle: args.handle,
-            status: appended.task.status,
-            added: u32::try_from(args.findings.len()).unwrap_or(u32::MAX),
-            findings_count: appended.last_index,
-        })
+            .await
+            .map(|appended| FindingsAdded {
+                handle: args.handle,
+                status: appended.task.status,
+                added: u32::try_from(args.findings.len()).unwrap_or(u32::MAX),
+                findings_count: appended.last_index,
+            });
+        self.used(&target, tool::ADD_FINDINGS, &who, &outcome);
+        outcome
     }
 
     /// `complete_research_task`.
@@ -271,24 +449,34 @@ impl Research {
     ) -> Result<CompletedResearchTask, ToolError> {
         let now = Utc::now();
         validate_findings(&args.findings, true, &self.limits)?;
-        let id = self.task_id(&args.handle, &who, now).await?;
-        let task = self
+        let target = self
+            .target_for(
+                tool::COMPLETE_RESEARCH_TASK,
+                ShareRight::Complete,
+                &args.handle,
+                &who,
+                now,
+            )
+            .await?;
+        let outcome = self
             .write(
                 "complete the task",
                 self.store.complete(
-                    who.as_str(),
-                    &id,
+                    &target.owner,
+                    &target.id,
                     &args.findings,
                     self.finding_limits(),
                     now,
                 ),
             )
-            .await?;
-        Ok(CompletedResearchTask {
-            handle: args.handle,
-            status: task.status,
-            result_count: task.findings_count,
-        })
+            .await
+            .map(|task| CompletedResearchTask {
+                handle: args.handle,
+                status: task.status,
+                result_count: task.findings_count,
+            });
+        self.used(&target, tool::COMPLETE_RESEARCH_TASK, &who, &outcome);
+        outcome
     }
 
     /// `cancel_research_task`.
@@ -298,14 +486,27 @@ impl Research {
         args: HandleArgs,
     ) -> Result<CancelledResearchTask, ToolError> {
         let now = Utc::now();
-        let id = self.task_id(&args.handle, &who, now).await?;
-        let task = self
-            .write("cancel the task", self.store.cancel(who.as_str(), &id, now))
+        let target = self
+            .target_for(
+                tool::CANCEL_RESEARCH_TASK,
+                ShareRight::Complete,
+                &args.handle,
+                &who,
+                now,
+            )
             .await?;
-        Ok(CancelledResearchTask {
-            handle: args.handle,
-            status: task.status,
-        })
+        let outcome = self
+            .write(
+                "cancel the task",
+                self.store.cancel(&target.owner, &target.id, now),
+            )
+            .await
+            .map(|task| CancelledResearchTask {
+                handle: args.handle,
+                status: task.status,
+            });
+        self.used(&target, tool::CANCEL_RESEARCH_TASK, &who, &outcome);
+        outcome
     }
 
     /// `get_task_results`.
@@ -322,33 +523,46 @@ impl Research {
                 ToolError::invalid("cursor", "is not a cursor returned by get_task_results")
             })?,
         };
-        let id = self.task_id(&args.handle, &who, now).await?;
-        let page = self
+        let target = self
+            .target_for(
+                tool::GET_TASK_RESULTS,
+                ShareRight::Read,
+                &args.handle,
+                &who,
+                now,
+            )
+            .await?;
+        let outcome = self
             .store
-            .list_findings(who.as_str(), &id, after, limit, now)
+            .list_findings(&target.owner, &target.id, after, limit, now)
             .await
-            .map_err(read_error("read the findings"))?;
-        let next_cursor = match (page.has_more, page.findings.last()) {
-            (true, Some(last)) => Some(cursor::encode_findings(last.index)),
-            _ => None,
-        };
-        Ok(ResearchResults {
-            handle: args.handle,
-            status: page.task.status,
-            findings_count: page.task.findings_count,
-            findings: page
-                .findings
-                .into_iter()
-                .map(|f| Finding {
-                    index: f.index,
-                    text: f.text,
-                })
-                .collect(),
-            next_cursor,
-        })
+            .map_err(read_error("read the findings"))
+            .map(|page| {
+                let next_cursor = match (page.has_more, page.findings.last()) {
+                    (true, Some(last)) => Some(cursor::encode_findings(last.index)),
+                    _ => None,
+                };
+                ResearchResults {
+                    handle: args.handle,
+                    status: page.task.status,
+                    findings_count: page.task.findings_count,
+                    findings: page
+                        .findings
+                        .into_iter()
+                        .map(|f| Finding {
+                            index: f.index,
+                            text: f.text,
+                        })
+                        .collect(),
+                    next_cursor,
+                }
+            });
+        self.used(&target, tool::GET_TASK_RESULTS, &who, &outcome);
+        outcome
     }
 
-    /// `list_research_tasks`.
+    /// `list_research_tasks`: the caller's own tasks, newest first, then the tasks shared
+    /// with it, newest share first, as one sequence of pages.
     pub async fn list(
         &self,
         who: Principal,
@@ -356,31 +570,87 @@ impl Research {
     ) -> Result<ResearchTaskList, ToolError> {
         let now = Utc::now();
         let limit = page_size(args.limit, &self.limits)?;
-        let after: Option<ResearchListCursor> = match args.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(cursor::decode_tasks(c).ok_or_else(|| {
+        let position = match args.cursor.as_deref() {
+            None => cursor::ListPosition::Own(None),
+            Some(c) => cursor::decode_list(c).ok_or_else(|| {
                 ToolError::invalid("cursor", "is not a cursor returned by list_research_tasks")
-            })?),
+            })?,
         };
-        let page = self
-            .store
-            .list(who.as_str(), args.status, after.as_ref(), limit, now)
-            .await
-            .map_err(read_error("list tasks"))?;
-        Ok(ResearchTaskList {
-            tasks: page
-                .tasks
-                .iter()
-                .map(|t| ResearchTaskSummary {
+        let mut tasks = Vec::new();
+        let shared_after = match position {
+            cursor::ListPosition::Own(after) => {
+                let page = self
+                    .store
+                    .list(who.as_str(), args.status, after.as_ref(), limit, now)
+                    .await
+                    .map_err(read_error("list tasks"))?;
+                tasks.extend(page.tasks.iter().map(|t| ResearchTaskSummary {
                     handle: self.handle_of(t, &who),
                     topic: t.topic.clone(),
                     status: t.status,
                     findings_count: t.findings_count,
                     created_at: rfc3339(t.created_at),
                     expires_at: rfc3339(t.expires_at),
-                })
-                .collect(),
-            next_cursor: page.next.as_ref().map(cursor::encode_tasks),
+                    shared_rights: None,
+                }));
+                if let Some(next) = page.next {
+                    return Ok(ResearchTaskList {
+                        tasks,
+                        next_cursor: Some(cursor::encode_list(&cursor::ListPosition::Own(Some(
+                            next,
+                        )))),
+                    });
+                }
+                None
+            }
+            cursor::ListPosition::Shared(after) => after,
+        };
+        let Some(shares) = &self.shares else {
+            return Ok(ResearchTaskList {
+                tasks,
+                next_cursor: None,
+            });
+        };
+        // A full page of own tasks: the shared ones start on the next page, if any exist.
+        let room = limit.saturating_sub(u32::try_from(tasks.len()).unwrap_or(u32::MAX));
+        let page = shares
+            .shared_with(
+                who.as_str(),
+                args.status,
+                shared_after.as_ref(),
+                room.max(1),
+                now,
+            )
+            .await
+            .map_err(read_error("list shared tasks"))?;
+        if room == 0 {
+            let next_cursor = (!page.shared.is_empty())
+                .then(|| cursor::encode_list(&cursor::ListPosition::Shared(None)));
+            return Ok(ResearchTaskList { tasks, next_cursor });
+        }
+        let codecs = self.keys.codecs();
+        tasks.extend(page.shared.iter().map(|shared| {
+            let (grant, task) = (&shared.grant, &shared.task);
+            let not_after = last_valid_second(grant.expires_at);
+            ResearchTaskSummary {
+                handle: codecs.delegated.render(
+                    &baton_handle::Id::from_bytes(*grant.id.as_bytes()),
+                    who.as_str(),
+                    not_after,
+                ),
+                topic: task.topic.clone(),
+                status: task.status,
+                findings_count: task.findings_count,
+                created_at: rfc3339(task.created_at),
+                expires_at: rfc3339(task.expires_at.min(grant.expires_at)),
+                shared_rights: Some(grant.access.right),
+            }
+        }));
+        Ok(ResearchTaskList {
+            tasks,
+            next_cursor: page
+                .next
+                .map(|next| cursor::encode_list(&cursor::ListPosition::Shared(Some(next)))),
         })
     }
 
@@ -393,7 +663,8 @@ impl Research {
         )
     }
 
-    /// Registers the seven research-task tools.
+    /// Registers the research-task tools (seven, and the three share tools when the
+    /// backend keeps grants).
     pub fn register(self: &Arc<Self>, table: &mut ToolTable) -> anyhow::Result<()> {
         let life = self.lifetime_sentence();
         let l = &self.limits;
@@ -506,26 +777,29 @@ impl Research {
                 title: "List research tasks",
             },
             format!(
-                "List your own research tasks with their handles, newest first, optionally only those in one `status`; a page at a time (`limit` 1-{}, default {}).",
+                "List your own research tasks with their handles, newest first, then the tasks shared with you (marked with `shared_rights`, with your delegated handle), optionally only those in one `status`; a page at a time (`limit` 1-{}, default {}).",
                 l.max_page_size, l.default_page_size
             ),
             read_only,
             |r, who, a| async move { r.list(who, a).await },
         )?;
+        if self.shares.is_some() {
+            self.register_shares(table)?;
+        }
         Ok(())
     }
 }
 
 /// How a tool is listed: its name, title, and the scope its callers need.
-struct Listing {
-    name: &'static str,
-    scope: Scope,
-    title: &'static str,
+pub(super) struct Listing {
+    pub(super) name: &'static str,
+    pub(super) scope: Scope,
+    pub(super) title: &'static str,
 }
 
 /// Registers one typed tool: schemas from the argument and result types, arguments parsed
 /// with field paths in errors, outcome rendered as structured content or a tool error.
-fn register<A, R, F, Fut>(
+pub(super) fn register<A, R, F, Fut>(
     table: &mut ToolTable,
     service: &Arc<Research>,
     listing: Listing,

@@ -1,6 +1,6 @@
 //! The conformance kit: one suite of checks every backend must pass, in parts that follow
-//! the store traits: [`ResearchStore`] ([`run_research`]), [`KeyStore`] ([`run_keys`]) and
-//! the optional [`BulkImport`] ([`run_bulk_import`]).
+//! the store traits: [`ResearchStore`] ([`run_research`]), [`KeyStore`] ([`run_keys`]), and
+//! the optional [`crate::ShareStore`] ([`run_shares`]) and [`BulkImport`] ([`run_bulk_import`]).
 //!
 //! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
 //! reopen one on the same data) and runs the parts its store implements, usually all of
@@ -82,6 +82,7 @@ use crate::{
 pub mod import;
 pub mod keys;
 pub mod research;
+pub mod shares;
 
 /// How a backend's test gives the kit stores to check.
 #[async_trait]
@@ -182,6 +183,19 @@ part!(
 );
 
 part!(
+    /// The checks of [`crate::ShareStore`], in the order [`run_shares`] runs them.
+    SHARE_CHECKS, collect_shares, shares, [ResearchStore, crate::ShareStore],
+    [
+        grants_round_trip,
+        grants_survive_reopen,
+        grant_refusals,
+        grant_expiry_follows_the_chain_and_the_task,
+        revocation_cascades,
+        shared_listing_order_filter_and_pages,
+    ]
+);
+
+part!(
     /// The checks of [`BulkImport`], in the order [`run_bulk_import`] runs them.
     IMPORT_CHECKS, collect_import, import, [ResearchStore, BulkImport],
     [import_writes_tasks_verbatim]
@@ -217,6 +231,16 @@ where
 {
     let mut run = Run::new("key store conformance");
     collect_keys(backend, &mut run).await;
+    run.finish();
+}
+
+/// Runs [`SHARE_CHECKS`]; panics naming each failed check.
+pub async fn run_shares<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore + crate::ShareStore,
+{
+    let mut run = Run::new("share store conformance");
+    collect_shares(backend, &mut run).await;
     run.finish();
 }
 
