@@ -45,7 +45,10 @@ async fn modern_client_discovers_lists_and_runs_the_lifecycle() {
             "complete_research_task",
             "get_task_results",
             "get_task_status",
+            "list_research_task_shares",
             "list_research_tasks",
+            "revoke_research_task_share",
+            "share_research_task",
             "start_research_task"
         ]
     );

@@ -77,7 +77,11 @@ async fn every_listed_tool_schema_is_strict_2020_12() {
     let (baton, _stores) = build_with(&args, fixture_tools()).await.unwrap();
     let names = assert_strict(baton.tools().definitions());
     let fixtures = baton_conformance::Fixtures::tool_definitions().len();
-    assert_eq!(names.len(), 7 + fixtures + 500, "{names:?}");
+    assert_eq!(
+        names.len(),
+        baton_protocol::tool::ALL.len() + fixtures + 500,
+        "{names:?}"
+    );
     for name in baton_protocol::tool::ALL {
         assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
     }
