@@ -69,17 +69,30 @@ async fn worker(n: usize, urls: [String; 2], tally: Arc<Tally>, stop: Arc<Atomic
             (&urls[1], &urls[0])
         };
         let handle = match rpc
-            .call(mint, "start_research_task", json!({"topic": format!("rotation {n}/{round}")}))
+            .call(
+                mint,
+                "start_research_task",
+                json!({"topic": format!("rotation {n}/{round}")}),
+            )
             .await
         {
             Outcome::Ok(v) => v["handle"].as_str().unwrap().to_owned(),
             other => {
-                tally.failed.lock().unwrap().push(format!("start: {other:?}"));
+                tally
+                    .failed
+                    .lock()
+                    .unwrap()
+                    .push(format!("start: {other:?}"));
                 continue;
             }
         };
         let key_id = header(&handle).key_id;
-        *tally.minted_by_key.lock().unwrap().entry(key_id).or_default() += 1;
+        *tally
+            .minted_by_key
+            .lock()
+            .unwrap()
+            .entry(key_id)
+            .or_default() += 1;
         tally
             .kept
             .lock()
@@ -88,7 +101,11 @@ async fn worker(n: usize, urls: [String; 2], tally: Arc<Tally>, stop: Arc<Atomic
             .or_insert_with(|| handle.clone());
         for (url, tool, args) in [
             (other, "get_task_status", json!({"handle": handle})),
-            (other, "add_findings", json!({"handle": handle, "findings": ["f"]})),
+            (
+                other,
+                "add_findings",
+                json!({"handle": handle, "findings": ["f"]}),
+            ),
             (mint, "get_task_results", json!({"handle": handle})),
         ] {
             match rpc.call(url, tool, args).await {
@@ -98,7 +115,11 @@ async fn worker(n: usize, urls: [String; 2], tally: Arc<Tally>, stop: Arc<Atomic
                     .lock()
                     .unwrap()
                     .push(format!("{tool} on {url} with a key-{key_id} handle")),
-                other => tally.failed.lock().unwrap().push(format!("{tool}: {other:?}")),
+                other => tally
+                    .failed
+                    .lock()
+                    .unwrap()
+                    .push(format!("{tool}: {other:?}")),
             }
         }
         tally.rounds.fetch_add(1, Ordering::Relaxed);
@@ -115,14 +136,36 @@ async fn rounds_pass(tally: &Tally, more: u64) {
     assert!(reached.is_some(), "the load stalled below {target} rounds");
 }
 
+/// Waits until `n` handles signed with key `key` have been minted (both instances have
+/// picked up its promotion by then, each at its own reload).
+async fn minted_with(tally: &Tally, key: u16, n: u64) {
+    let waited = wait::until(DEADLINE, || async move {
+        tally
+            .minted_by_key
+            .lock()
+            .unwrap()
+            .get(&key)
+            .is_some_and(|m| *m >= n)
+    })
+    .await;
+    let waited = waited
+        .unwrap_or_else(|| panic!("no {n} handles signed with key {key} within {DEADLINE:?}"));
+    println!(
+        "{n} handles signed with key {key} after {:.1} s",
+        waited.as_secs_f64()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_rotate_under_load_through_both_instances_with_no_valid_handle_rejected() {
-    // A long periodic reload, so that the on-miss reload is what keeps instances in step.
+    // Instances pick up a promotion at their own periodic reload (2 s apart at most, at
+    // different moments), so for a while one signs with the new key while the other has not
+    // loaded it: the other must still accept those handles (its on-miss reload).
     let Some(fleet) = Fleet::start(FleetOptions {
         instances: 2,
         nginx: false,
         proxy: false,
-        extra_args: &["--key-reload-interval", "30s"],
+        extra_args: &["--key-reload-interval", "2s"],
     }) else {
         return;
     };
@@ -139,10 +182,11 @@ async fn keys_rotate_under_load_through_both_instances_with_no_valid_handle_reje
     println!("{}", added.trim());
     rounds_pass(&tally, 20).await;
     keys(&db, &["promote", "2"]);
-    rounds_pass(&tally, 40).await;
+    minted_with(&tally, 2, 40).await;
     let rotated = keys(&db, &["rotate"]);
     println!("{}", rotated.trim());
-    rounds_pass(&tally, 40).await;
+    minted_with(&tally, 3, 40).await;
+    rounds_pass(&tally, 20).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.unwrap();
@@ -185,12 +229,18 @@ async fn keys_rotate_under_load_through_both_instances_with_no_valid_handle_reje
             }
         })
         .await;
-        assert!(refused.is_some(), "{url} still accepts a key-1 handle after retire");
+        assert!(
+            refused.is_some(),
+            "{url} still accepts a key-1 handle after retire"
+        );
         for key in [2, 3] {
             let outcome = rpc
                 .call(url, "get_task_status", json!({"handle": kept[&key]}))
                 .await;
-            assert!(outcome.is_ok(), "{url}: a key-{key} handle after retiring key 1: {outcome:?}");
+            assert!(
+                outcome.is_ok(),
+                "{url}: a key-{key} handle after retiring key 1: {outcome:?}"
+            );
         }
     }
 }
