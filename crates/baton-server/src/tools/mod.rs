@@ -5,6 +5,7 @@
 //! so that clients and prompt caches see a stable list).
 
 pub mod discovery;
+pub mod listing;
 pub mod research;
 
 use std::{borrow::Cow, collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
