@@ -7,9 +7,8 @@
 use std::time::{Duration, Instant};
 
 use baton_e2e::support::{
-    held::hold_write,
+    held::{hold_write, holdable_server, start_task},
     http::{self, Reply, discover_body, post, tool_call_body},
-    mcp::handle_of,
     rpc::Rpc,
     server::{Server, sqlite_path},
     sqlite::{self, WriteLock},
@@ -151,26 +150,8 @@ async fn allowed_origins_admits_exactly_the_listed_origins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_answers_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::sqlite(
-        dir.path(),
-        &[
-            "--max-concurrent-requests",
-            "1",
-            "--db-statement-timeout",
-            "300s",
-            "--request-timeout",
-            "300s",
-        ],
-    );
-    let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "busy"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let server = holdable_server(dir.path(), &[]);
+    let handle = start_task(&server, "busy").await;
 
     // One request in flight fills the server: the next ones are shed at once, with a delay
     // to retry after.
@@ -212,14 +193,7 @@ async fn a_write_outlasting_the_request_timeout_answers_outcome_unknown() {
         &["--request-timeout", "2s", "--db-statement-timeout", "30s"],
     );
     let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "slow"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let handle = start_task(&server, "slow").await;
 
     let lock = WriteLock::hold(&sqlite_path(dir.path()));
     let web = http::client(Duration::from_secs(300));
@@ -271,14 +245,7 @@ async fn a_request_outlasting_the_request_timeout_answers_503() {
         &["--request-timeout", "2s", "--db-statement-timeout", "60s"],
     );
     let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "slow read"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let handle = start_task(&server, "slow read").await;
     // Make the stored idle deadline lag an hour behind (still in the future, idle TTL 24 h):
     // the next read must store a refreshed one, which is a write.
     sqlite::query(
