@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     http::{self, Reply},
+    mcp::handle_of,
     rpc::{Outcome, Rpc},
     server::Server,
     sqlite::WriteLock,
@@ -17,6 +18,37 @@ use super::{
 
 /// How long the helpers wait for the held request to take the server's only slot.
 const HOLD_WITHIN: Duration = Duration::from_secs(60);
+
+/// The flags [`hold_write`] needs: one request slot, and statement and request timeouts far
+/// longer than any hold.
+pub const HOLDABLE: [&str; 6] = [
+    "--max-concurrent-requests",
+    "1",
+    "--db-statement-timeout",
+    "300s",
+    "--request-timeout",
+    "300s",
+];
+
+/// A SQLite server in `dir` started with [`HOLDABLE`] and `extra` flags.
+pub fn holdable_server(dir: &Path, extra: &[&str]) -> Server {
+    let mut args = HOLDABLE.to_vec();
+    args.extend_from_slice(extra);
+    Server::sqlite(dir, &args)
+}
+
+/// Starts a research task about `topic` on `server` and returns its handle.
+pub async fn start_task(server: &Server, topic: &str) -> String {
+    let rpc = Rpc::new(Duration::from_secs(300));
+    let started = rpc
+        .call(
+            &server.url(),
+            "start_research_task",
+            json!({"topic": topic}),
+        )
+        .await;
+    handle_of(started.ok())
+}
 
 /// An `add_findings` call in flight, blocked behind the SQLite write lock.
 pub struct HeldWrite {

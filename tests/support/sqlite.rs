@@ -19,12 +19,13 @@ const LOCK_WITHIN: Duration = Duration::from_secs(30);
 /// How long python3 may take to run one query (its busy timeout is 30 s).
 const QUERY_WITHIN: Duration = Duration::from_secs(60);
 
-/// Runs one SQL query on the file at `db` and returns its rows, one per line, columns
-/// separated by tabs.
+/// Runs one SQL statement on the file at `db` (committed, if it changes anything) and returns
+/// its rows, one per line, columns separated by tabs.
 pub fn query(db: &Path, sql: &str) -> Result<String, String> {
     const SCRIPT: &str = "import sqlite3, sys\n\
         c = sqlite3.connect(sys.argv[1], timeout=30)\n\
-        for row in c.execute(sys.argv[2]):\n    print('\\t'.join(str(v) for v in row))\n";
+        for row in c.execute(sys.argv[2]):\n    print('\\t'.join(str(v) for v in row))\n\
+        c.commit()\n";
     run_captured(
         Command::new("python3")
             .args(["-c", SCRIPT])

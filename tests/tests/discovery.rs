@@ -6,6 +6,7 @@ use baton_e2e::support::{
     mcp::{call, err, modern_client, ok},
     server::{Server, baton_bin, sqlite_url},
 };
+use rmcp::model::PaginatedRequestParams;
 use serde_json::json;
 
 fn catalog_file() -> String {
@@ -179,6 +180,32 @@ async fn full_mode_pages_a_large_catalog() {
     let first = client.list_tools(None).await.unwrap();
     assert_eq!(first.tools.len(), 100);
     assert!(first.next_cursor.is_some());
+    // Page by page, following the catalog's cursors: 510 tools in pages of 100.
+    let (mut paged, mut pages, mut cursor) = (Vec::new(), 0, None);
+    for _ in 0..20 {
+        let page = client
+            .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+            .await
+            .unwrap();
+        pages += 1;
+        paged.extend(page.tools.iter().map(|t| t.name.to_string()));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!((paged.len(), pages), (510, 6), "every tool, in 6 pages");
+    let refused = client
+        .list_tools(Some(
+            PaginatedRequestParams::default().with_cursor(Some("not-a-cursor".to_owned())),
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("invalid cursor for tools/list: it was not issued by this server"),
+        "{refused}"
+    );
     let all = client.list_all_tools().await.unwrap();
     assert_eq!(all.len(), 510, "500 catalog tools + 10 research tools");
     let mut names: Vec<_> = all.iter().map(|t| t.name.to_string()).collect();
@@ -188,6 +215,7 @@ async fn full_mode_pages_a_large_catalog() {
         s
     };
     assert_eq!(names, sorted, "deterministic name order");
+    assert_eq!(names, paged, "list_all_tools sees the pages above");
     names.dedup();
     assert_eq!(names.len(), 510);
     client.cancel().await.unwrap();

@@ -43,6 +43,27 @@ async fn start_three_tasks(client: &McpClient) {
     ok(&call(client, "start_research_task", json!({"topic": "t2"})).await);
 }
 
+/// Writes three tasks (see [`start_three_tasks`]) that expire one second after their
+/// creation, with a server that does not sweep (its hourly sweep runs once at start, before
+/// there is anything to sweep), then stops that server.
+async fn write_three_short_lived_tasks(dir: &Path) {
+    let writer = Server::sqlite(
+        dir,
+        &[
+            "--idle-ttl",
+            "1s",
+            "--absolute-ttl",
+            "1s",
+            "--sweep-interval",
+            "1h",
+        ],
+    );
+    let client = modern_client(&writer.url()).await;
+    start_three_tasks(&client).await;
+    client.cancel().await.unwrap();
+    writer.kill();
+}
+
 fn row_counts(db: &Path) -> [u64; 3] {
     [
         "research_tasks",
@@ -143,23 +164,7 @@ async fn expired_handles_answer_like_unknown_ones() {
 async fn the_background_sweeper_deletes_expired_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_path(dir.path());
-    // Tasks that expire one second after their creation, written by a server that does not
-    // sweep (its hourly sweep runs once at start, before there is anything to sweep).
-    let writer = Server::sqlite(
-        dir.path(),
-        &[
-            "--idle-ttl",
-            "1s",
-            "--absolute-ttl",
-            "1s",
-            "--sweep-interval",
-            "1h",
-        ],
-    );
-    let client = modern_client(&writer.url()).await;
-    start_three_tasks(&client).await;
-    client.cancel().await.unwrap();
-    writer.kill();
+    write_three_short_lived_tasks(dir.path()).await;
     assert_eq!(
         row_counts(&db),
         [3, 2, 1],
@@ -188,21 +193,7 @@ async fn gc_deletes_expired_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_path(dir.path());
     let url = sqlite_url(dir.path());
-    let server = Server::sqlite(
-        dir.path(),
-        &[
-            "--idle-ttl",
-            "1s",
-            "--absolute-ttl",
-            "1s",
-            "--sweep-interval",
-            "1h",
-        ],
-    );
-    let client = modern_client(&server.url()).await;
-    start_three_tasks(&client).await;
-    client.cancel().await.unwrap();
-    server.kill();
+    write_three_short_lived_tasks(dir.path()).await;
     wait_until_all_expired(&db);
     let gc = || run_baton(&["gc", "--database-url", &url]);
     let out = gc();

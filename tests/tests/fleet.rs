@@ -1041,7 +1041,7 @@ const COMPLETE: &str = "complete_research_task";
 const CANCEL: &str = "cancel_research_task";
 
 /// The tool error of the loser of a race, given what the winner did (the wire messages of
-/// ARCHITECTURE.md's concurrency contract).
+/// docs/consistency.md's concurrency contract).
 fn refusal(loser: &str, winner: &str) -> &'static str {
     match (loser, winner) {
         (COMPLETE, COMPLETE) => ALREADY_COMPLETE,

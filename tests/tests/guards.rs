@@ -1,17 +1,17 @@
 //! The HTTP guards of the real binary, one at a time, each with its exact status: the Host
 //! allow-list (DNS rebinding), `--any-host`, the Origin check and `--allowed-origins`, the
-//! concurrency limit (503 with `Retry-After`) and `--request-timeout` (503).
+//! concurrency limit (503 with `Retry-After`) and `--request-timeout` (a write answers
+//! "outcome unknown" within it; any other request that outlasts it gets 503).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::time::{Duration, Instant};
 
 use baton_e2e::support::{
-    held::hold_write,
+    held::{hold_write, holdable_server, start_task},
     http::{self, Reply, discover_body, post, tool_call_body},
-    mcp::handle_of,
     rpc::Rpc,
     server::{Server, sqlite_path},
-    sqlite::WriteLock,
+    sqlite::{self, WriteLock},
     wait,
 };
 use serde_json::json;
@@ -150,26 +150,8 @@ async fn allowed_origins_admits_exactly_the_listed_origins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_answers_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::sqlite(
-        dir.path(),
-        &[
-            "--max-concurrent-requests",
-            "1",
-            "--db-statement-timeout",
-            "300s",
-            "--request-timeout",
-            "300s",
-        ],
-    );
-    let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "busy"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let server = holdable_server(dir.path(), &[]);
+    let handle = start_task(&server, "busy").await;
 
     // One request in flight fills the server: the next ones are shed at once, with a delay
     // to retry after.
@@ -211,14 +193,7 @@ async fn a_write_outlasting_the_request_timeout_answers_outcome_unknown() {
         &["--request-timeout", "2s", "--db-statement-timeout", "30s"],
     );
     let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "slow"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let handle = start_task(&server, "slow").await;
 
     let lock = WriteLock::hold(&sqlite_path(dir.path()));
     let web = http::client(Duration::from_secs(300));
@@ -256,4 +231,44 @@ async fn a_write_outlasting_the_request_timeout_answers_outcome_unknown() {
     })
     .await;
     assert!(applied.is_some(), "the queued write never committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_outlasting_the_request_timeout_answers_503() {
+    // Writes answer "outcome unknown" inside the deadline (test above); any other request
+    // that outlasts `--request-timeout` is cut by the HTTP layer with 503. A read whose
+    // expiry refresh is stuck behind the write lock is such a request.
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_path(dir.path());
+    let server = Server::sqlite(
+        dir.path(),
+        &["--request-timeout", "2s", "--db-statement-timeout", "60s"],
+    );
+    let rpc = Rpc::new(Duration::from_secs(300));
+    let handle = start_task(&server, "slow read").await;
+    // Make the stored idle deadline lag an hour behind (still in the future, idle TTL 24 h):
+    // the next read must store a refreshed one, which is a write.
+    sqlite::query(
+        &db,
+        "UPDATE research_tasks SET expires_at = expires_at - 3600000",
+    )
+    .unwrap();
+
+    let lock = WriteLock::hold(&db);
+    let web = http::client(Duration::from_secs(300));
+    let sent = Instant::now();
+    let body = tool_call_body(1, "get_task_status", json!({"handle": handle}));
+    let reply = post(&web, &server.url(), "tools/call", body, &[]).await;
+    let took = sent.elapsed();
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.text().trim(), "request timed out", "{reply:?}");
+    assert!(took >= Duration::from_secs(2), "answered after {took:?}");
+    lock.release();
+
+    // The server goes on serving, and the same read now succeeds.
+    assert_served(&discover(&server, &[]).await, "after the timeout");
+    let status = rpc
+        .call(&server.url(), "get_task_status", json!({"handle": handle}))
+        .await;
+    assert_eq!(status.ok()["status"], "running", "{status:?}");
 }

@@ -11,17 +11,14 @@ use std::{
 };
 
 use baton_e2e::support::{
-    held::hold_write,
+    held::{hold_write, holdable_server, start_task},
     http::{self, discover_body},
-    mcp::handle_of,
     net::{
         OTHER_LOOPBACK, THIRD_LOOPBACK, connect_from, post_head, read_reply, send_and_read,
         wait_closed,
     },
-    rpc::Rpc,
     server::{Server, run_baton, sqlite_path, sqlite_url},
 };
-use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 /// Creates an API key for `principal` in the SQLite database of `dir`; returns the key.
@@ -265,26 +262,8 @@ async fn host_origin_and_authentication_are_checked_before_the_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_are_never_shed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::sqlite(
-        dir.path(),
-        &[
-            "--max-concurrent-requests",
-            "1",
-            "--db-statement-timeout",
-            "300s",
-            "--request-timeout",
-            "300s",
-        ],
-    );
-    let rpc = Rpc::new(Duration::from_secs(300));
-    let started = rpc
-        .call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "busy"}),
-        )
-        .await;
-    let handle = handle_of(started.ok());
+    let server = holdable_server(dir.path(), &[]);
+    let handle = start_task(&server, "busy").await;
     // The only slot is taken: MCP requests are shed ...
     let held = hold_write(&server, &sqlite_path(dir.path()), &handle).await;
     assert_eq!(held.shed.status, 503);

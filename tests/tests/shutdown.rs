@@ -9,41 +9,16 @@ use std::{
 };
 
 use baton_e2e::support::{
-    held::hold_write,
+    held::{self, hold_write, start_task},
     http,
-    mcp::handle_of,
     rpc::{Outcome, Rpc},
     server::{Server, sqlite_path},
     wait,
 };
 use serde_json::json;
 
-/// Flags that let [`hold_write`] keep a request in flight as long as a test needs.
-const HOLDABLE: [&str; 6] = [
-    "--max-concurrent-requests",
-    "1",
-    "--db-statement-timeout",
-    "300s",
-    "--request-timeout",
-    "300s",
-];
-
 fn holdable_server(dir: &tempfile::TempDir, grace: &str) -> Server {
-    let mut args = HOLDABLE.to_vec();
-    args.extend(["--shutdown-grace", grace]);
-    Server::sqlite(dir.path(), &args)
-}
-
-async fn start_task(rpc: &Rpc, server: &Server) -> String {
-    handle_of(
-        rpc.call(
-            &server.url(),
-            "start_research_task",
-            json!({"topic": "drain"}),
-        )
-        .await
-        .ok(),
-    )
+    held::holdable_server(dir.path(), &["--shutdown-grace", grace])
 }
 
 /// Waits until the server no longer accepts connections: it has begun shutting down.
@@ -80,7 +55,7 @@ async fn a_request_in_flight_at_sigterm_finishes_and_then_the_process_exits_0() 
     let dir = tempfile::tempdir().unwrap();
     let server = holdable_server(&dir, "300s");
     let rpc = Rpc::new(Duration::from_secs(300));
-    let handle = start_task(&rpc, &server).await;
+    let handle = start_task(&server, "drain").await;
 
     let held = hold_write(&server, &sqlite_path(dir.path()), &handle).await;
     server.sigterm();
@@ -117,8 +92,7 @@ async fn a_request_outlasting_the_shutdown_grace_is_cut_and_the_process_exits() 
     let dir = tempfile::tempdir().unwrap();
     let grace = Duration::from_secs(2);
     let server = holdable_server(&dir, "2s");
-    let rpc = Rpc::new(Duration::from_secs(300));
-    let handle = start_task(&rpc, &server).await;
+    let handle = start_task(&server, "drain").await;
 
     // The lock is never released: the request cannot finish.
     let held = hold_write(&server, &sqlite_path(dir.path()), &handle).await;

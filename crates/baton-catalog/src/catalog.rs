@@ -147,6 +147,9 @@ impl CatalogBuilder {
 pub struct Page<'a> {
     /// The tools on this page, in catalog order (by name).
     pub entries: &'a [ToolEntry],
+    /// Where `entries` starts in [`Catalog::entries`], so that a caller keeping its own
+    /// per-tool data in catalog order can take the same slice of it.
+    pub start: usize,
     /// Cursor for the next page, `None` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -251,6 +254,7 @@ impl Catalog {
         let next_cursor = (end < self.entries.len()).then(|| self.encode_cursor(end));
         Ok(Page {
             entries: &self.entries[start..end],
+            start,
             next_cursor,
         })
     }

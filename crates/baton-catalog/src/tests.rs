@@ -179,6 +179,11 @@ fn paging_and_cursor_errors() {
     let mut cursor: Option<String> = None;
     loop {
         let p = c.page(cursor.as_deref(), 4).unwrap();
+        assert_eq!(
+            p.start,
+            seen.len(),
+            "a page starts where the last one ended"
+        );
         seen.extend(p.entries.iter().map(|e| e.name().to_owned()));
         match p.next_cursor {
             Some(n) => cursor = Some(n),

@@ -40,15 +40,15 @@ pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
 /// server is redeployed with another configuration).
 pub const LIST_TTL_MS: u64 = 10 * 60 * 1000;
 
-/// Most tools per `tools/list` page.
-pub const TOOLS_PAGE_SIZE: usize = 100;
+pub use crate::tools::listing::{ListedTools, TOOLS_PAGE_SIZE};
 
 /// What the handler needs, built once.
 pub struct BatonParts {
     /// Every callable tool.
     pub tools: ToolTable,
-    /// The tools `tools/list` shows (all of them, or the search entry points).
-    pub listed: Vec<Tool>,
+    /// The tools `tools/list` shows (all of them, or the search entry points), paged by
+    /// the catalog's cursors.
+    pub listed: ListedTools,
     /// Guidance for models, sent in `server/discover` and `initialize`.
     pub instructions: String,
     /// `search_tools` and `call_tool`, in search exposure mode.
@@ -59,7 +59,7 @@ pub struct BatonParts {
 
 struct Inner {
     tools: ToolTable,
-    listed: Vec<Tool>,
+    listed: ListedTools,
     info: ServerConfig,
     result_meta: MetaObject,
     stdio_principal: Principal,
@@ -179,17 +179,10 @@ impl ServerHandler for Baton {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let listed = &self.inner.listed;
-        let start = match request.and_then(|r| r.cursor) {
-            None => 0,
-            Some(c) => crate::cursor::decode_tools_page(&c, listed.len())
-                .ok_or_else(|| ErrorData::invalid_params("invalid cursor for tools/list", None))?,
-        };
-        let end = (start + TOOLS_PAGE_SIZE).min(listed.len());
-        let mut result = ListToolsResult::with_all_items(listed[start..end].to_vec());
-        if end < listed.len() {
-            result.next_cursor = Some(crate::cursor::encode_tools_page(end, listed.len()));
-        }
+        let cursor = request.and_then(|r| r.cursor);
+        let (tools, next_cursor) = self.inner.listed.page(cursor.as_deref(), TOOLS_PAGE_SIZE)?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next_cursor;
         if is_modern(&ctx) {
             result.ttl_ms = Some(LIST_TTL_MS);
             result.cache_scope = Some(CacheScope::Public);

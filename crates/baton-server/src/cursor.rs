@@ -98,20 +98,6 @@ fn decode(text: &str) -> Option<String> {
     String::from_utf8(BASE64URL_NOPAD.decode(text.as_bytes()).ok()?).ok()
 }
 
-/// Encodes a `tools/list` page start, bound to the list's length so that a cursor from a
-/// differently configured server is rejected rather than misread.
-pub fn encode_tools_page(start: usize, total: usize) -> String {
-    BASE64URL_NOPAD.encode(format!("l1.{start}.{total}").as_bytes())
-}
-
-/// Decodes a `tools/list` cursor for a list of `total` tools.
-pub fn decode_tools_page(text: &str, total: usize) -> Option<usize> {
-    let raw = decode(text)?;
-    let (start, len) = raw.strip_prefix("l1.")?.split_once('.')?;
-    let (start, len): (usize, usize) = (start.parse().ok()?, len.parse().ok()?);
-    (len == total && start < total).then_some(start)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,7 +184,7 @@ pub async fn build_with(
     };
     let handler = Baton::new(BatonParts {
         tools,
-        listed,
+        listed: app::ListedTools::new(listed)?,
         instructions: instructions(args.tool_exposure),
         discovery,
         stdio_principal: Principal::new(&args.stdio_principal),

@@ -1,9 +1,9 @@
 //! Who is calling.
 //!
 //! The principal flows from the request into the tools, into the handle MAC and into the
-//! store's owner column. HTTP requests get theirs from the auth layer (which, until
-//! authentication is configured, names everyone [`Principal::anonymous`]); stdio requests
-//! get the server's configured one.
+//! store's owner column. HTTP requests get theirs from the auth layer (with `--auth none`,
+//! everyone is [`Principal::anonymous`]); stdio requests get the server's configured one,
+//! `--stdio-principal`.
 
 use std::sync::Arc;
 

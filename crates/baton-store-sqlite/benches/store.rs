@@ -3,30 +3,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_store::{FindingLimits, FindingsBatch, NewResearchTask, ResearchStore, ResearchTaskId};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use baton_store::{FindingLimits, FindingsBatch, ResearchStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
+use common::new_task;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SEEDED: u64 = 10_000;
-
-fn id(n: u64) -> ResearchTaskId {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-    b[8..].copy_from_slice(&n.to_be_bytes());
-    ResearchTaskId::from_bytes(b)
-}
-
-fn new_task(n: u64) -> NewResearchTask {
-    NewResearchTask {
-        id: id(n),
-        owner: format!("owner-{}", n % 100),
-        topic: format!("benchmark topic number {n}"),
-        depth: 2,
-        idempotency_key: None,
-        max_live_tasks: u64::MAX,
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use baton_store::{FindingLimits, FindingsBatch, NewResearchTask, ResearchStore, ResearchTaskId};
+mod common;
+
+use baton_store::{FindingLimits, FindingsBatch, ResearchStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 use chrono::Utc;
+use common::new_task;
 
 /// Concurrent clients, unless `BATON_BENCH_CLIENTS` says otherwise.
 fn clients() -> u64 {
@@ -18,24 +21,6 @@ fn clients() -> u64 {
         .unwrap_or(16)
 }
 const SECONDS: u64 = 3;
-
-fn id(n: u64) -> ResearchTaskId {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-    b[8..].copy_from_slice(&n.to_be_bytes());
-    ResearchTaskId::from_bytes(b)
-}
-
-fn new_task(n: u64) -> NewResearchTask {
-    NewResearchTask {
-        id: id(n),
-        owner: format!("owner-{}", n % 100),
-        topic: format!("benchmark topic number {n}"),
-        depth: 2,
-        idempotency_key: None,
-        max_live_tasks: u64::MAX,
-    }
-}
 
 /// 16 tasks (`BATON_BENCH_CLIENTS`), each running start → append → append → complete in a loop for 3 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,7 +41,8 @@ pub fn to_rmcp(definition: &ToolDefinition) -> anyhow::Result<Tool> {
     Ok(serde_json::from_value(definition.to_json())?)
 }
 
-fn to_catalog(tool: &Tool) -> anyhow::Result<ToolDefinition> {
+/// Converts rmcp's `Tool` to a catalog definition (checking its name and shape).
+pub fn to_catalog(tool: &Tool) -> anyhow::Result<ToolDefinition> {
     ToolDefinition::from_json(serde_json::to_value(tool)?)
         .map_err(|e| anyhow::anyhow!("tool `{}`: {e}", tool.name))
 }

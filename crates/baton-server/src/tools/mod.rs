@@ -5,6 +5,7 @@
 //! so that clients and prompt caches see a stable list).
 
 pub mod discovery;
+pub mod listing;
 pub mod research;
 pub mod shares;
 
