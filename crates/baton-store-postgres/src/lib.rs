@@ -88,6 +88,7 @@
 //!   are not worth retrying.
 #![deny(missing_docs)]
 
+mod counts;
 mod error;
 pub mod statements;
 mod store;

@@ -82,6 +82,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::mpsc;
 
+mod counts;
 mod error;
 mod rows;
 mod store;

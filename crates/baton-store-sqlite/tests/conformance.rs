@@ -56,6 +56,11 @@ async fn conformance() {
     testkit::run_all(&Sqlite::new()).await;
 }
 
+#[tokio::test]
+async fn task_counts_conformance() {
+    testkit::run_task_counts(&Sqlite::new()).await;
+}
+
 fn path_in(dir: &TempDir, name: &str) -> String {
     dir.path().join(name).to_str().unwrap().to_owned()
 }

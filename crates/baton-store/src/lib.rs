@@ -53,6 +53,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod counts;
 mod error;
 mod keys;
 mod research;
@@ -61,6 +62,7 @@ mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use counts::ResearchTaskCounts;
 pub use error::{Quota, StoreError, StoreErrorKind};
 pub use keys::{SigningKeyRecord, StoredApiKey, signer};
 pub use research::{

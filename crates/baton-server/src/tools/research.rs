@@ -156,6 +156,7 @@ impl Research {
             Err(e) => {
                 // The reason stays in the server's logs; the caller gets the uniform answer.
                 tracing::debug!(reason = %e, "handle rejected");
+                crate::observability::handle_rejected(&e);
                 Err(ToolError::UnknownHandle)
             }
         }
