@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod config_file;
 mod conformance;
 pub mod cursor;
 pub mod fault;

@@ -7,7 +7,7 @@ use baton_server::{
     config::{DatabaseArgs, LogFormat, ServeArgs},
     keys, store, sweeper, telemetry,
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// baton: a stateless MCP server for research tasks, with signed handles and durable state.
 ///
@@ -22,6 +22,11 @@ struct Cli {
     /// Tokio worker threads (default: one per core).
     #[arg(long, env = "BATON_WORKER_THREADS", global = true)]
     worker_threads: Option<usize>,
+
+    /// A TOML file setting any `baton serve` flag by its long name (`listen = "…"`).
+    /// Precedence: flag > environment variable > file > default.
+    #[arg(long, env = "BATON_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -81,6 +86,19 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Check a configuration (`--config` file, variables and flags).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration `baton serve` would run with (the `--config` file, the
+    /// `BATON_*` variables and these flags) and print it as TOML, each value with where it
+    /// came from, secrets redacted. Exits non-zero, naming the key, when it is not valid.
+    Check(Box<ServeArgs>),
 }
 
 #[derive(Subcommand)]
@@ -164,7 +182,23 @@ enum KeysAction {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    use baton_server::config_file::{self, ParseError};
+    let parsed = match config_file::parse::<Cli>(std::env::args_os().collect(), &["serve"]) {
+        Ok(parsed) => parsed,
+        Err(ParseError::Clap(e)) => e.exit(),
+        Err(ParseError::File(e)) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let cli = parsed.value;
+    if let Some(Command::Config {
+        action: ConfigAction::Check(args),
+    }) = &cli.command
+    {
+        let effective = config_file::effective(&Cli::command(), &parsed.matches, &parsed.from_file);
+        return config_check(args, parsed.file.as_deref(), &effective);
+    }
     telemetry::init(cli.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
@@ -181,6 +215,24 @@ fn main() -> anyhow::Result<()> {
         tracing::error!("{e:#}");
     }
     result
+}
+
+/// `baton config check`: validates, then prints the effective configuration.
+fn config_check(
+    args: &ServeArgs,
+    file: Option<&std::path::Path>,
+    effective: &str,
+) -> anyhow::Result<()> {
+    if let Err(e) = args.validate() {
+        eprintln!("error: the configuration is not valid: {e:#}");
+        std::process::exit(1);
+    }
+    match file {
+        Some(file) => println!("# baton configuration: valid (file {})", file.display()),
+        None => println!("# baton configuration: valid (no --config file)"),
+    }
+    print!("{effective}");
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -225,6 +277,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Token { action }) => token(action).await,
         Some(Command::Keys { action }) => keys_command(action).await,
+        // Handled before the runtime starts.
+        Some(Command::Config { .. }) => Ok(()),
     }
 }
 
