@@ -90,8 +90,9 @@ mod writer;
 
 use error::{db_err, migrate_err};
 
-/// The embedded migrations (`migrations/sqlite`).
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+/// The embedded migrations (`migrations/sqlite` at the workspace root, linked as this crate's
+/// `migrations/` so that the package carries them).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How to open a [`SqliteStore`].
 #[derive(Clone, Debug)]
@@ -278,3 +279,8 @@ impl SqliteStore {
         self.write.close().await;
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -72,3 +72,8 @@ pub use research::{
 };
 pub use rules::{Lifetimes, expiry_after_write};
 pub use stores::{BulkImport, KeyStore, ResearchStore};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
