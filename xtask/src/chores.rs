@@ -218,7 +218,8 @@ pub fn lint() -> anyhow::Result<()> {
     for krate in crate::release::LIBRARY_CRATES {
         doc.args(["-p", krate]);
     }
-    crate::helpers::run_shown(&mut doc)
+    crate::helpers::run_shown(&mut doc)?;
+    crate::deploy::check()
 }
 
 /// `cargo xtask migrate`: the same code path as `baton migrate`.

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod chores;
 mod conformance;
+mod deploy;
 mod helpers;
 mod release;
 mod test_summary;
@@ -27,7 +28,8 @@ enum Command {
     /// skipped test is a failure.
     Test(chores::TestArgs),
     /// cargo fmt --check, cargo clippy --all-targets -D warnings, and cargo doc --no-deps of
-    /// the library crates with -D warnings.
+    /// the library crates with -D warnings, and the deploy/ dashboards and alert rules (JSON,
+    /// promtool check and test, only exported metrics named).
     Lint,
     /// Format the workspace.
     Fmt,
