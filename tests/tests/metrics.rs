@@ -325,6 +325,25 @@ async fn metrics_listen_serves_metrics_apart_with_task_counts() {
     );
     assert_eq!(scraped.value(tasks, &[("status", "running")]), 1.0);
     assert_eq!(scraped.value(tasks, &[("status", "cancelled")]), 0.0);
+    // The SQLite writer ran every write of the lifecycle (start, add, complete twice: the
+    // refused one too, it is decided in the transaction; the second start), in batches.
+    let writes = scraped.value("baton_store_writer_writes_total", &[]);
+    let batches = scraped.value("baton_store_writer_batches_total", &[]);
+    assert!(
+        writes >= 5.0 && batches >= 1.0 && batches <= writes,
+        "{}",
+        scraped.text
+    );
+    assert_eq!(scraped.value("baton_store_writer_queue_depth", &[]), 0.0);
+    let idle = [("pool", "read"), ("state", "idle")];
+    let in_use = [("pool", "read"), ("state", "in_use")];
+    assert!(
+        scraped.value("baton_store_connections", &idle)
+            + scraped.value("baton_store_connections", &in_use)
+            >= 1.0,
+        "{}",
+        scraped.text
+    );
     assert!(
         scraped.value(
             "baton_mcp_requests_total",

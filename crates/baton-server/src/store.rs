@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, ResearchTaskCounts};
+use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, StoreStats};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -43,12 +43,12 @@ pub struct Stores {
     /// Bulk loading, when the backend has it.
     pub import: Option<Arc<dyn BulkImport>>,
     /// Counting tasks by status (for `/metrics`), when the backend has it.
-    pub counts: Option<Arc<dyn ResearchTaskCounts>>,
+    pub counts: Option<Arc<dyn StoreStats>>,
 }
 
 impl Stores {
     /// The stores of a backend that does every job.
-    fn of<S: ResearchStore + KeyStore + BulkImport + ResearchTaskCounts>(store: S) -> Stores {
+    fn of<S: ResearchStore + KeyStore + BulkImport + StoreStats>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             research: store.clone(),

@@ -1,14 +1,14 @@
-//! [`ResearchTaskCounts`] for Postgres: one aggregate statement.
+//! [`StoreStats`] for Postgres: one aggregate statement.
 
 use async_trait::async_trait;
-use baton_store::{ResearchStatus, ResearchTaskCounts, StoreError};
+use baton_store::{PoolStats, ResearchStatus, StoreError, StoreStats};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use crate::{PostgresStore, error::from_sqlx, store::ms};
 
 #[async_trait]
-impl ResearchTaskCounts for PostgresStore {
+impl StoreStats for PostgresStore {
     async fn count_by_status(
         &self,
         now: DateTime<Utc>,
@@ -33,5 +33,13 @@ impl ResearchTaskCounts for PostgresStore {
             }
         }
         Ok(counts)
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            name: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }]
     }
 }

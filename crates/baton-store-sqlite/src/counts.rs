@@ -1,14 +1,14 @@
-//! [`ResearchTaskCounts`] for SQLite: one aggregate over the reader pool.
+//! [`StoreStats`] for SQLite: one aggregate over the reader pool.
 
 use async_trait::async_trait;
-use baton_store::{ResearchStatus, ResearchTaskCounts, StoreError};
+use baton_store::{PoolStats, ResearchStatus, StoreError, StoreStats, WriterStats};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use crate::{SqliteStore, error::db_err, rows::ms};
 
 #[async_trait]
-impl ResearchTaskCounts for SqliteStore {
+impl StoreStats for SqliteStore {
     async fn count_by_status(
         &self,
         now: DateTime<Utc>,
@@ -30,5 +30,24 @@ impl ResearchTaskCounts for SqliteStore {
             }
         }
         Ok(counts)
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        let stats = |name, pool: &sqlx::SqlitePool| PoolStats {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        };
+        vec![stats("read", &self.read), stats("write", &self.write)]
+    }
+
+    fn writer(&self) -> Option<WriterStats> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let queued = self.writer.max_capacity() - self.writer.capacity();
+        Some(WriterStats {
+            queued: queued as u64,
+            batches: self.writer_counts.batches.load(Relaxed),
+            writes: self.writer_counts.writes.load(Relaxed),
+        })
     }
 }

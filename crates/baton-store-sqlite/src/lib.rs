@@ -128,6 +128,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// The group-commit writer of task writes (see `writer`).
     writer: mpsc::Sender<writer::Job>,
+    /// What the writer has done (for [`baton_store::StoreStats`]).
+    writer_counts: std::sync::Arc<writer::Counts>,
     read: SqlitePool,
     options: SqliteOptions,
     filename: PathBuf,
@@ -252,11 +254,18 @@ impl SqliteStore {
         let cfg = writer::Config {
             lifetimes: options.lifetimes,
         };
-        tokio::spawn(writer::run(write.clone(), cfg, jobs));
+        let writer_counts = std::sync::Arc::new(writer::Counts::default());
+        tokio::spawn(writer::run(
+            write.clone(),
+            cfg,
+            jobs,
+            std::sync::Arc::clone(&writer_counts),
+        ));
         tracing::debug!(file = %filename.display(), "opened the SQLite store");
         Ok(SqliteStore {
             write,
             writer,
+            writer_counts,
             read,
             options,
             filename,

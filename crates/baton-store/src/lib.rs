@@ -62,7 +62,7 @@ mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use counts::ResearchTaskCounts;
+pub use counts::{PoolStats, StoreStats, WriterStats};
 pub use error::{Quota, StoreError, StoreErrorKind};
 pub use keys::{SigningKeyRecord, StoredApiKey, signer};
 pub use research::{

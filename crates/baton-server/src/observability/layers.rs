@@ -245,6 +245,78 @@ mod tests {
         assert_eq!(route("/secret/task_abc"), "other");
     }
 
+    /// The rejections of the layers inside `track_http` are counted by reason, each request
+    /// once, and only on `/mcp`.
+    #[tokio::test]
+    async fn rejections_are_counted_by_reason() {
+        use axum::{Router, routing::post};
+        use tower::ServiceExt;
+        let handle = crate::observability::handle();
+        let app = Router::new()
+            .route(
+                "/mcp",
+                post(|request: Request| async move {
+                    let answer = |status, headers: &[(header::HeaderName, &'static str)]| {
+                        let mut response = Response::new(Body::empty());
+                        *response.status_mut() = status;
+                        for (name, value) in headers {
+                            response
+                                .headers_mut()
+                                .insert(name.clone(), header::HeaderValue::from_static(value));
+                        }
+                        response
+                    };
+                    match request.uri().query().unwrap_or("") {
+                        "shed" => answer(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &[(header::RETRY_AFTER, "1")],
+                        ),
+                        "timeout" => answer(StatusCode::SERVICE_UNAVAILABLE, &[]),
+                        "limited" => answer(StatusCode::TOO_MANY_REQUESTS, &[]),
+                        "token" => answer(
+                            StatusCode::UNAUTHORIZED,
+                            &[(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+                        ),
+                        _ => answer(StatusCode::OK, &[]),
+                    }
+                }),
+            )
+            .route(
+                "/readyz",
+                post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            )
+            .layer(axum::middleware::from_fn(track_http));
+        let scrape = || {
+            let text = handle.render();
+            let value = |series: &str| -> f64 {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+                    .unwrap_or(0.0)
+            };
+            [
+                value("baton_shed_requests_total{reason=\"overloaded\"}"),
+                value("baton_shed_requests_total{reason=\"timeout\"}"),
+                value("baton_rate_limited_requests_total"),
+                value("baton_auth_failures_total{reason=\"invalid_token\"}"),
+            ]
+        };
+        let before = scrape();
+        for query in ["shed", "shed", "timeout", "limited", "token", "ok"] {
+            let request = Request::post(format!("/mcp?{query}"))
+                .body(Body::empty())
+                .expect("request");
+            app.clone().oneshot(request).await.expect("answer");
+        }
+        // A 503 elsewhere is not a shed request.
+        let readyz = Request::post("/readyz")
+            .body(Body::empty())
+            .expect("request");
+        app.clone().oneshot(readyz).await.expect("answer");
+        let after = scrape();
+        let moved: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        assert_eq!(moved, [2.0, 1.0, 1.0, 1.0]);
+    }
+
     #[test]
     fn auth_failures_are_told_apart_by_their_challenge() {
         let mut headers = HeaderMap::new();

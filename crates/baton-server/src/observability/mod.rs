@@ -8,7 +8,8 @@
 //!   its latency (and the audit events of state changes, see [`crate::audit`]).
 //!
 //! Besides: handle verification failures by reason, tool errors by kind, sweeps and swept
-//! tasks, research tasks by status (read at most every [`TASK_COUNT_MAX_AGE`] on scrape), and
+//! tasks, research tasks by status (read at most every [`TASK_COUNT_MAX_AGE`] on scrape),
+//! connection pools and the SQLite writer (queue depth, batches, writes) on scrape, and
 //! the process (`process_*`: CPU, RSS, open file descriptors).
 //!
 //! Names follow Prometheus conventions: a `baton_` prefix, base units (`_seconds`), `_total`
@@ -31,7 +32,7 @@ use axum::{
     http::header::CONTENT_TYPE,
     response::{IntoResponse, Response},
 };
-use baton_store::{ResearchStatus, ResearchTaskCounts};
+use baton_store::{ResearchStatus, StoreStats};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -75,6 +76,14 @@ pub mod names {
     pub const LAST_SWEEP: &str = "baton_last_successful_sweep_timestamp_seconds";
     /// Live research tasks by status, over the whole store (gauge).
     pub const TASKS: &str = "baton_research_tasks";
+    /// Store connections by pool and state (`in_use`, `idle`) (gauge).
+    pub const CONNECTIONS: &str = "baton_store_connections";
+    /// Writes waiting for the SQLite writer (gauge).
+    pub const WRITER_QUEUE: &str = "baton_store_writer_queue_depth";
+    /// Batches (transactions) the SQLite writer ran (counter).
+    pub const WRITER_BATCHES: &str = "baton_store_writer_batches_total";
+    /// Writes those batches carried (counter; over batches: the mean batch size).
+    pub const WRITER_WRITES: &str = "baton_store_writer_writes_total";
 }
 
 /// The process-wide recorder's handle: installs the recorder on first use. Every baton app in
@@ -148,6 +157,19 @@ fn describe() {
         "When the last sweep succeeded (Unix time)."
     );
     describe_gauge!(TASKS, "Live research tasks in the store, by status.");
+    describe_gauge!(
+        CONNECTIONS,
+        "Store connections by pool and state (in_use, idle)."
+    );
+    describe_gauge!(WRITER_QUEUE, "Writes waiting for the SQLite writer.");
+    describe_counter!(
+        WRITER_BATCHES,
+        "Batches (transactions) run by the SQLite writer."
+    );
+    describe_counter!(
+        WRITER_WRITES,
+        "Writes carried by the SQLite writer's batches (over batches: the mean batch size)."
+    );
 }
 
 /// Keeps the recorder's histograms drained; stops with `shutdown`.
@@ -167,13 +189,13 @@ pub fn spawn_upkeep(shutdown: CancellationToken) {
 /// What `GET /metrics` needs: the store to count tasks in (when the backend can).
 #[derive(Clone)]
 pub struct MetricsState {
-    counts: Option<Arc<dyn ResearchTaskCounts>>,
+    counts: Option<Arc<dyn StoreStats>>,
     last: Arc<Mutex<Option<Instant>>>,
 }
 
 impl MetricsState {
     /// `counts` reads the research tasks by status (`None`: the gauge is not published).
-    pub fn new(counts: Option<Arc<dyn ResearchTaskCounts>>) -> Self {
+    pub fn new(counts: Option<Arc<dyn StoreStats>>) -> Self {
         MetricsState {
             counts,
             last: Arc::new(Mutex::new(None)),
@@ -182,6 +204,23 @@ impl MetricsState {
 
     /// Refreshes the task gauge when it is older than [`TASK_COUNT_MAX_AGE`]. One count
     /// query per instance at most that often, whatever the scrape rate.
+    /// Publishes the pools and the writer (read from memory, on every scrape).
+    fn refresh_pools(&self) {
+        let Some(stats) = &self.counts else { return };
+        for pool in stats.pools() {
+            let in_use = pool.size.saturating_sub(pool.idle);
+            metrics::gauge!(names::CONNECTIONS, "pool" => pool.name, "state" => "in_use")
+                .set(f64::from(in_use));
+            metrics::gauge!(names::CONNECTIONS, "pool" => pool.name, "state" => "idle")
+                .set(f64::from(pool.idle));
+        }
+        if let Some(writer) = stats.writer() {
+            metrics::gauge!(names::WRITER_QUEUE).set(writer.queued as f64);
+            metrics::counter!(names::WRITER_BATCHES).absolute(writer.batches);
+            metrics::counter!(names::WRITER_WRITES).absolute(writer.writes);
+        }
+    }
+
     async fn refresh_task_counts(&self) {
         let Some(counts) = &self.counts else { return };
         {
@@ -221,6 +260,7 @@ impl MetricsState {
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn metrics_endpoint(State(state): State<MetricsState>) -> Response {
     state.refresh_task_counts().await;
+    state.refresh_pools();
     process().collect();
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

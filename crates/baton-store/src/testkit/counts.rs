@@ -1,12 +1,12 @@
-//! The checks of [`ResearchTaskCounts`], run only on backends that have it.
+//! The checks of [`StoreStats`], run only on backends that have it.
 
 use super::*;
-use crate::ResearchTaskCounts;
+use crate::StoreStats;
 
 /// `count_by_status` counts every owner's live tasks by status, and leaves out expired ones.
 pub async fn counts_by_status_cover_every_owner_and_skip_expired<B: Backend>(backend: &B)
 where
-    B::Store: ResearchStore + ResearchTaskCounts,
+    B::Store: ResearchStore + StoreStats,
 {
     let lt = short_lifetimes();
     let store = backend.open_fresh(lt).await;

@@ -1,6 +1,6 @@
 //! The conformance kit: one suite of checks every backend must pass, in parts that follow
 //! the store traits: [`ResearchStore`] ([`run_research`]), [`KeyStore`] ([`run_keys`]) and
-//! the optional [`BulkImport`] ([`run_bulk_import`]) and [`crate::ResearchTaskCounts`]
+//! the optional [`BulkImport`] ([`run_bulk_import`]) and [`crate::StoreStats`]
 //! ([`run_task_counts`]).
 //!
 //! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
@@ -190,15 +190,15 @@ part!(
 );
 
 part!(
-    /// The checks of [`crate::ResearchTaskCounts`], in the order [`run_task_counts`] runs them.
-    COUNT_CHECKS, collect_counts, counts, [ResearchStore, crate::ResearchTaskCounts],
+    /// The checks of [`crate::StoreStats`], in the order [`run_task_counts`] runs them.
+    COUNT_CHECKS, collect_counts, counts, [ResearchStore, crate::StoreStats],
     [counts_by_status_cover_every_owner_and_skip_expired]
 );
 
 /// Runs [`COUNT_CHECKS`]; panics naming each failed check.
 pub async fn run_task_counts<B: Backend>(backend: &B)
 where
-    B::Store: ResearchStore + crate::ResearchTaskCounts,
+    B::Store: ResearchStore + crate::StoreStats,
 {
     let mut run = Run::new("task counts conformance");
     collect_counts(backend, &mut run).await;
