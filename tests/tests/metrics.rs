@@ -364,3 +364,52 @@ async fn metrics_listen_serves_metrics_apart_with_task_counts() {
         .unwrap();
     assert_eq!(main.status().as_u16(), 404);
 }
+
+#[test]
+fn key_and_token_commands_are_audited_as_the_operator() {
+    use baton_devtools::run_to_end;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let baton = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(baton_e2e::support::server::baton_bin());
+        cmd.args(args)
+            .args(["--database-url", &url, "--log-format", "json"])
+            .env_remove("RUST_LOG")
+            .env_remove("BATON_DATABASE_URL");
+        run_to_end(&mut cmd, Duration::from_secs(120)).unwrap()
+    };
+    let created = baton(&["token", "create", "--principal", "ops"]);
+    let key = created.stdout.trim().to_owned();
+    assert!(key.starts_with("baton_"), "{}", created.stderr);
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let revoked = baton(&["token", "revoke", &id]);
+    let missing = baton(&["token", "revoke", "nosuchkey"]);
+    assert!(!missing.status.success());
+    let events: Vec<Value> = [&created, &revoked, &missing]
+        .iter()
+        .flat_map(|out| out.stderr.lines())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["target"] == "baton::audit")
+        .collect();
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("api_key.create", "ok"),
+            ("api_key.revoke", "ok"),
+            ("api_key.revoke", "not_found")
+        ]
+    );
+    for event in &events {
+        assert_eq!(event["principal"], events[0]["principal"]);
+        assert!(!event.to_string().contains(&key));
+    }
+}

@@ -14,13 +14,18 @@
 //!
 //! The research-task changes (start, add findings, complete, cancel, sweep) are recorded by
 //! the store wrapper ([`crate::observability::ObservedStore`]), so no tool has to remember to.
-//! Other state changes call [`record`].
+//! Other state changes call [`record`]: the `baton keys` and `baton token` commands (as
+//! [`OPERATOR`]: `signing_key.add`, `.promote`, `.retire`, `.rotate`, `.encrypt`,
+//! `api_key.create`, `api_key.revoke`).
 
 use baton_store::ResearchTaskId;
 use sha2::{Digest, Sha256};
 
 /// The tracing target of every audit event.
 pub const TARGET: &str = "baton::audit";
+
+/// The principal of changes made with the `baton` command (keys, tokens): the operator.
+pub const OPERATOR: &str = "operator:cli";
 
 /// Records one state change: who (`principal`, hashed here), what (`action`, a short
 /// `area.verb` constant), on which task (hashed here), and how it ended (`outcome`: `ok`, or

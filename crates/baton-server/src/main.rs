@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use baton_server::{
+    audit,
     config::{DatabaseArgs, LogFormat, ServeArgs},
     keys, store, sweeper, telemetry,
 };
@@ -310,16 +311,19 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Add { keys: args, .. } => {
             let kek = KeyEncryption::from_args(&args)?;
             let id = admin::add(keys, kek.as_ref()).await?;
+            audit::record(audit::OPERATOR, "signing_key.add", None, "ok");
             println!(
                 "added handle-signing key {id} (verify-only); promote it with `baton keys promote {id}` once every instance has reloaded (--key-reload-interval)"
             );
         }
         KeysAction::Promote { id, .. } => {
             admin::promote(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.promote", None, "ok");
             println!("key {id} signs new handles on every instance within --key-reload-interval");
         }
         KeysAction::Retire { id, .. } => {
             admin::retire(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.retire", None, "ok");
             println!(
                 "retired key {id}: handles signed with it stop working on every instance within --key-reload-interval"
             );
@@ -328,6 +332,7 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
             let kek = KeyEncryption::from_args(&args)?;
             let id = admin::add(keys, kek.as_ref()).await?;
             admin::promote(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.rotate", None, "ok");
             println!(
                 "added handle-signing key {id} and made it the signer; running instances sign with it within --key-reload-interval"
             );
@@ -337,6 +342,7 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
                 "give the key-encryption key: --key-encryption-key-file or BATON_KEY_ENCRYPTION_KEY",
             )?;
             let sealed = admin::encrypt(keys, &kek).await?;
+            audit::record(audit::OPERATOR, "signing_key.encrypt", None, "ok");
             println!("sealed {sealed} handle-signing key(s)");
         }
     }
@@ -390,6 +396,7 @@ async fn token(action: TokenAction) -> anyhow::Result<()> {
                     revoked_at: None,
                 })
                 .await?;
+            audit::record(audit::OPERATOR, "api_key.create", None, "ok");
             println!("{}", key.reveal());
             eprintln!(
                 "created API key {} for principal key:{} with scopes \"{}\", {}; the key above is \
@@ -428,7 +435,10 @@ async fn token(action: TokenAction) -> anyhow::Result<()> {
             // Accept the id alone, or a whole key (its id is the part after `baton_`).
             let id = id.strip_prefix("baton_").unwrap_or(&id);
             let id = id.split('_').next().unwrap_or(id).to_owned();
-            match stores.keys.revoke_api_key(&id, now).await? {
+            let revoked = stores.keys.revoke_api_key(&id, now).await?;
+            let outcome = if revoked.is_some() { "ok" } else { "not_found" };
+            audit::record(audit::OPERATOR, "api_key.revoke", None, outcome);
+            match revoked {
                 Some(key) => println!(
                     "revoked API key {} (principal key:{}); instances refuse it within their \
                      --api-key-cache-ttl (5s by default)",
