@@ -223,11 +223,16 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
             );
         }
     }
-    let mut router = router.with_state(store);
     if let Some(state) = &options.metrics_route {
-        router = router.merge(crate::observability::router(state.clone()));
+        // A route of its own, like the probes: outside the layers above (the fallback, which
+        // answers every other path, stays behind them).
+        router = router.route(
+            "/metrics",
+            get(crate::observability::metrics_endpoint).with_state(state.clone()),
+        );
     }
     router
+        .with_state(store)
         .layer(middleware::from_fn(crate::observability::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
