@@ -1,4 +1,5 @@
-//! A fleet: several real `baton` processes on one fresh Postgres database, optionally behind
+//! A fleet: several real `baton` processes on one fresh Postgres database (or on a Redis key
+//! prefix, [`Fleet::start_on_redis`]), optionally behind
 //! a real nginx (rendered from `deploy/nginx/baton.conf`) and optionally reaching Postgres
 //! through a [`DbProxy`] that can cut them off.
 //!
@@ -11,8 +12,17 @@ use super::{
     db_proxy::DbProxy,
     nginx::{self, Nginx},
     postgres::{self, TestDatabase},
+    redis::RedisDatabase,
     server::Server,
 };
+
+/// Where a fleet keeps its data.
+pub enum FleetStore {
+    /// A fresh Postgres database.
+    Postgres(TestDatabase),
+    /// A key prefix on Redis (a single server or a cluster).
+    Redis(RedisDatabase),
+}
 
 /// Several `baton serve` processes on one fresh database, optionally behind nginx and
 /// optionally reaching the database through a [`DbProxy`]. Dropping it stops nginx, kills
@@ -24,8 +34,8 @@ pub struct Fleet {
     pub instances: Vec<Option<Server>>,
     /// The proxy between the instances and Postgres, when asked for.
     pub proxy: Option<DbProxy>,
-    /// The database.
-    pub db: TestDatabase,
+    /// The database (declared last: dropped after the instances).
+    pub store: FleetStore,
 }
 
 /// How to start a [`Fleet`].
@@ -60,7 +70,44 @@ impl Fleet {
         let db = TestDatabase::create(&admin_url);
         let proxy = options.proxy.then(|| DbProxy::start(&admin_url));
         let url = db.url(proxy.as_ref().map(|p| p.port));
-        let mut args = vec!["--database-url", url.as_str(), "--migrate"];
+        Some(Self::start_on(
+            FleetStore::Postgres(db),
+            &url,
+            proxy,
+            nginx_bin,
+            &options,
+        ))
+    }
+
+    /// Starts the instances on `store` (Redis), then nginx. `options.proxy` is not
+    /// supported there (the restart test stops Redis itself).
+    ///
+    /// Returns `None` when nginx, if asked for, is missing and the test is skipped.
+    pub fn start_on_redis(store: RedisDatabase, options: FleetOptions<'_>) -> Option<Fleet> {
+        assert!(!options.proxy, "no database proxy in front of Redis");
+        let nginx_bin = if options.nginx {
+            Some(nginx::available()?)
+        } else {
+            None
+        };
+        let url = store.url.clone();
+        Some(Self::start_on(
+            FleetStore::Redis(store),
+            &url,
+            None,
+            nginx_bin,
+            &options,
+        ))
+    }
+
+    fn start_on(
+        store: FleetStore,
+        url: &str,
+        proxy: Option<DbProxy>,
+        nginx_bin: Option<std::path::PathBuf>,
+        options: &FleetOptions<'_>,
+    ) -> Fleet {
+        let mut args = vec!["--database-url", url, "--migrate"];
         args.extend_from_slice(options.extra_args);
         let instances: Vec<Option<Server>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..options.instances)
@@ -75,12 +122,28 @@ impl Fleet {
             let ports: Vec<u16> = instances.iter().flatten().map(|s| s.addr.port()).collect();
             Nginx::start(&binary, &ports)
         });
-        Some(Fleet {
+        Fleet {
             nginx,
             instances,
             proxy,
-            db,
-        })
+            store,
+        }
+    }
+
+    /// The Postgres database (panics on a Redis fleet).
+    pub fn db(&self) -> &TestDatabase {
+        match &self.store {
+            FleetStore::Postgres(db) => db,
+            FleetStore::Redis(_) => panic!("this fleet runs on Redis"),
+        }
+    }
+
+    /// The Redis keys (panics on a Postgres fleet).
+    pub fn redis(&self) -> &RedisDatabase {
+        match &self.store {
+            FleetStore::Redis(r) => r,
+            FleetStore::Postgres(_) => panic!("this fleet runs on Postgres"),
+        }
     }
 
     /// The MCP URL of instance `i`.

@@ -9,7 +9,8 @@
 //! - [`sqlite`]: read a server's SQLite file from outside, or hold its write lock;
 //!   [`held`]: a request held in flight behind that lock.
 //! - [`postgres`], [`nginx`], [`db_proxy`], [`fleet`]: several instances on one Postgres
-//!   database behind nginx.
+//!   database behind nginx; [`redis`]: the same fleet on Redis (a prefix of the machine's,
+//!   a cluster, or a `redis-server` of the test's own).
 //! - [`installs`]: which third-party clients to install (PyPI, npm), or skip;
 //!   [`clients`]: the Python SDK client and the Inspector CLI, run against a server.
 //! - [`auth`]: API keys (`baton token …`), the oidc-provider authorization server, forged
@@ -35,6 +36,7 @@ pub mod mcp;
 pub mod net;
 pub mod nginx;
 pub mod postgres;
+pub mod redis;
 pub mod rpc;
 pub mod server;
 pub mod sqlite;

@@ -1191,7 +1191,7 @@ async fn cross_principal_matrix_on_a_postgres_pair() {
     }) else {
         return;
     };
-    let db = fleet.db.url(None);
+    let db = fleet.db().url(None);
     let alice = create_api_key(&db, "alice", &[], None);
     let bob = create_api_key(&db, "bob", &[], None);
     let (first, second) = (fleet.url(0), fleet.url(1));
@@ -1241,7 +1241,7 @@ async fn revoked_and_expired_keys_are_refused_on_both_instances_of_a_pair() {
     }) else {
         return;
     };
-    let db = fleet.db.url(None);
+    let db = fleet.db().url(None);
     let urls = [fleet.url(0), fleet.url(1)];
     let rita = create_api_key(&db, "rita", &[], None);
     let eve = create_api_key(&db, "eve", &[], Some("4s"));

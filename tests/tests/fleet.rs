@@ -3,9 +3,16 @@
 //! database and drops it at the end; every load loop is bounded in count and time and
 //! talks to 127.0.0.1 only.
 //!
-//! Needs Postgres (and nginx where a test puts it in front): when `CI` is set a missing one
+//! The lifecycle, kill -9, and concurrency tests run on Redis too (a key prefix of the
+//! machine's Redis, and the lifecycle on a three-node cluster the test starts).
+//!
+//! Needs Postgres or Redis (and nginx where a test puts it in front): when `CI` is set a missing one
 //! fails the test, otherwise it is skipped with a `BATON-SKIP:` line (see
 //! `baton_e2e::support::ci`). Every wait is on a condition with a generous deadline.
+
+// The test bodies shared by the Postgres and Redis fleets are plain functions, which
+// clippy's unwrap-in-tests allowance does not cover.
+#![allow(clippy::unwrap_used)]
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -20,6 +27,7 @@ use baton_e2e::support::{
     fleet::{Fleet, FleetOptions},
     http::readyz,
     mcp::{call, err, handle_of, lifecycle, modern_client, ok},
+    redis::RedisDatabase,
     rpc::{Outcome, Rpc},
     wait::until as eventually,
 };
@@ -58,17 +66,67 @@ async fn fleet_shares_handles_and_lists_across_instances_and_nginx() {
     .unwrap()
     .count();
     assert_eq!(
-        fleet.db.sql(
+        fleet.db().sql(
             "SELECT count(*), count(DISTINCT version), count(*) FILTER (WHERE NOT success) \
              FROM _sqlx_migrations"
         ),
         Ok(format!("{migrations}|{migrations}|0"))
     );
     assert_eq!(
-        fleet.db.sql("SELECT count(*) FROM signing_keys"),
+        fleet.db().sql("SELECT count(*) FROM signing_keys"),
         Ok("1".to_owned())
     );
 
+    shares_handles_and_lists(&fleet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_fleet_shares_handles_and_lists_across_instances_and_nginx() {
+    let Some(store) = RedisDatabase::on_machine() else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(
+        store,
+        FleetOptions {
+            instances: 3,
+            nginx: true,
+            proxy: false,
+            extra_args: &[],
+        },
+    ) else {
+        return;
+    };
+    // The instances started at once: they agreed on one handle-signing key.
+    let redis = fleet.redis();
+    assert_eq!(
+        redis.cli(&["SCARD", &format!("{}:{{keys}}:sk", redis.prefix)]),
+        Ok("1".to_owned())
+    );
+    shares_handles_and_lists(&fleet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_fleet_shares_handles_and_lists_across_instances_and_nginx() {
+    let Some(store) = tokio::task::block_in_place(RedisDatabase::on_new_cluster) else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(
+        store,
+        FleetOptions {
+            instances: 3,
+            nginx: true,
+            proxy: false,
+            extra_args: &[],
+        },
+    ) else {
+        return;
+    };
+    shares_handles_and_lists(&fleet).await;
+}
+
+/// The whole lifecycle through nginx and directly on each instance, handles minted on one
+/// instance used on the others, and listings that agree everywhere.
+async fn shares_handles_and_lists(fleet: &Fleet) {
     // The whole lifecycle through nginx and directly on each instance, with real clients.
     let mut created = BTreeSet::new();
     let lb = modern_client(&fleet.lb_url()).await;
@@ -238,7 +296,7 @@ struct Write {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving() {
-    let Some(mut fleet) = Fleet::start(FleetOptions {
+    let Some(fleet) = Fleet::start(FleetOptions {
         instances: 3,
         nginx: true,
         proxy: false,
@@ -246,6 +304,31 @@ async fn fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving(
     }) else {
         return;
     };
+    acknowledged_writes_survive_kill_9(fleet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_fleet_keeps_acknowledged_writes_through_kill_9_and_nginx_keeps_serving() {
+    let Some(store) = RedisDatabase::on_machine() else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(
+        store,
+        FleetOptions {
+            instances: 3,
+            nginx: true,
+            proxy: false,
+            extra_args: &[],
+        },
+    ) else {
+        return;
+    };
+    acknowledged_writes_survive_kill_9(fleet).await;
+}
+
+/// A write load over nginx and the instances; instance 0 is killed with SIGKILL in the
+/// middle: every acknowledged write is stored once, where its answer said.
+async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
     let rpc = Rpc::new(Duration::from_secs(10));
     let lb = fleet.lb_url();
     let direct = fleet.live_urls();
@@ -574,7 +657,7 @@ async fn fleet_recovers_from_database_outages_with_retryable_errors_only() {
     let terminate_from = Instant::now();
     let mut terminated = 0;
     for _ in 0..3 {
-        let db = &fleet.db;
+        let db = fleet.db();
         terminated += tokio::task::block_in_place(|| db.terminate_connections());
         load_ran(Instant::now(), 3, "between terminations").await;
     }
@@ -754,6 +837,36 @@ async fn fleet_keeps_the_concurrency_contract_across_instances() {
     }) else {
         return;
     };
+    concurrency_contract(&fleet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_fleet_keeps_the_concurrency_contract_across_instances() {
+    let Some(store) = RedisDatabase::on_machine() else {
+        return;
+    };
+    let Some(fleet) = Fleet::start_on_redis(
+        store,
+        FleetOptions {
+            instances: 2,
+            nginx: false,
+            proxy: false,
+            extra_args: &[
+                "--db-acquire-timeout",
+                "30s",
+                "--db-statement-timeout",
+                "30s",
+            ],
+        },
+    ) else {
+        return;
+    };
+    concurrency_contract(&fleet).await;
+}
+
+/// Racing completions, 1,000 concurrent appends and racing idempotent starts over two
+/// instances.
+async fn concurrency_contract(fleet: &Fleet) {
     let rpc = Rpc::new(Duration::from_secs(30));
     let urls = fleet.live_urls();
 

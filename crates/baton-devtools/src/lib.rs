@@ -7,6 +7,7 @@ each fact about the development setup is written once.
 | where downloads go | [`cache_dir`]: `$BATON_CACHE_DIR`, else `$XDG_CACHE_HOME/baton`, else `~/.cache/baton` |
 | is this CI? | [`ci_is_set`]: `CI` set and not empty, `0` or `false` |
 | a prerequisite is missing | [`skip_or_fail`]: panics under CI, else prints a [`SKIP_MARKER`] line that `cargo xtask test` counts |
+| the test Redis, an own `redis-server`, a three-node cluster | [`test_redis_url`] (`$BATON_TEST_REDIS_URL` or [`DEFAULT_TEST_REDIS_URL`]), [`RedisServer`], [`RedisCluster`] |
 | the test Postgres | [`test_postgres_url`] (`$BATON_TEST_POSTGRES_URL` or [`DEFAULT_TEST_POSTGRES_URL`]), [`PostgresAddress`], [`database_url`] |
 | a child process that must not outlive its owner | [`ChildGuard`] (killed and reaped on drop; [`stop`](ChildGuard::stop), [`wait_within`](ChildGuard::wait_within)) |
 | run a command, with an error that says what ran, where, and how it ended | [`run_captured`] (must succeed), [`run_to_end`] (any exit status), [`describe`] |
@@ -56,6 +57,7 @@ mod install;
 mod oidc;
 mod postgres;
 mod process;
+mod redis;
 
 pub use cache::{cache_dir, cache_dir_in};
 pub use ci::{SKIP_MARKER, ci_is_set, ci_is_set_in, skip_or_fail};
@@ -74,3 +76,7 @@ pub use postgres::{
     test_postgres_url_in,
 };
 pub use process::{Captured, ChildGuard, describe, redact_password, run_captured, run_to_end};
+pub use redis::{
+    DEFAULT_TEST_REDIS_URL, REDIS_READY_WITHIN, RedisCluster, RedisServer, redis_answers,
+    test_redis_url, test_redis_url_in,
+};

@@ -95,7 +95,9 @@ pub enum LogFormat {
 /// Options of the store connection, shared by `serve`, `migrate`, `gc`.
 #[derive(Clone, Debug, Args)]
 pub struct DatabaseArgs {
-    /// Where tasks live: `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DB`.
+    /// Where tasks live: `sqlite://PATH` (created on first run), `postgres://USER@HOST/DB`,
+    /// `redis://HOST:PORT/DB` (`rediss://` for TLS) or `redis+cluster://HOST:PORT,HOST:PORT`
+    /// (`?key_prefix=NAME` puts the keys under `NAME:`, default `baton`).
     #[arg(long, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db")]
     pub database_url: String,
 
@@ -104,11 +106,13 @@ pub struct DatabaseArgs {
     #[arg(long, env = "BATON_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
 
-    /// How long a request may wait for a free connection before failing as unavailable.
+    /// How long a request may wait for a free connection before failing as unavailable (on
+    /// Redis: how long a connection attempt may take).
     #[arg(long, env = "BATON_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
 
-    /// Longest a single statement may run (Postgres `statement_timeout`; SQLite busy timeout).
+    /// Longest a single statement may run (Postgres `statement_timeout`; SQLite busy timeout;
+    /// Redis: how long a call waits for its answer).
     #[arg(long, env = "BATON_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_statement_timeout: Duration,
 }

@@ -456,6 +456,8 @@ async fn migrate(database: &DatabaseArgs, check: bool) -> anyhow::Result<()> {
     let pending = match store::Backend::of(url)? {
         store::Backend::Sqlite => baton_store_sqlite::pending_migrations(url).await?,
         store::Backend::Postgres => baton_store_postgres::pending_migrations(url).await?,
+        // Redis has no schema: nothing to migrate.
+        store::Backend::Redis => Vec::new(),
     };
     if check {
         if pending.is_empty() {
@@ -470,6 +472,7 @@ async fn migrate(database: &DatabaseArgs, check: bool) -> anyhow::Result<()> {
     match store::Backend::of(url)? {
         store::Backend::Sqlite => baton_store_sqlite::migrate(url).await?,
         store::Backend::Postgres => baton_store_postgres::migrate(url).await?,
+        store::Backend::Redis => {}
     }
     println!("applied {} migration(s)", pending.len());
     Ok(())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, StoreStats};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
+use baton_store_redis::{Persistence, RedisOptions, RedisStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::config::DatabaseArgs;
@@ -16,6 +17,8 @@ pub enum Backend {
     Sqlite,
     /// `postgres://…` or `postgresql://…`.
     Postgres,
+    /// `redis://…`, `rediss://…` (TLS), `redis+cluster://…` or `rediss+cluster://…`.
+    Redis,
 }
 
 impl Backend {
@@ -25,9 +28,20 @@ impl Backend {
             Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
+        } else if [
+            "redis://",
+            "rediss://",
+            "redis+cluster://",
+            "rediss+cluster://",
+        ]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+        {
+            Ok(Backend::Redis)
         } else {
             anyhow::bail!(
-                "unsupported --database-url scheme (use sqlite://PATH or postgres://USER@HOST/DB)"
+                "unsupported --database-url scheme (use sqlite://PATH, postgres://USER@HOST/DB, \
+                 redis://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT)"
             )
         }
     }
@@ -47,8 +61,19 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// The stores of a backend that does every job.
-    fn of<S: ResearchStore + KeyStore + BulkImport + StoreStats>(store: S) -> Stores {
+    /// The stores of a backend that does every job but statistics.
+    fn of<S: ResearchStore + KeyStore + BulkImport>(store: S) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            research: store.clone(),
+            keys: store.clone(),
+            import: Some(store),
+            counts: None,
+        }
+    }
+
+    /// The stores of a backend that does every job, statistics included (`/metrics`).
+    fn with_stats<S: ResearchStore + KeyStore + BulkImport + StoreStats>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             research: store.clone(),
@@ -82,7 +107,7 @@ pub async fn open(
                         redact(&db.database_url)
                     )
                 })?;
-            Ok(Stores::of(store))
+            Ok(Stores::with_stats(store))
         }
         Backend::Postgres => {
             let options = PostgresOptions {
@@ -98,8 +123,52 @@ pub async fn open(
                 .with_context(|| {
                     format!("cannot connect to Postgres at {}", redact(&db.database_url))
                 })?;
+            Ok(Stores::with_stats(store))
+        }
+        Backend::Redis => {
+            let options = RedisOptions {
+                lifetimes,
+                connection_timeout: db.db_acquire_timeout,
+                response_timeout: db.db_statement_timeout,
+                ..RedisOptions::default()
+            };
+            let store = RedisStore::connect(&db.database_url, options)
+                .await
+                .with_context(|| {
+                    format!("cannot connect to Redis at {}", redact(&db.database_url))
+                })?;
+            warn_about_persistence(&store).await;
             Ok(Stores::of(store))
         }
+    }
+}
+
+/// Says at start-up what Redis keeps on disk, and warns when a restart of it would lose
+/// acknowledged writes.
+async fn warn_about_persistence(store: &RedisStore) {
+    match store.persistence().await {
+        Ok(Persistence::Nothing) => tracing::warn!(
+            "Redis keeps nothing on disk (no appendonly file, no snapshots): a Redis restart \
+             loses every task; set appendonly yes and appendfsync always (or everysec) for \
+             durability"
+        ),
+        Ok(Persistence::Snapshots) => tracing::warn!(
+            "Redis keeps only snapshots: a Redis crash loses the writes since the last one; \
+             set appendonly yes and appendfsync always (or everysec) for durability"
+        ),
+        Ok(Persistence::AppendOnly { fsync }) if fsync != "always" => tracing::warn!(
+            appendfsync = %fsync,
+            "Redis appends to its log but does not fsync every write: a crash of the Redis \
+             machine may lose up to a second of acknowledged writes (appendfsync always \
+             loses none)"
+        ),
+        Ok(Persistence::AppendOnly { .. }) => {
+            tracing::info!("Redis fsyncs its append-only file on every write")
+        }
+        Ok(Persistence::Unknown) => tracing::info!(
+            "Redis did not say what it keeps on disk (CONFIG GET refused); check its persistence"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not read Redis's persistence settings"),
     }
 }
 
@@ -129,12 +198,19 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/baton"), "postgres://app@db/baton");
         assert_eq!(redact("sqlite://baton.db"), "sqlite://baton.db");
+        assert_eq!(redact("redis://:s3cret@r:6379/0"), "redis://:***@r:6379/0");
     }
 
     #[test]
     fn schemes() {
         assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::of("postgresql://h/d").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::of("redis://h:6379/0").unwrap(), Backend::Redis);
+        assert_eq!(Backend::of("rediss://h:6380").unwrap(), Backend::Redis);
+        assert_eq!(
+            Backend::of("redis+cluster://a:7000,b:7001").unwrap(),
+            Backend::Redis
+        );
         assert!(Backend::of("mysql://h/d").is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: baton on SQLite and Postgres against the protocol ceiling (a minimal
+//! `cargo xtask bench`: baton on SQLite, Postgres and Redis against the protocol ceiling (a minimal
 //! rmcp server, `bench/ceiling`) and the Python peer (`bench/peers/python`, the article's server
 //! on the official SDK), under load from a separate process (`bench/loadgen`).
 //!
@@ -27,7 +27,7 @@ use serde_json::json;
 pub use plan::BenchArgs;
 use plan::{Kind, Plan, parse_servers};
 use report::Report;
-use servers::Env;
+use servers::{Env, StoreUrls};
 
 use crate::helpers::{target_dir, unix_now, workspace_root};
 
@@ -45,7 +45,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         out_dir,
         &kinds,
         args.skip_build,
-        args.postgres_url.clone(),
+        StoreUrls {
+            postgres: args.postgres_url.clone(),
+            redis: args.redis_url.clone(),
+        },
         run_id,
     )?;
     let mut rep = Report::default();

@@ -10,9 +10,9 @@ pub struct BenchArgs {
     /// CI mode: ~2 s per cell, concurrency 1 and 16, no 1 M scaling; a few minutes in all.
     #[arg(long)]
     pub quick: bool,
-    /// Servers to run, comma-separated: baton-sqlite, baton-postgres, ceiling, python-article,
-    /// python-production; shorthands: all, baton (both backends), python (both modes),
-    /// sqlite, postgres.
+    /// Servers to run, comma-separated: baton-sqlite, baton-postgres, baton-redis, ceiling,
+    /// python-article, python-production; shorthands: all, baton (every backend), python
+    /// (both modes), sqlite, postgres, redis.
     #[arg(long, value_delimiter = ',', default_value = "all")]
     pub servers: Vec<String>,
     /// Workloads, comma-separated: status, lifecycle, tools-list, discover.
@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// (default: the tests' Postgres, `$BATON_TEST_POSTGRES_URL` or the machine's).
     #[arg(long, env = "BATON_TEST_POSTGRES_URL", default_value = baton_devtools::DEFAULT_TEST_POSTGRES_URL)]
     pub postgres_url: String,
+    /// URL of a Redis server; the bench keeps its keys under a prefix of its own and deletes
+    /// them afterwards (default: the tests' Redis, `$BATON_TEST_REDIS_URL` or the machine's).
+    #[arg(long, env = "BATON_TEST_REDIS_URL", default_value = baton_devtools::DEFAULT_TEST_REDIS_URL)]
+    pub redis_url: String,
     /// Stored tasks for the large scaling point.
     #[arg(long, default_value_t = 1_000_000)]
     pub scale_count: u64,
@@ -53,15 +57,17 @@ pub struct BenchArgs {
 pub enum Kind {
     BatonSqlite,
     BatonPostgres,
+    BatonRedis,
     Ceiling,
     PythonArticle,
     PythonProduction,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::BatonSqlite,
         Kind::BatonPostgres,
+        Kind::BatonRedis,
         Kind::Ceiling,
         Kind::PythonArticle,
         Kind::PythonProduction,
@@ -71,6 +77,7 @@ impl Kind {
         match self {
             Kind::BatonSqlite => "baton-sqlite",
             Kind::BatonPostgres => "baton-postgres",
+            Kind::BatonRedis => "baton-redis",
             Kind::Ceiling => "ceiling",
             Kind::PythonArticle => "python-article",
             Kind::PythonProduction => "python-production",
@@ -78,7 +85,10 @@ impl Kind {
     }
 
     pub fn is_baton(self) -> bool {
-        matches!(self, Kind::BatonSqlite | Kind::BatonPostgres)
+        matches!(
+            self,
+            Kind::BatonSqlite | Kind::BatonPostgres | Kind::BatonRedis
+        )
     }
 
     pub fn is_python(self) -> bool {
@@ -101,9 +111,10 @@ pub fn parse_servers(list: &[String]) -> anyhow::Result<Vec<Kind>> {
         let add: &[Kind] = match t.as_str() {
             "" => &[],
             "all" => &Kind::ALL,
-            "baton" => &[Kind::BatonSqlite, Kind::BatonPostgres],
+            "baton" => &[Kind::BatonSqlite, Kind::BatonPostgres, Kind::BatonRedis],
             "baton-sqlite" | "sqlite" => &[Kind::BatonSqlite],
             "baton-postgres" | "postgres" | "pg" => &[Kind::BatonPostgres],
+            "baton-redis" | "redis" => &[Kind::BatonRedis],
             "ceiling" => &[Kind::Ceiling],
             "python" => &[Kind::PythonArticle, Kind::PythonProduction],
             "python-article" | "article" => &[Kind::PythonArticle],

@@ -177,6 +177,13 @@ fn goals(rep: &Report) -> Vec<Goal> {
             limit: 0.50,
         },
         Goal {
+            name: "get_task_status @16: baton-redis / ceiling throughput".into(),
+            value: div(thr("baton-redis", "status"), thr("ceiling", "status")),
+            unit: "×",
+            at_least: true,
+            limit: 0.50,
+        },
+        Goal {
             name: "lifecycle @16: baton-sqlite / python-production lifecycles/s".into(),
             value: div(
                 thr("baton-sqlite", "lifecycle"),
@@ -201,7 +208,7 @@ fn goals(rep: &Report) -> Vec<Goal> {
             limit: 10.0,
         },
     ];
-    for s in ["baton-sqlite", "baton-postgres"] {
+    for s in ["baton-sqlite", "baton-postgres", "baton-redis"] {
         let row = server_row(rep, s);
         g.push(Goal {
             name: format!("idle RSS, {s}"),

@@ -31,8 +31,17 @@ pub struct Env {
     /// The Python peer's interpreter, or why there is none.
     pub python: Result<PathBuf, String>,
     pub postgres_url: String,
+    pub redis_url: String,
     /// Makes database names unique to this run.
     pub run_id: String,
+}
+
+/// Where the database-backed servers keep their data.
+pub struct StoreUrls {
+    /// Admin URL of the Postgres server (a database per run is created there).
+    pub postgres: String,
+    /// URL of the Redis server (a key prefix per run is used there).
+    pub redis: String,
 }
 
 /// A server that answered its readiness route; killed when dropped.
@@ -85,6 +94,57 @@ impl Drop for PgDb {
         ) {
             eprintln!("bench: could not drop database {}: {e:#}", self.name);
         }
+    }
+}
+
+/// A key prefix on Redis for this run, whose keys are deleted when this guard goes.
+pub struct RedisKeys {
+    port: u16,
+    prefix: String,
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let port = self.port.to_string();
+        let pattern = format!("{}:*", self.prefix);
+        let keys = match run_captured(
+            Command::new("redis-cli").args(["-p", &port, "--scan", "--pattern", &pattern]),
+            Duration::from_secs(600),
+        ) {
+            Ok(out) => out.stdout,
+            Err(e) => {
+                eprintln!("bench: could not list the keys of {}: {e:#}", self.prefix);
+                return;
+            }
+        };
+        for chunk in keys.lines().collect::<Vec<_>>().chunks(1000) {
+            let mut cmd = Command::new("redis-cli");
+            cmd.args(["-p", &port, "UNLINK"]).args(chunk);
+            if let Err(e) = run_captured(&mut cmd, Duration::from_secs(60)) {
+                eprintln!("bench: could not delete the keys of {}: {e:#}", self.prefix);
+                return;
+            }
+        }
+    }
+}
+
+/// What removes a run's storage when dropped.
+pub enum DbGuard {
+    Postgres(#[allow(dead_code)] PgDb),
+    Redis(#[allow(dead_code)] RedisKeys),
+}
+
+/// The port of a `redis://127.0.0.1:PORT…` URL (the bench talks to loopback only).
+fn redis_port(url: &str) -> anyhow::Result<u16> {
+    let rest = url
+        .strip_prefix("redis://127.0.0.1")
+        .context("--redis-url must be redis://127.0.0.1[:PORT]")?;
+    match rest.strip_prefix(':') {
+        Some(port) => {
+            let digits: String = port.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().context("--redis-url port")
+        }
+        None => Ok(6379),
     }
 }
 
@@ -154,9 +214,13 @@ impl Env {
         out_dir: PathBuf,
         kinds: &[Kind],
         skip_build: bool,
-        postgres_url: String,
+        stores: StoreUrls,
         run_id: String,
     ) -> anyhow::Result<Env> {
+        let StoreUrls {
+            postgres: postgres_url,
+            redis: redis_url,
+        } = stores;
         let work_dir = out_dir.join("work");
         let log_dir = out_dir.join("logs");
         let _ = fs::remove_dir_all(&work_dir);
@@ -208,6 +272,7 @@ impl Env {
             baton,
             python,
             postgres_url,
+            redis_url,
             run_id,
         })
     }
@@ -239,7 +304,7 @@ impl Env {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = match kind {
-            Kind::BatonSqlite | Kind::BatonPostgres => {
+            Kind::BatonSqlite | Kind::BatonPostgres | Kind::BatonRedis => {
                 let bin = self.baton.as_ref().map_err(|e| anyhow!("{e}"))?;
                 let mut c = Command::new(bin);
                 c.args(["serve", "--listen", &listen, "--database-url"]);
@@ -347,7 +412,7 @@ impl Env {
     }
 
     /// A storage location for one baton run: (URL, guard that removes it).
-    pub fn fresh_db(&self, kind: Kind, tag: &str) -> anyhow::Result<(String, Option<PgDb>)> {
+    pub fn fresh_db(&self, kind: Kind, tag: &str) -> anyhow::Result<(String, Option<DbGuard>)> {
         match kind {
             Kind::BatonSqlite => {
                 let p = self.work_dir.join(format!("{tag}.db"));
@@ -359,7 +424,19 @@ impl Env {
             Kind::BatonPostgres => {
                 let name = format!("baton_bench_{}_{}", self.run_id, tag.replace('-', "_"));
                 let db = PgDb::create(&self.postgres_url, &name)?;
-                Ok((db.url.clone(), Some(db)))
+                Ok((db.url.clone(), Some(DbGuard::Postgres(db))))
+            }
+            Kind::BatonRedis => {
+                let port = redis_port(&self.redis_url)?;
+                let prefix = format!("baton-bench-{}-{tag}", self.run_id);
+                let keys = RedisKeys {
+                    port,
+                    prefix: prefix.clone(),
+                };
+                Ok((
+                    format!("redis://127.0.0.1:{port}/0?key_prefix={prefix}"),
+                    Some(DbGuard::Redis(keys)),
+                ))
             }
             _ => bail!("{} has no database", kind.id()),
         }
