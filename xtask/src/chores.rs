@@ -210,7 +210,16 @@ pub fn lint() -> anyhow::Result<()> {
         "--",
         "-D",
         "warnings",
-    ])
+    ])?;
+    // The published library crates' docs build without a warning (broken links included).
+    let mut doc = crate::helpers::cargo_command();
+    doc.args(["doc", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    for krate in crate::release::LIBRARY_CRATES {
+        doc.args(["-p", krate]);
+    }
+    crate::helpers::run_shown(&mut doc)?;
+    crate::deploy::check()
 }
 
 /// `cargo xtask migrate`: the same code path as `baton migrate`.

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod chores;
 mod conformance;
+mod deploy;
 mod helpers;
+mod release;
 mod test_summary;
 mod tool_search_eval;
 
@@ -25,7 +27,9 @@ enum Command {
     /// Prints how many tests ran, passed, failed, skipped and were ignored; under CI a
     /// skipped test is a failure.
     Test(chores::TestArgs),
-    /// cargo fmt --check and cargo clippy --all-targets -D warnings.
+    /// cargo fmt --check, cargo clippy --all-targets -D warnings, and cargo doc --no-deps of
+    /// the library crates with -D warnings, and the deploy/ dashboards and alert rules (JSON,
+    /// promtool check and test, only exported metrics named).
     Lint,
     /// Format the workspace.
     Fmt,
@@ -35,6 +39,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure tool search: context tokens, recall, latency.
     ToolSearchEval(tool_search_eval::EvalArgs),
+    /// Release VERSION: clean tree and CHANGELOG check, version bump, lint and tests, the
+    /// stripped binary as target/dist/baton-VERSION-<target>.tar.gz with its SHA-256, and
+    /// `cargo package` of every library crate. `--dry-run` works on a copy.
+    Release(release::ReleaseArgs),
     /// Run the official MCP conformance suite (2026-07-28 and 2025-11-25) against baton.
     Conformance(conformance::ConformanceArgs),
 }
@@ -59,5 +67,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::ToolSearchEval(args) => tool_search_eval::run(args),
         Command::Conformance(args) => conformance::run(args),
+        Command::Release(args) => release::run(args),
     }
 }

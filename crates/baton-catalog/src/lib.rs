@@ -92,3 +92,8 @@ pub use tool::{META_GROUP, META_PINNED, META_TAGS, ToolDefinition, ToolSpec, too
 
 #[cfg(test)]
 mod tests;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -228,3 +228,8 @@ mod layout {
     const _: () = assert!(BODY_CHARS == 58);
     const _: () = assert!(MAX_KIND_LEN + 1 + BODY_CHARS <= MAX_INPUT_LEN);
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

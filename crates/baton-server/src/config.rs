@@ -234,6 +234,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_STDIO_PRINCIPAL", default_value = "anonymous")]
     pub stdio_principal: String,
 
+    /// Serve `GET /metrics` (Prometheus) on this address instead of on --listen. Either way
+    /// it is never authenticated, rate-limited or shed: expose it only to the scraper.
+    #[arg(long, env = "BATON_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// How long to wait for in-flight requests on shutdown.
     #[arg(long, env = "BATON_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -17,8 +17,10 @@
 //! 8. rmcp's `StreamableHttpService` (its own Host/Origin checks, headers and `_meta`
 //!    validation, JSON-RPC) → the handler ([`crate::app::Baton`]) → tool → store.
 //!
-//! `/healthz`, `/readyz` and the Protected Resource Metadata skip steps 2 to 7: they are never
-//! shed.
+//! `/healthz`, `/readyz`, `/metrics` and the Protected Resource Metadata skip steps 2 to 7:
+//! they are never shed. Metrics are taken around everything (route, status, latency,
+//! rejections) and right before rmcp (MCP method, tool, outcome): see
+//! [`crate::observability`].
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -67,6 +69,10 @@ pub struct HttpOptions {
     pub rate_limits: RateLimits,
     /// Connection caps and the header-read timeout.
     pub connections: ConnectionLimits,
+    /// The label sets of MCP request metrics.
+    pub mcp_labels: crate::observability::McpLabels,
+    /// Serve `GET /metrics` on this listener (never shed, rate-limited or authenticated).
+    pub metrics_route: Option<crate::observability::MetricsState>,
 }
 
 impl HttpOptions {
@@ -112,6 +118,8 @@ impl HttpOptions {
             max_body_bytes: args.max_body_bytes,
             request_timeout: args.request_timeout,
             max_concurrent_requests: args.max_concurrent_requests,
+            mcp_labels: Default::default(),
+            metrics_route: None,
         }
     }
 }
@@ -175,6 +183,10 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     // `layer` wraps what is there so far: the last one added runs first.
     let mut router = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            options.mcp_labels.clone(),
+            crate::observability::track_mcp,
+        ))
         .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(overload)
         .layer(middleware::from_fn_with_state(body_read, read_body))
@@ -211,8 +223,17 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
             );
         }
     }
+    if let Some(state) = &options.metrics_route {
+        // A route of its own, like the probes: outside the layers above (the fallback, which
+        // answers every other path, stays behind them).
+        router = router.route(
+            "/metrics",
+            get(crate::observability::metrics_endpoint).with_state(state.clone()),
+        );
+    }
     router
         .with_state(store)
+        .layer(middleware::from_fn(crate::observability::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 tracing::info_span!(

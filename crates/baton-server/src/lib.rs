@@ -7,8 +7,10 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod config_file;
 mod conformance;
 pub mod cursor;
 pub mod fault;
@@ -16,6 +18,7 @@ pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod listener;
+pub mod observability;
 pub mod origin;
 pub mod principal;
 pub mod seed;
@@ -144,6 +147,11 @@ pub async fn build_with(
 ) -> anyhow::Result<(Baton, store::Stores)> {
     let lifetimes = args.lifetimes()?;
     let stores = store::open(&args.database, lifetimes, args.migrate).await?;
+    // Every research-store call is counted, timed and (for changes) audited.
+    let stores = store::Stores {
+        research: observability::ObservedStore::wrap(stores.research),
+        ..stores
+    };
     let handle_keys = keys::HandleKeys::load(&args.keys, Arc::clone(&stores.keys)).await?;
     // Stored keys are read again periodically, for the life of the runtime.
     handle_keys.spawn_reloader(args.keys.key_reload_interval, CancellationToken::new());
@@ -206,15 +214,24 @@ pub async fn serve_with(args: ServeArgs, mut extra: Vec<ExtraTool>) -> anyhow::R
         extra.extend(conformance::fixture_tools(&fixtures)?);
         let (handler, stores) = build_with(&args, extra).await?;
         tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
-        let tools = handler.tools().len();
+        let tools = tool_names(&handler);
         let scopes = handler.tool_scopes();
         let handler = baton_conformance::WithFixtures::new(handler, fixtures);
         return run(args, handler, stores, tools, scopes, started).await;
     }
     let (handler, stores) = build_with(&args, extra).await?;
-    let tools = handler.tools().len();
+    let tools = tool_names(&handler);
     let scopes = handler.tool_scopes();
     run(args, handler, stores, tools, scopes, started).await
+}
+
+/// The names of the tools a handler serves (the `tool` label set of the metrics).
+fn tool_names(handler: &Baton) -> Vec<String> {
+    handler
+        .tools()
+        .definitions()
+        .map(|t| t.name.to_string())
+        .collect()
 }
 
 /// Serves `handler` (baton's, possibly wrapped) until SIGINT/SIGTERM or end of input.
@@ -222,14 +239,17 @@ async fn run<H>(
     args: ServeArgs,
     handler: H,
     stores: store::Stores,
-    tools: usize,
+    tool_names: Vec<String>,
     scopes: auth::ToolScopes,
     started: Instant,
 ) -> anyhow::Result<()>
 where
     H: rmcp::ServerHandler + Clone,
 {
+    let tools = tool_names.len();
     let shutdown = CancellationToken::new();
+    observability::handle();
+    observability::spawn_upkeep(shutdown.clone());
     sweeper::spawn(
         Arc::clone(&stores.research),
         args.sweep_interval,
@@ -264,7 +284,14 @@ where
 
     let auth = auth::HttpAuth::from_args(&args.auth, args.listen, Arc::clone(&stores.keys)).await?;
     let cut = CancellationToken::new();
-    let options = http::HttpOptions::from_args(&args);
+    let mut options = http::HttpOptions::from_args(&args);
+    options.mcp_labels = observability::McpLabels::new(tool_names);
+    let metrics = observability::MetricsState::new(stores.counts.clone());
+    match args.metrics_listen {
+        // `/metrics` on its own listener, and not on the main one.
+        Some(addr) => spawn_metrics_listener(addr, metrics, shutdown.clone()).await?,
+        None => options.metrics_route = Some(metrics),
+    }
     let app = http::app(
         handler,
         stores.research,
@@ -292,6 +319,29 @@ where
     )
     .await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves `GET /metrics` on `addr` until `shutdown`.
+async fn spawn_metrics_listener(
+    addr: std::net::SocketAddr,
+    state: observability::MetricsState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on --metrics-listen {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!("metrics on http://{bound}/metrics");
+    let app = observability::router(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    });
     Ok(())
 }
 

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use baton_server::{
+    audit,
     config::{DatabaseArgs, LogFormat, ServeArgs},
     keys, store, sweeper, telemetry,
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// baton: a stateless MCP server for research tasks, with signed handles and durable state.
 ///
@@ -22,6 +23,11 @@ struct Cli {
     /// Tokio worker threads (default: one per core).
     #[arg(long, env = "BATON_WORKER_THREADS", global = true)]
     worker_threads: Option<usize>,
+
+    /// A TOML file setting any `baton serve` flag by its long name (`listen = "…"`).
+    /// Precedence: flag > environment variable > file > default.
+    #[arg(long, env = "BATON_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -81,6 +87,19 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Check a configuration (`--config` file, variables and flags).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration `baton serve` would run with (the `--config` file, the
+    /// `BATON_*` variables and these flags) and print it as TOML, each value with where it
+    /// came from, secrets redacted. Exits non-zero, naming the key, when it is not valid.
+    Check(Box<ServeArgs>),
 }
 
 #[derive(Subcommand)]
@@ -164,7 +183,23 @@ enum KeysAction {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    use baton_server::config_file::{self, ParseError};
+    let parsed = match config_file::parse::<Cli>(std::env::args_os().collect(), &["serve"]) {
+        Ok(parsed) => parsed,
+        Err(ParseError::Clap(e)) => e.exit(),
+        Err(ParseError::File(e)) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let cli = parsed.value;
+    if let Some(Command::Config {
+        action: ConfigAction::Check(args),
+    }) = &cli.command
+    {
+        let effective = config_file::effective(&Cli::command(), &parsed.matches, &parsed.from_file);
+        return config_check(args, parsed.file.as_deref(), &effective);
+    }
     telemetry::init(cli.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
@@ -181,6 +216,24 @@ fn main() -> anyhow::Result<()> {
         tracing::error!("{e:#}");
     }
     result
+}
+
+/// `baton config check`: validates, then prints the effective configuration.
+fn config_check(
+    args: &ServeArgs,
+    file: Option<&std::path::Path>,
+    effective: &str,
+) -> anyhow::Result<()> {
+    if let Err(e) = args.validate() {
+        eprintln!("error: the configuration is not valid: {e:#}");
+        std::process::exit(1);
+    }
+    match file {
+        Some(file) => println!("# baton configuration: valid (file {})", file.display()),
+        None => println!("# baton configuration: valid (no --config file)"),
+    }
+    print!("{effective}");
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -231,6 +284,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Token { action }) => token(action).await,
         Some(Command::Keys { action }) => keys_command(action).await,
+        // Handled before the runtime starts.
+        Some(Command::Config { .. }) => Ok(()),
     }
 }
 
@@ -262,16 +317,19 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Add { keys: args, .. } => {
             let kek = KeyEncryption::from_args(&args)?;
             let id = admin::add(keys, kek.as_ref()).await?;
+            audit::record(audit::OPERATOR, "signing_key.add", None, "ok");
             println!(
                 "added handle-signing key {id} (verify-only); promote it with `baton keys promote {id}` once every instance has reloaded (--key-reload-interval)"
             );
         }
         KeysAction::Promote { id, .. } => {
             admin::promote(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.promote", None, "ok");
             println!("key {id} signs new handles on every instance within --key-reload-interval");
         }
         KeysAction::Retire { id, .. } => {
             admin::retire(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.retire", None, "ok");
             println!(
                 "retired key {id}: handles signed with it stop working on every instance within --key-reload-interval"
             );
@@ -280,6 +338,7 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
             let kek = KeyEncryption::from_args(&args)?;
             let id = admin::add(keys, kek.as_ref()).await?;
             admin::promote(keys, id).await?;
+            audit::record(audit::OPERATOR, "signing_key.rotate", None, "ok");
             println!(
                 "added handle-signing key {id} and made it the signer; running instances sign with it within --key-reload-interval"
             );
@@ -289,6 +348,7 @@ async fn keys_command(action: KeysAction) -> anyhow::Result<()> {
                 "give the key-encryption key: --key-encryption-key-file or BATON_KEY_ENCRYPTION_KEY",
             )?;
             let sealed = admin::encrypt(keys, &kek).await?;
+            audit::record(audit::OPERATOR, "signing_key.encrypt", None, "ok");
             println!("sealed {sealed} handle-signing key(s)");
         }
     }
@@ -342,6 +402,7 @@ async fn token(action: TokenAction) -> anyhow::Result<()> {
                     revoked_at: None,
                 })
                 .await?;
+            audit::record(audit::OPERATOR, "api_key.create", None, "ok");
             println!("{}", key.reveal());
             eprintln!(
                 "created API key {} for principal key:{} with scopes \"{}\", {}; the key above is \
@@ -380,7 +441,10 @@ async fn token(action: TokenAction) -> anyhow::Result<()> {
             // Accept the id alone, or a whole key (its id is the part after `baton_`).
             let id = id.strip_prefix("baton_").unwrap_or(&id);
             let id = id.split('_').next().unwrap_or(id).to_owned();
-            match stores.keys.revoke_api_key(&id, now).await? {
+            let revoked = stores.keys.revoke_api_key(&id, now).await?;
+            let outcome = if revoked.is_some() { "ok" } else { "not_found" };
+            audit::record(audit::OPERATOR, "api_key.revoke", None, outcome);
+            match revoked {
                 Some(key) => println!(
                     "revoked API key {} (principal key:{}); instances refuse it within their \
                      --api-key-cache-ttl (5s by default)",

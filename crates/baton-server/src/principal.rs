@@ -29,13 +29,6 @@ impl Principal {
         &self.0
     }
 
-    /// A short, stable pseudonym for logs and audit events (the first 8 bytes of the
-    /// name's SHA-256, in hex): events about one caller can be correlated without writing
-    /// the name itself.
-    pub fn audit_id(&self) -> String {
-        audit_id(self.as_str())
-    }
-
     /// The principal of a request: the one the HTTP layers put in the request's extensions,
     /// or `fallback` for transports without HTTP (stdio).
     pub fn of_request(ctx: &RequestContext<RoleServer>, fallback: &Principal) -> Principal {
@@ -45,11 +38,4 @@ impl Principal {
             .cloned()
             .unwrap_or_else(|| fallback.clone())
     }
-}
-
-/// [`Principal::audit_id`] of any principal name.
-pub fn audit_id(name: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(name.as_bytes());
-    data_encoding::HEXLOWER.encode(&digest[..8])
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, ShareStore};
+use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, ShareStore, StoreStats};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_redis::{Persistence, RedisOptions, RedisStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
@@ -58,10 +58,12 @@ pub struct Stores {
     pub import: Option<Arc<dyn BulkImport>>,
     /// Delegation grants, when the backend keeps them (the share tools need them).
     pub shares: Option<Arc<dyn ShareStore>>,
+    /// Counting tasks by status (for `/metrics`), when the backend has it.
+    pub counts: Option<Arc<dyn StoreStats>>,
 }
 
 impl Stores {
-    /// The stores of a backend that does every job.
+    /// The stores of a backend that does every job but statistics.
     fn of<S: ResearchStore + KeyStore + BulkImport + ShareStore>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
@@ -69,6 +71,21 @@ impl Stores {
             keys: store.clone(),
             shares: Some(store.clone()),
             import: Some(store),
+            counts: None,
+        }
+    }
+
+    /// The stores of a backend that does every job, statistics included (`/metrics`).
+    fn with_stats<S: ResearchStore + KeyStore + BulkImport + ShareStore + StoreStats>(
+        store: S,
+    ) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            research: store.clone(),
+            keys: store.clone(),
+            shares: Some(store.clone()),
+            import: Some(store.clone()),
+            counts: Some(store),
         }
     }
 }
@@ -96,7 +113,7 @@ pub async fn open(
                         redact(&db.database_url)
                     )
                 })?;
-            Ok(Stores::of(store))
+            Ok(Stores::with_stats(store))
         }
         Backend::Postgres => {
             let options = PostgresOptions {
@@ -112,7 +129,7 @@ pub async fn open(
                 .with_context(|| {
                     format!("cannot connect to Postgres at {}", redact(&db.database_url))
                 })?;
-            Ok(Stores::of(store))
+            Ok(Stores::with_stats(store))
         }
         Backend::Redis => {
             let options = RedisOptions {

@@ -42,7 +42,9 @@ pub fn spawn(
                 _ = shutdown.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            match sweep_once(store.as_ref(), batch).await {
+            let swept = sweep_once(store.as_ref(), batch).await;
+            crate::observability::sweep(swept.as_ref().copied());
+            match swept {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "swept expired tasks"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired tasks failed; will retry"),

@@ -88,6 +88,7 @@
 //!   are not worth retrying.
 #![deny(missing_docs)]
 
+mod counts;
 mod error;
 mod shares;
 pub mod statements;
@@ -107,8 +108,9 @@ pub use baton_store::{BulkImport, KeyStore, ResearchStore};
 /// Pooled connections idle longer than this are pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
-/// The embedded migrations (`migrations/postgres/` at the workspace root).
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+/// The embedded migrations (`migrations/postgres/` at the workspace root, linked as this
+/// crate's `migrations/` so that the package carries them).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How a [`PostgresStore`] connects and how long its tasks live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -346,3 +348,8 @@ async fn applied_migrations(
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map_err(map)
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -65,3 +65,11 @@ async fn share_conformance() {
     };
     testkit::run_shares(&backend).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_counts_conformance() {
+    let Some(backend) = Postgres::new().await else {
+        return;
+    };
+    testkit::run_task_counts(&backend).await;
+}

@@ -82,6 +82,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::mpsc;
 
+mod counts;
 mod error;
 mod rows;
 mod shares;
@@ -90,8 +91,9 @@ mod writer;
 
 use error::{db_err, migrate_err};
 
-/// The embedded migrations (`migrations/sqlite`).
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+/// The embedded migrations (`migrations/sqlite` at the workspace root, linked as this crate's
+/// `migrations/` so that the package carries them).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How to open a [`SqliteStore`].
 #[derive(Clone, Debug)]
@@ -127,6 +129,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// The group-commit writer of task writes (see `writer`).
     writer: mpsc::Sender<writer::Job>,
+    /// What the writer has done (for [`baton_store::StoreStats`]).
+    writer_counts: std::sync::Arc<writer::Counts>,
     read: SqlitePool,
     options: SqliteOptions,
     filename: PathBuf,
@@ -251,11 +255,18 @@ impl SqliteStore {
         let cfg = writer::Config {
             lifetimes: options.lifetimes,
         };
-        tokio::spawn(writer::run(write.clone(), cfg, jobs));
+        let writer_counts = std::sync::Arc::new(writer::Counts::default());
+        tokio::spawn(writer::run(
+            write.clone(),
+            cfg,
+            jobs,
+            std::sync::Arc::clone(&writer_counts),
+        ));
         tracing::debug!(file = %filename.display(), "opened the SQLite store");
         Ok(SqliteStore {
             write,
             writer,
+            writer_counts,
             read,
             options,
             filename,
@@ -278,3 +289,8 @@ impl SqliteStore {
         self.write.close().await;
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -111,10 +111,27 @@ impl Config {
 /// `Err(_)` a statement failed and part of the op may be in the transaction.
 type OpResult = Result<Result<Done, StoreError>, StoreError>;
 
+/// What the writer has done since the store was opened.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Batches run.
+    pub(crate) batches: std::sync::atomic::AtomicU64,
+    /// Jobs those batches carried.
+    pub(crate) writes: std::sync::atomic::AtomicU64,
+}
+
 /// The writer: runs until every sender is gone.
-pub(crate) async fn run(pool: SqlitePool, cfg: Config, mut rx: mpsc::Receiver<Job>) {
+pub(crate) async fn run(
+    pool: SqlitePool,
+    cfg: Config,
+    mut rx: mpsc::Receiver<Job>,
+    counts: std::sync::Arc<Counts>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        counts.batches.fetch_add(1, Relaxed);
+        counts.writes.fetch_add(jobs.len() as u64, Relaxed);
         run_batch(&pool, cfg, &mut jobs).await;
         jobs.clear();
     }

@@ -61,6 +61,11 @@ async fn share_conformance() {
     testkit::run_shares(&Sqlite::new()).await;
 }
 
+#[tokio::test]
+async fn task_counts_conformance() {
+    testkit::run_task_counts(&Sqlite::new()).await;
+}
+
 fn path_in(dir: &TempDir, name: &str) -> String {
     dir.path().join(name).to_str().unwrap().to_owned()
 }

@@ -53,6 +53,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod counts;
 mod error;
 mod keys;
 mod research;
@@ -62,6 +63,7 @@ mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use counts::{PoolStats, StoreStats, WriterStats};
 pub use error::{Quota, StoreError, StoreErrorKind};
 pub use keys::{SigningKeyRecord, StoredApiKey, signer};
 pub use research::{
@@ -75,3 +77,8 @@ pub use shares::{
     SharedTasksPage,
 };
 pub use stores::{BulkImport, KeyStore, ResearchStore, ShareStore};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

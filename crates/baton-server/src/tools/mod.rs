@@ -115,6 +115,7 @@ pub fn structured<T: Serialize>(value: &T) -> Result<CallToolResult, ErrorData> 
 
 /// A tool execution error (`isError: true`) whose text is the error's exact message.
 pub fn tool_error(error: &ToolError) -> CallToolResult {
+    crate::observability::tool_error(error);
     CallToolResult::error(vec![ContentBlock::text(error.to_string())])
 }
 

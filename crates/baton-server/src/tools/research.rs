@@ -97,8 +97,8 @@ pub(super) fn share_id(id: &GrantId) -> String {
     format!("share_{}", data_encoding::HEXLOWER.encode(id.as_bytes()))
 }
 
-/// Records a state change for the audit trail (target `baton::audit`), with the caller as
-/// a pseudonym and the task by the first bytes of its id.
+/// Records a sharing event for the audit trail (target `baton::audit`, as
+/// [`crate::audit::record`] does, with the share's id beside the task's pseudonym).
 pub(super) fn audit(
     action: &'static str,
     who: &Principal,
@@ -106,12 +106,12 @@ pub(super) fn audit(
     share: Option<&GrantId>,
     outcome: &str,
 ) {
-    let task = data_encoding::HEXLOWER.encode(&task.as_bytes()[..4]);
+    let task = crate::audit::task_ref(task);
     let share = share.map(share_id);
     tracing::info!(
         target: "baton::audit",
         action,
-        principal = %who.audit_id(),
+        principal = %crate::audit::principal_ref(who.as_str()),
         task = %task,
         share = share.as_deref().unwrap_or(""),
         outcome,
@@ -255,6 +255,7 @@ impl Research {
             Err(e) => {
                 // The reason stays in the server's logs; the caller gets the uniform answer.
                 tracing::debug!(reason = %e, "handle rejected");
+                crate::observability::handle_rejected(&e);
                 return Err(ToolError::UnknownHandle);
             }
         };

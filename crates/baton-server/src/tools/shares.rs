@@ -220,13 +220,13 @@ impl Research {
             Ok(n) => n,
             Err(ToolError::UnknownHandle) => {
                 tracing::info!(target: "baton::audit", action = tool::REVOKE_RESEARCH_TASK_SHARE,
-                    principal = %who.audit_id(), share = %share_id(&id), outcome = "unknown share", "audit");
+                    principal = %crate::audit::principal_ref(who.as_str()), share = %share_id(&id), outcome = "unknown share", "audit");
                 return Err(ToolError::UnknownShare);
             }
             Err(e) => return Err(e),
         };
         tracing::info!(target: "baton::audit", action = tool::REVOKE_RESEARCH_TASK_SHARE,
-            principal = %who.audit_id(), share = %share_id(&id), revoked, outcome = "ok", "audit");
+            principal = %crate::audit::principal_ref(who.as_str()), share = %share_id(&id), revoked, outcome = "ok", "audit");
         Ok(RevokedResearchTaskShare {
             share: share_id(&id),
             revoked,

@@ -1,6 +1,7 @@
 //! The conformance kit: one suite of checks every backend must pass, in parts that follow
 //! the store traits: [`ResearchStore`] ([`run_research`]), [`KeyStore`] ([`run_keys`]), and
-//! the optional [`crate::ShareStore`] ([`run_shares`]) and [`BulkImport`] ([`run_bulk_import`]).
+//! the optional [`crate::ShareStore`] ([`run_shares`]), [`BulkImport`] ([`run_bulk_import`])
+//! and [`crate::StoreStats`] ([`run_task_counts`]).
 //!
 //! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
 //! reopen one on the same data) and runs the parts its store implements, usually all of
@@ -25,7 +26,7 @@
 //! Each part runs its checks one after another, each on its own fresh store, prints one
 //! line per check and a summary ("ran N of M checks"), and panics at the end with the names
 //! and messages of all the checks that failed. Each check is also a `pub async fn` of a
-//! submodule ([`research`], [`keys`], [`import`]), so a backend may run one alone.
+//! submodule ([`research`], [`keys`], [`import`], [`counts`]), so a backend may run one alone.
 //!
 //! Set `BATON_TESTKIT_FILTER` to a substring to run only the checks whose name contains it
 //! (handy when debugging one check); a filter that matches no check of a run fails it, so a
@@ -79,6 +80,7 @@ use crate::{
     SigningKeyRecord, StoreError, StoreErrorKind, StoredApiKey, expiry_after_write,
 };
 
+pub mod counts;
 pub mod import;
 pub mod keys;
 pub mod research;
@@ -200,6 +202,22 @@ part!(
     IMPORT_CHECKS, collect_import, import, [ResearchStore, BulkImport],
     [import_writes_tasks_verbatim]
 );
+
+part!(
+    /// The checks of [`crate::StoreStats`], in the order [`run_task_counts`] runs them.
+    COUNT_CHECKS, collect_counts, counts, [ResearchStore, crate::StoreStats],
+    [counts_by_status_cover_every_owner_and_skip_expired]
+);
+
+/// Runs [`COUNT_CHECKS`]; panics naming each failed check.
+pub async fn run_task_counts<B: Backend>(backend: &B)
+where
+    B::Store: ResearchStore + crate::StoreStats,
+{
+    let mut run = Run::new("task counts conformance");
+    collect_counts(backend, &mut run).await;
+    run.finish();
+}
 
 /// Runs every check of every part: for stores with research tasks, signing keys and bulk
 /// import. Panics naming each failed check.
