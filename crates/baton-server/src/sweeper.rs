@@ -16,9 +16,19 @@ pub async fn sweep_once(
     store: &dyn ResearchStore,
     batch: u32,
 ) -> Result<u64, baton_store::StoreError> {
+    in_batches(batch, || store.sweep_expired(chrono::Utc::now(), batch)).await
+}
+
+/// Runs `sweep` (one batch of up to `batch` deletions) until a batch comes back short or
+/// the tick's cap is reached; returns how many were deleted.
+async fn in_batches<F, Fut>(batch: u32, mut sweep: F) -> Result<u64, baton_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, baton_store::StoreError>>,
+{
     let mut total = 0;
     for _ in 0..MAX_BATCHES_PER_TICK {
-        let deleted = store.sweep_expired(chrono::Utc::now(), batch).await?;
+        let deleted = sweep().await?;
         total += deleted;
         if deleted < u64::from(batch) {
             break;
@@ -69,23 +79,11 @@ pub fn spawn_grant_sweeper(
                 _ = shutdown.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            let mut total = 0;
-            for _ in 0..MAX_BATCHES_PER_TICK {
-                match store.sweep_grants(chrono::Utc::now(), batch).await {
-                    Ok(n) => {
-                        total += n;
-                        if n < u64::from(batch) {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "sweeping ended shares failed; will retry");
-                        break;
-                    }
-                }
-            }
-            if total > 0 {
-                tracing::info!(deleted = total, "swept ended shares");
+            let swept = in_batches(batch, || store.sweep_grants(chrono::Utc::now(), batch)).await;
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "swept ended shares"),
+                Err(e) => tracing::warn!(error = %e, "sweeping ended shares failed; will retry"),
             }
         }
     });

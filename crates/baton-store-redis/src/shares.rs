@@ -209,18 +209,7 @@ impl ShareStore for RedisStore {
             .map_err(err)?;
         let refusal = match tag(&reply) {
             "ok" => {
-                return Ok(Grant {
-                    id: new.id,
-                    task: new.task,
-                    owner: new.owner,
-                    grantor: new.grantor,
-                    delegate: new.delegate,
-                    access: new.access,
-                    parent: new.parent,
-                    depth: new.depth,
-                    created_at: now,
-                    expires_at,
-                });
+                return Ok(new.stored_at(now));
             }
             "exists" => {
                 // The stored grant keeps its index entries.

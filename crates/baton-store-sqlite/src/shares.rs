@@ -189,18 +189,7 @@ impl ShareStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(self.explain_refused_grant(&new, now).await?);
         }
-        Ok(Grant {
-            id: new.id,
-            task: new.task,
-            owner: new.owner,
-            grantor: new.grantor,
-            delegate: new.delegate,
-            access: new.access,
-            parent: new.parent,
-            depth: new.depth,
-            created_at: now,
-            expires_at,
-        })
+        Ok(new.stored_at(now))
     }
 
     async fn resolve_grant(

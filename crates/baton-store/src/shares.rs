@@ -96,6 +96,25 @@ pub struct NewGrant {
     pub max_grants_per_task: u64,
 }
 
+impl NewGrant {
+    /// The grant a store keeps for `self`, created at `now`: times truncated to the
+    /// millisecond ([`crate::rules::truncate_to_millis`]), as every backend returns them.
+    pub fn stored_at(self, now: DateTime<Utc>) -> Grant {
+        Grant {
+            id: self.id,
+            task: self.task,
+            owner: self.owner,
+            grantor: self.grantor,
+            delegate: self.delegate,
+            access: self.access,
+            parent: self.parent,
+            depth: self.depth,
+            created_at: crate::rules::truncate_to_millis(now),
+            expires_at: crate::rules::truncate_to_millis(self.expires_at),
+        }
+    }
+}
+
 /// A grant as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
