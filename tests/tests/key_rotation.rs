@@ -63,7 +63,7 @@ async fn worker(n: usize, urls: [String; 2], tally: Arc<Tally>, stop: Arc<Atomic
             break;
         }
         // Mint on one instance, use on the other, alternating.
-        let (mint, other) = if (round as usize + n) % 2 == 0 {
+        let (mint, other) = if (round as usize + n).is_multiple_of(2) {
             (&urls[0], &urls[1])
         } else {
             (&urls[1], &urls[0])
