@@ -289,6 +289,8 @@ enum Via {
 struct Write {
     task: usize,
     text: String,
+    /// The write's idempotency key: a retry with it stores the finding once.
+    key: String,
     via: Via,
     started: Instant,
     outcome: Outcome,
@@ -377,12 +379,13 @@ async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
                     Via::Instance(i) => &direct[i],
                 };
                 let text = format!("writer {w} write {k}");
+                let key = format!("w{w}-k{k}");
                 let started = Instant::now();
                 let outcome = rpc
                     .call(
                         url,
                         "add_findings",
-                        json!({"handle": handle, "findings": [text]}),
+                        json!({"handle": handle, "findings": [text], "idempotency_key": key}),
                     )
                     .await;
                 if outcome.is_ok() {
@@ -391,6 +394,7 @@ async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
                 writes.lock().unwrap().push(Write {
                     task: w,
                     text,
+                    key,
                     via,
                     started,
                     outcome,
@@ -433,6 +437,26 @@ async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
     }
     let writes = std::mem::take(&mut *writes.lock().unwrap());
 
+    // A client that got no answer retries with the same idempotency key, through nginx:
+    // every retry succeeds, and a write the dead instance had applied is not stored twice
+    // (checked with the rest below: each text once, at the index its answer gives).
+    let mut retried: Vec<(usize, String, Outcome)> = Vec::new();
+    for write in writes.iter().filter(|w| !w.outcome.is_ok()) {
+        let outcome = rpc
+            .call(
+                &lb,
+                "add_findings",
+                json!({"handle": handles[write.task], "findings": [write.text], "idempotency_key": write.key}),
+            )
+            .await;
+        assert!(
+            outcome.is_ok(),
+            "retrying `{}` with its idempotency key through nginx: {outcome:?}",
+            write.text
+        );
+        retried.push((write.task, write.text.clone(), outcome));
+    }
+
     // Every acknowledged write is readable through each survivor and through nginx, exactly
     // once, at the index its acknowledgement reported; nothing is stored twice (nginx never
     // replays a POST that reached an instance).
@@ -454,6 +478,16 @@ async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
                 assert_eq!(index, position as u64 + 1, "indexes are contiguous");
                 let previous = index_of.insert(f["text"].as_str().unwrap().to_owned(), index);
                 assert!(previous.is_none(), "stored twice: {f}");
+            }
+            for (_, text, outcome) in retried.iter().filter(|(task, _, _)| *task == t) {
+                let index = index_of
+                    .get(text)
+                    .unwrap_or_else(|| panic!("retried write `{text}` is missing at {reader}"));
+                assert_eq!(
+                    Some(*index),
+                    outcome.ok()["findings_count"].as_u64(),
+                    "retried `{text}` sits where its retry's answer said"
+                );
             }
             for write in acked.iter().filter(|w| w.task == t) {
                 let index = index_of.get(&write.text).unwrap_or_else(|| {
@@ -511,7 +545,7 @@ async fn acknowledged_writes_survive_kill_9(mut fleet: Fleet) {
     );
     let acked_after = acked.iter().filter(|w| w.started > killed_at).count();
     eprintln!(
-        "kill -9: {} writes, {} acknowledged ({} after the kill), {} unanswered, {} through nginx after it settled",
+        "kill -9: {} writes, {} acknowledged ({} after the kill), {} unanswered and retried with their idempotency keys (none stored twice), {} through nginx after it settled",
         writes.len(),
         acked.len(),
         acked_after,
