@@ -116,7 +116,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
         let shown = describe(&cmd);
         eprintln!("\n==> {shown} (log: {})", log_path.display());
         let started = Instant::now();
-        let status = cmd.status().with_context(|| format!("cannot start `{shown}`"))?;
+        let status = cmd
+            .status()
+            .with_context(|| format!("cannot start `{shown}`"))?;
         let text = fs::read_to_string(&log_path).unwrap_or_default();
         let stats = parse_stats(&text);
         eprintln!(
@@ -136,7 +138,10 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
         }
         results.push((target, stats));
     }
-    println!("\nfuzz results ({} s per target, no sanitizer):", args.seconds);
+    println!(
+        "\nfuzz results ({} s per target, no sanitizer):",
+        args.seconds
+    );
     println!("{:<16} {:>10} {:>14}", "target", "exec/s", "executions");
     for (target, stats) in &results {
         match stats {

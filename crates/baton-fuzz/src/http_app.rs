@@ -105,7 +105,8 @@ impl HttpApp {
         assert!(
             !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
             "answered {status}: {:?}",
-            body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())
+            body.as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
         );
         status
     }

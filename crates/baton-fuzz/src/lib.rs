@@ -35,7 +35,12 @@ use baton_server::cursor::{
 pub use http_app::HttpApp;
 
 /// The names of the targets, as in `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`.
-pub const TARGETS: [&str; 4] = ["handle_verify", "cursor_decode", "http_jsonrpc", "search_tools"];
+pub const TARGETS: [&str; 4] = [
+    "handle_verify",
+    "cursor_decode",
+    "http_jsonrpc",
+    "search_tools",
+];
 
 /// The key secrets of the handle codecs (fixed, so seeds minted with them stay valid).
 pub const HANDLE_KEYS: [(u16, [u8; 32]); 2] = [(1, [0x11; 32]), (7, [0x77; 32])];
@@ -70,19 +75,28 @@ pub fn handle_verify(data: &[u8]) {
         let Ok(verified) = codec.verify(&text, HANDLE_PRINCIPAL, HANDLE_NOW) else {
             continue;
         };
-        assert!(verified.not_after >= HANDLE_NOW, "an expired handle verified");
+        assert!(
+            verified.not_after >= HANDLE_NOW,
+            "an expired handle verified"
+        );
         assert_eq!(
             codec.render(&verified.id, HANDLE_PRINCIPAL, verified.not_after),
             text,
             "an accepted handle is not the one spelling of what it names"
         );
-        assert_eq!(text.len(), codec.max_len(), "an accepted handle has another length");
+        assert_eq!(
+            text.len(),
+            codec.max_len(),
+            "an accepted handle has another length"
+        );
         assert!(
             codec.verify(&text, "mallory", HANDLE_NOW).is_err(),
             "a handle verified for another principal"
         );
         assert!(
-            codecs[1 - i].verify(&text, HANDLE_PRINCIPAL, HANDLE_NOW).is_err(),
+            codecs[1 - i]
+                .verify(&text, HANDLE_PRINCIPAL, HANDLE_NOW)
+                .is_err(),
             "a handle verified as another kind"
         );
     }
@@ -120,20 +134,31 @@ pub fn search_tools(data: &[u8]) {
     let query = String::from_utf8_lossy(rest);
     match CATALOG.search(&query, limit) {
         Ok(hits) => {
-            assert!((1..=MAX_SEARCH_LIMIT).contains(&limit), "limit {limit} accepted");
+            assert!(
+                (1..=MAX_SEARCH_LIMIT).contains(&limit),
+                "limit {limit} accepted"
+            );
             assert!(hits.len() <= limit, "{} hits for limit {limit}", hits.len());
             let mut names = HashSet::new();
             for pair in hits.windows(2) {
                 assert!(pair[0].score >= pair[1].score, "hits not ranked best first");
             }
             for hit in &hits {
-                assert!(hit.score.is_finite(), "score {} for {}", hit.score, hit.name());
+                assert!(
+                    hit.score.is_finite(),
+                    "score {} for {}",
+                    hit.score,
+                    hit.name()
+                );
                 assert!(names.insert(hit.name()), "{} found twice", hit.name());
             }
         }
         Err(e) => match e.kind() {
             CatalogErrorKind::InvalidLimit => {
-                assert!(!(1..=MAX_SEARCH_LIMIT).contains(&limit), "limit {limit} refused")
+                assert!(
+                    !(1..=MAX_SEARCH_LIMIT).contains(&limit),
+                    "limit {limit} refused"
+                )
             }
             CatalogErrorKind::EmptyQuery => {
                 assert!(query.trim().is_empty(), "query {query:?} refused as empty")

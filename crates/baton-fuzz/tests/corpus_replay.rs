@@ -6,7 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| {
@@ -48,7 +50,11 @@ fn handle_verify_corpus() {
                 .verify(&text, baton_fuzz::HANDLE_PRINCIPAL, baton_fuzz::HANDLE_NOW)
                 .is_ok()
         });
-        assert!(valid.count() > 0, "no valid {} handle among the seeds", codec.kind());
+        assert!(
+            valid.count() > 0,
+            "no valid {} handle among the seeds",
+            codec.kind()
+        );
     }
 }
 
@@ -75,7 +81,10 @@ fn http_jsonrpc_corpus() {
     }
     // The seeds get through the HTTP layers to the MCP handler: valid requests succeed.
     for seed in ["discover", "tools-list", "start"] {
-        let status = answered.iter().find(|(name, _)| name == seed).map(|(_, s)| *s);
+        let status = answered
+            .iter()
+            .find(|(name, _)| name == seed)
+            .map(|(_, s)| *s);
         assert_eq!(status, Some(200), "seed {seed}: {answered:?}");
     }
 }
