@@ -8,6 +8,7 @@ mod bench;
 mod chores;
 mod conformance;
 mod deploy;
+mod fuzz;
 mod helpers;
 mod release;
 mod test_summary;
@@ -45,6 +46,10 @@ enum Command {
     Release(release::ReleaseArgs),
     /// Run the official MCP conformance suite (2026-07-28 and 2025-11-25) against baton.
     Conformance(conformance::ConformanceArgs),
+    /// Run each fuzz target of fuzz/ for `--seconds` (default 30) with `cargo +nightly fuzz`
+    /// and print executions per second; fails on a crash (not run by CI: the committed
+    /// corpora are replayed on stable by the normal test suite).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +72,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::ToolSearchEval(args) => tool_search_eval::run(args),
         Command::Conformance(args) => conformance::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
         Command::Release(args) => release::run(args),
     }
 }
