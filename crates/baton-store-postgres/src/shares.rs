@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use baton_store::{
-    Access, Grant, GrantId, NewGrant, Quota, ResearchStatus, ResearchTaskId, ShareRight,
-    ShareStore, SharedListCursor, SharedTask, SharedTasksPage, StoreError,
+    Access, Grant, GrantId, NewGrant, ResearchStatus, ResearchTaskId, ShareRight, ShareStore,
+    SharedListCursor, SharedTask, SharedTasksPage, StoreError,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -56,19 +56,11 @@ impl PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| from_sqlx("create_grant", e))?;
-        if live.is_none() {
-            return Ok(StoreError::not_found());
-        }
-        if let Some(parent) = &new.parent {
-            match self.resolve_grant(parent, &new.grantor, now).await {
-                Ok(p) if p.task == new.task => {}
-                Ok(_) => return Ok(StoreError::not_found()),
-                Err(e) => return Ok(e),
-            }
-        }
-        Ok(StoreError::quota_exceeded(Quota::GrantsPerTask {
-            limit: new.max_grants_per_task,
-        }))
+        let parent = match &new.parent {
+            Some(parent) => Some(self.resolve_grant(parent, &new.grantor, now).await),
+            None => None,
+        };
+        Ok(new.refusal(live.is_some(), parent))
     }
 }
 

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use baton_store::rules::truncate_to_millis;
 use baton_store::{
-    Access, Grant, GrantId, NewGrant, Quota, ResearchStatus, ResearchTaskId, ShareRight,
-    ShareStore, SharedListCursor, SharedTask, SharedTasksPage, StoreError, StoreErrorKind,
+    Access, Grant, GrantId, NewGrant, ResearchStatus, ResearchTaskId, ShareRight, ShareStore,
+    SharedListCursor, SharedTask, SharedTasksPage, StoreError, StoreErrorKind,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -148,19 +148,11 @@ impl SqliteStore {
         .fetch_optional(&self.write)
         .await
         .map_err(db_err("explain a refused grant"))?;
-        if task_live.is_none() {
-            return Ok(StoreError::not_found());
-        }
-        if let Some(parent) = &new.parent {
-            match self.resolve_grant(parent, &new.grantor, now).await {
-                Ok(p) if p.task == new.task => {}
-                Ok(_) => return Ok(StoreError::not_found()),
-                Err(e) => return Ok(e),
-            }
-        }
-        Ok(StoreError::quota_exceeded(Quota::GrantsPerTask {
-            limit: new.max_grants_per_task,
-        }))
+        let parent = match &new.parent {
+            Some(parent) => Some(self.resolve_grant(parent, &new.grantor, now).await),
+            None => None,
+        };
+        Ok(new.refusal(task_live.is_some(), parent))
     }
 }
 

@@ -97,6 +97,27 @@ pub struct NewGrant {
 }
 
 impl NewGrant {
+    /// Why a store refused this grant, from what it found afterwards, with one precedence
+    /// for every backend: the task not live (or not the owner's) → `NotFound`; then the
+    /// parent's resolution failing, or naming another task → its error / `NotFound`; else the
+    /// task's live-grant limit → `QuotaExceeded(GrantsPerTask)`.
+    pub fn refusal(
+        &self,
+        task_live: bool,
+        parent: Option<Result<Grant, crate::StoreError>>,
+    ) -> crate::StoreError {
+        if !task_live {
+            return crate::StoreError::not_found();
+        }
+        match parent {
+            Some(Ok(p)) if p.task != self.task => crate::StoreError::not_found(),
+            Some(Err(e)) => e,
+            _ => crate::StoreError::quota_exceeded(crate::Quota::GrantsPerTask {
+                limit: self.max_grants_per_task,
+            }),
+        }
+    }
+
     /// The grant a store keeps for `self`, created at `now`: times truncated to the
     /// millisecond ([`crate::rules::truncate_to_millis`]), as every backend returns them.
     pub fn stored_at(self, now: DateTime<Utc>) -> Grant {
