@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::text::{is_plural, tokenize, tokenize_words};
+use super::vocabulary::intents;
 use crate::entry::ToolEntry;
 
 /// Field weights and length-normalisation strengths (BM25F).
@@ -31,7 +32,7 @@ impl Field {
             Field::Title => 1.5,
             Field::Group => 1.5,
             Field::Tags => 1.0,
-            Field::Summary => 2.5,
+            Field::Summary => 3.5,
             Field::Description => 0.8,
             Field::ParamName => 0.6,
             Field::ParamDescription => 0.4,
@@ -126,6 +127,9 @@ pub(crate) struct SearchIndex {
     pub(super) names: Vec<NameTerms>,
     /// Terms that are the action (first name word) of some tool.
     pub(super) actions: Vec<bool>,
+    /// Terms that are actions a request verb asks for (`create`, `get`, `post`, …): a tool's
+    /// action is the first of its name words that is one (`kubectl_get` → `get`).
+    pub(super) request_actions: Vec<bool>,
     /// Per document, its group's terms.
     pub(super) groups: Vec<Vec<u32>>,
 }
@@ -267,6 +271,12 @@ impl SearchIndex {
             .iter()
             .map(|g| g.iter().filter_map(|t| vocab.get(t).copied()).collect())
             .collect();
+        let mut request_actions = vec![false; postings.len()];
+        for t in intents().values().flatten() {
+            if let Some(&tid) = vocab.get(t) {
+                request_actions[tid as usize] = true;
+            }
+        }
         let mut lower_names = HashMap::with_capacity(n);
         for (d, e) in entries.iter().enumerate() {
             lower_names
@@ -290,6 +300,7 @@ impl SearchIndex {
             lower_names,
             names,
             actions,
+            request_actions,
             groups,
         }
     }

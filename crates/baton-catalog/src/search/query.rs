@@ -25,8 +25,20 @@ const INTENT: f32 = 0.6;
 const NUMBER: f32 = 0.35;
 /// How many leading query words are inspected for the intent verb.
 const INTENT_WINDOW: usize = 4;
-/// Shortest word that may be a misspelling of a catalog term.
+/// Shortest typed word that may be a misspelling of a catalog term.
 const MIN_TYPO_LEN: usize = 4;
+/// Shortest term (stem) that may be corrected: "isue" stems to "isu".
+const MIN_TYPO_STEM: usize = 3;
+/// Weight of a catalog term that extends a query term or that it extends ("deploy" and
+/// "deployment", "config" and "configuration"), relative to the word the user typed.
+const PREFIX_WEIGHT: f32 = 0.3;
+/// Shortest shared prefix for that.
+const MIN_PREFIX: usize = 4;
+/// Longest extension for that, in characters: "deploy" → "deployment", not "deploymentconfig".
+const MAX_PREFIX_EXTENSION: usize = 8;
+/// The tool's action is one a request verb asks for, but not the one this query's verb asks
+/// for ("get the DSN" → not `create_dsn`).
+const INTENT_MISMATCH: f32 = 0.5;
 /// Factor for tools of a service the query names ("… on GitHub").
 const GROUP_CONTEXT: f32 = 1.5;
 const EXACT_NAME_BONUS: f32 = 1.0e6;
@@ -108,12 +120,20 @@ impl SearchIndex {
     /// Misspelt words: a term the catalog does not know, with no known synonym, also stands
     /// for the closest catalog term within one edit (two for long words), the more frequent
     /// and then the alphabetically first on a tie.
-    fn add_corrections(&self, terms: &mut Vec<String>, plural: &mut Vec<bool>, split: &[String]) {
+    /// `long_words` holds the terms whose typed word has at least [`MIN_TYPO_LEN`] characters.
+    fn add_corrections(
+        &self,
+        terms: &mut Vec<String>,
+        plural: &mut Vec<bool>,
+        split: &[String],
+        long_words: &[String],
+    ) {
         let syns = synonyms();
         let unknown: Vec<String> = terms
             .iter()
             .filter(|t| {
-                t.chars().count() >= MIN_TYPO_LEN
+                long_words.contains(t)
+                    && t.chars().count() >= MIN_TYPO_STEM
                     && !split.contains(t)
                     && !self.vocab.contains_key(t.as_str())
                     && !syns
@@ -157,6 +177,34 @@ impl SearchIndex {
                 }
             }
         }
+    }
+
+    /// Catalog terms that extend `term` ("deploy" → "deployment", "config" → "configur") or
+    /// that it extends by at most as much as they share, sharing at least [`MIN_PREFIX`]
+    /// characters: stems the stemmer leaves apart. Terms are sorted, so the extensions are
+    /// one binary search away.
+    fn prefix_relatives(&self, term: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        if term.len() < MIN_PREFIX || !term.is_ascii() {
+            return out;
+        }
+        let start = self.terms.partition_point(|t| t.as_str() < term);
+        for (i, t) in self.terms[start..].iter().enumerate() {
+            if !t.starts_with(term) {
+                break;
+            }
+            if t.len() > term.len() && t.len() <= term.len() + MAX_PREFIX_EXTENSION {
+                out.push((start + i) as u32);
+            }
+        }
+        for k in MIN_PREFIX..term.len() {
+            if k * 2 >= term.len()
+                && let Some(&tid) = self.vocab.get(&term[..k])
+            {
+                out.push(tid);
+            }
+        }
+        out
     }
 
     /// The tool actions the query's leading verb asks for: the first of its first few words
@@ -228,14 +276,27 @@ impl SearchIndex {
         }
         // The leading verb agreeing counts only with the object: "open the site" is no
         // request for every tool whose action is `open`.
+        // The action is the first name word a request verb asks for, past a sub-prefix that
+        // only some of the service's tools share (`kubectl_get` → `get`); else the first.
+        let a = words
+            .iter()
+            .position(|(t, _)| self.request_actions[*t as usize])
+            .unwrap_or(0);
+        let action = words[a].0;
         let object_matched = words.len() == 1
-            || words[1..]
+            || words
                 .iter()
-                .any(|(tid, _)| qterm.get(tid).is_some_and(|q| q.0 != 0));
-        let intent_hit = object_matched && intent.contains(&words[0].0);
+                .enumerate()
+                .any(|(i, (tid, _))| i != a && qterm.get(tid).is_some_and(|q| q.0 != 0));
+        let intent_hit = object_matched && intent.contains(&action);
+        let intent_miss = object_matched
+            && !intent.is_empty()
+            && !intent_hit
+            && self.request_actions[action as usize];
         NAME_COVERAGE * covered / name_idf.max(f32::EPSILON)
             + BIGRAM * bigrams.min(2.0)
             + if intent_hit { INTENT } else { 0.0 }
+            - if intent_miss { INTENT_MISMATCH } else { 0.0 }
             + match (agree, disagree) {
                 (true, _) => NUMBER,
                 (false, true) => -NUMBER,
@@ -296,14 +357,22 @@ impl SearchIndex {
 
         let mut terms: Vec<String> = Vec::new();
         let mut plural: Vec<bool> = Vec::new();
+        // Identifiers by what they are ("notes.txt" → file), then words.
+        let rewritten = rewrite_identifiers(trimmed);
+        let text = rewritten.as_str();
+        // Terms whose typed word is long enough to be taken for a misspelling.
+        let mut long_words: Vec<String> = Vec::new();
         let mut add = |w: &str, t: String| {
+            if w.chars().count() >= MIN_TYPO_LEN && !long_words.contains(&t) {
+                long_words.push(t.clone());
+            }
             if !terms.contains(&t) {
                 terms.push(t);
                 plural.push(is_plural(w));
             }
         };
         let mut content_words = false;
-        tokenize_query(trimmed, &mut |w, t| {
+        tokenize_query(text, &mut |w, t| {
             // Bare numbers are identifiers ("PR 42"), not words a description shares.
             if !w.chars().all(|c| c.is_ascii_digit()) {
                 content_words = true;
@@ -312,13 +381,13 @@ impl SearchIndex {
         });
         if !content_words {
             // Only common words ("who am I"): search with the words given.
-            tokenize_all(trimmed, &mut add);
+            tokenize_all(text, &mut add);
         }
-        let split = self.add_compounds(trimmed, &mut terms, &mut plural);
-        self.add_corrections(&mut terms, &mut plural, &split);
+        let split = self.add_compounds(text, &mut terms, &mut plural);
+        self.add_corrections(&mut terms, &mut plural, &split, &long_words);
         terms.truncate(64);
         plural.truncate(64);
-        let intent = self.intent(trimmed);
+        let intent = self.intent(text);
 
         let syns = synonyms();
         let mut matched = vec![0u16; n];
@@ -329,12 +398,19 @@ impl SearchIndex {
         let groups = terms.len().max(1) as f32;
         for (pos, term) in terms.iter().enumerate() {
             touched.clear();
-            let variants = std::iter::once((term.as_str(), 1.0f32)).chain(
-                syns.get(term)
-                    .into_iter()
-                    .flatten()
-                    .map(|s| (s.as_str(), SYNONYM_WEIGHT)),
-            );
+            let prefixed = self.prefix_relatives(term);
+            let variants = std::iter::once((term.as_str(), 1.0f32))
+                .chain(
+                    syns.get(term)
+                        .into_iter()
+                        .flatten()
+                        .map(|s| (s.as_str(), SYNONYM_WEIGHT)),
+                )
+                .chain(
+                    prefixed
+                        .into_iter()
+                        .map(|t| (self.terms[t as usize].as_str(), PREFIX_WEIGHT)),
+                );
             for (variant, w) in variants {
                 let Some(&tid) = self.vocab.get(variant) else {
                     continue;
@@ -419,4 +495,51 @@ fn edit_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
         std::mem::swap(&mut prev, &mut cur);
     }
     (prev[m] <= max).then_some(prev[m])
+}
+
+/// File extensions that make a word a file name ("notes.txt").
+const FILE_EXTENSIONS: &[&str] = &[
+    "bmp", "c", "cfg", "conf", "cpp", "csv", "doc", "docx", "env", "gif", "go", "h", "html", "ini",
+    "java", "jpeg", "jpg", "json", "log", "md", "mp3", "mp4", "pdf", "png", "ppt", "pptx", "py",
+    "rb", "rs", "sh", "sql", "svg", "toml", "tsv", "txt", "wav", "webp", "xls", "xlsx", "xml",
+    "yaml", "yml", "zip",
+];
+/// Top-level domains that make a word a host name ("example.com").
+const DOMAINS: &[&str] = &["app", "co", "com", "dev", "io", "net", "org"];
+
+/// Replaces each identifier, whose inner words say nothing of the tool wanted ("notes" in
+/// "notes.txt" is no note), by what it is: a URL by "url", an e-mail address by "email", a
+/// file name or path by "file", a host name by "site domain". Other words are kept as typed.
+pub(super) fn rewrite_identifiers(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    for word in query.split_whitespace() {
+        let w = word.trim_matches(|c: char| {
+            matches!(c, ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '?' | '!' | '`')
+        });
+        let w = w.strip_suffix('.').unwrap_or(w);
+        let ext = w.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let kind = if w.contains("://") || w.starts_with("www.") {
+            Some("url")
+        } else if w
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+        {
+            Some("email")
+        } else if ext.as_deref().is_some_and(|e| FILE_EXTENSIONS.contains(&e))
+            || w.starts_with('/')
+            || w.starts_with("~/")
+            || w.starts_with("./")
+        {
+            Some("file")
+        } else if ext.as_deref().is_some_and(|e| DOMAINS.contains(&e)) && !w.contains('/') {
+            Some("site domain")
+        } else {
+            None
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(kind.unwrap_or(word));
+    }
+    out
 }

@@ -140,6 +140,8 @@ const INTENTS: &[(&[&str], &[&str])] = &[
         ],
         &[
             "create", "add", "make", "launch", "insert", "append", "invite", "write", "quick",
+            // REST verbs, as API-generated tool names use them (`API-post-page`).
+            "post",
         ],
     ),
     (
@@ -181,6 +183,8 @@ const INTENTS: &[(&[&str], &[&str])] = &[
             "adjust",
             "transition",
             "flag",
+            "patch",
+            "put",
         ],
     ),
     (
