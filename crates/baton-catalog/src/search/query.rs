@@ -514,7 +514,10 @@ pub(super) fn rewrite_identifiers(query: &str) -> String {
     let mut out = String::with_capacity(query.len());
     for word in query.split_whitespace() {
         let w = word.trim_matches(|c: char| {
-            matches!(c, ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '?' | '!' | '`')
+            matches!(
+                c,
+                ',' | ';' | ':' | '(' | ')' | '"' | '\'' | '?' | '!' | '`'
+            )
         });
         let w = w.strip_suffix('.').unwrap_or(w);
         let ext = w.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());

@@ -1,5 +1,6 @@
 //! Ranking behaviours added for real catalogs: common-word requests, misspellings, whole
-//! camelCase words, service context, shared name prefixes, phrases and bare numbers.
+//! camelCase words, service context, shared name prefixes, phrases, bare numbers,
+//! identifiers, prefix relatives and the action of a sub-prefixed name.
 
 use crate::{Catalog, ToolDefinition, ToolSpec};
 
@@ -186,6 +187,135 @@ fn description_summary_outweighs_usage_notes() {
         ("b", "b__find_flaky_tests", "Find flaky tests in a project."),
     ]);
     assert_eq!(top(&c, "which tests are flaky"), "b__find_flaky_tests");
+}
+
+#[test]
+fn identifiers_are_rewritten_as_what_they_are() {
+    use super::query::rewrite_identifiers as rw;
+    assert_eq!(rw("open notes.txt and show it"), "open file and show it");
+    assert_eq!(rw("read /etc/app/settings.toml"), "read file");
+    assert_eq!(
+        rw("download https://example.com/blog, please"),
+        "download url please"
+    );
+    assert_eq!(rw("invite jane@example.com"), "invite email");
+    assert_eq!(
+        rw("list every url on example.com."),
+        "list every url on site domain"
+    );
+    // Owner/repository pairs, branch names, versions and keys are kept as typed.
+    assert_eq!(
+        rw("issue 7 in rust-lang/rust on feature/login v2.0 session:42"),
+        "issue 7 in rust-lang/rust on feature/login v2.0 session:42"
+    );
+}
+
+#[test]
+fn a_file_name_asks_for_a_file_tool() {
+    let c = grouped(&[
+        (
+            "memory",
+            "memory__open_nodes",
+            "Open nodes of the knowledge graph: notes, people and facts.",
+        ),
+        (
+            "filesystem",
+            "filesystem__read_file",
+            "Read the complete contents of a file.",
+        ),
+    ]);
+    // "notes" of "notes.txt" is no note.
+    assert_eq!(top(&c, "open notes.txt"), "filesystem__read_file");
+    assert_eq!(top(&c, "show me ~/todo.md"), "filesystem__read_file");
+}
+
+#[test]
+fn short_stems_of_long_words_are_corrected_short_words_are_not() {
+    let c = grouped(&[
+        ("github", "github__create_branch", "Create a new branch."),
+        ("github", "github__create_issue", "Create a new issue."),
+        (
+            "github",
+            "github__create_repository",
+            "Create a new repository.",
+        ),
+        ("docs", "docs__parse", "Parse a document."),
+    ]);
+    // "isue" stems to "isu": three letters, but typed as four.
+    assert_eq!(top(&c, "creat a new isue"), "github__create_issue");
+    // A three-letter word is no misspelling of "parse".
+    assert!(c.search("prs", 5).unwrap().is_empty());
+}
+
+#[test]
+fn terms_that_extend_each_other_match() {
+    let c = grouped(&[
+        (
+            "app",
+            "app__settings",
+            "Read the application configuration.",
+        ),
+        ("app", "app__logs", "Read the application logs."),
+        ("x", "x__auth_state", "Whether the session is logged in."),
+        ("x", "x__list_items", "List the items."),
+    ]);
+    // "config" is a prefix of the stem "configur"; "authentication" extends "auth".
+    assert_eq!(top(&c, "show config"), "app__settings");
+    assert_eq!(top(&c, "check authentication"), "x__auth_state");
+}
+
+#[test]
+fn the_action_is_found_past_a_sub_prefix() {
+    // Not every atlassian tool starts `jira_`, so `jira` is no shared prefix; the action is
+    // the first name word a request verb asks for.
+    let c = grouped(&[
+        (
+            "atlassian",
+            "atlassian__jira_create_issue",
+            "A Jira issue: fields and status.",
+        ),
+        (
+            "atlassian",
+            "atlassian__jira_get_issue",
+            "A Jira issue: fields and status.",
+        ),
+        (
+            "atlassian",
+            "atlassian__confluence_create_page",
+            "A Confluence page.",
+        ),
+        (
+            "atlassian",
+            "atlassian__confluence_get_page",
+            "A Confluence page.",
+        ),
+    ]);
+    assert_eq!(
+        top(&c, "what is jira issue PROJ-1 about"),
+        "atlassian__jira_get_issue"
+    );
+}
+
+#[test]
+fn rest_verbs_are_actions_and_other_actions_count_against() {
+    let c = grouped(&[
+        ("notion", "notion__API-patch-page", "A Notion page."),
+        ("notion", "notion__API-post-page", "A Notion page."),
+        ("notion", "notion__API-get-users", "The workspace users."),
+    ]);
+    assert_eq!(top(&c, "add a page to notion"), "notion__API-post-page");
+    assert_eq!(top(&c, "edit that notion page"), "notion__API-patch-page");
+}
+
+#[test]
+fn an_action_that_another_verb_asks_for_counts_against() {
+    // Neither action is what "show" asks for, but `delete` is what other verbs ask for.
+    let c = grouped(&[
+        ("svc", "svc__delete_snapshot", "A disk snapshot."),
+        ("svc", "svc__diff_snapshot", "A disk snapshot."),
+        ("svc", "svc__get_volume", "A disk volume."),
+    ]);
+    assert_eq!(top(&c, "show the snapshot"), "svc__diff_snapshot");
 }
 
 #[test]
