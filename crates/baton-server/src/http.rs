@@ -20,7 +20,8 @@
 //! `/healthz`, `/readyz`, `/metrics` and the Protected Resource Metadata skip steps 2 to 7:
 //! they are never shed. Metrics are taken around everything (route, status, latency,
 //! rejections) and right before rmcp (MCP method, tool, outcome): see
-//! [`crate::observability`].
+//! [`crate::observability`]. With `--otlp-endpoint` (feature `otel`), a span per MCP request
+//! is taken right outside the latter.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -186,7 +187,16 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         .layer(middleware::from_fn_with_state(
             options.mcp_labels.clone(),
             crate::observability::track_mcp,
-        ))
+        ));
+    // The request's span, only when traces are exported (no layer otherwise).
+    #[cfg(feature = "otel")]
+    if crate::telemetry::traces_enabled() {
+        router = router.layer(middleware::from_fn_with_state(
+            options.mcp_labels.clone(),
+            crate::observability::traces::trace_mcp,
+        ));
+    }
+    let mut router = router
         .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(overload)
         .layer(middleware::from_fn_with_state(body_read, read_body))
