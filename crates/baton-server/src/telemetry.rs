@@ -1,6 +1,6 @@
 //! Logging: tracing-subscriber to stderr, filtered by `RUST_LOG` (default `info`); and, with
 //! the `otel` feature and `--otlp-endpoint`, OpenTelemetry traces exported by OTLP
-//! (see [`crate::observability::traces`] for where spans are taken).
+//! (`observability::traces` says where spans are taken).
 //!
 //! Logs never carry a full handle, a signing key or a token: handles are not logged at all
 //! (tools log outcomes, not arguments), and `Debug` of key types is redacted.

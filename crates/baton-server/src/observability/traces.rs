@@ -59,7 +59,7 @@ pub fn layer<S>(
     endpoint: &str,
 ) -> anyhow::Result<(Box<dyn Layer<S> + Send + Sync>, SdkTracerProvider)>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
