@@ -347,7 +347,9 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<()> {
         "the stripped binary says `{shown}`, expected `baton {binary_version}`"
     );
     if args.dry_run {
-        eprintln!("dry run: the packed binary is the work tree's ({shown}), not rebuilt at {version}");
+        eprintln!(
+            "dry run: the packed binary is the work tree's ({shown}), not rebuilt at {version}"
+        );
     }
     for file in ["README.md", "CHANGELOG.md"] {
         std::fs::copy(tree.join(file), stage.join(file))?;

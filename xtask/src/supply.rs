@@ -160,22 +160,21 @@ pub fn deny() -> anyhow::Result<()> {
         );
     }
     // Licenses, bans and sources: from Cargo.lock and the fetched crates alone.
-    run_shown(cargo_command().args([
-        "deny",
-        "--offline",
-        "check",
-        "licenses",
-        "bans",
-        "sources",
-    ]))?;
+    run_shown(cargo_command().args(["deny", "--offline", "check", "licenses", "bans", "sources"]))?;
     // Advisories: only with the RustSec database, which is a git clone from GitHub.
     let mut fetch = cargo_command();
-    fetch.current_dir(workspace_root()?).args(["deny", "fetch", "db"]);
+    fetch
+        .current_dir(workspace_root()?)
+        .args(["deny", "fetch", "db"]);
     match run_captured(&mut fetch, Duration::from_secs(120)) {
         Ok(_) => run_shown(cargo_command().args(["deny", "--offline", "check", "advisories"])),
         Err(e) => {
             let reason = e.to_string();
-            let reason = reason.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let reason = reason
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             eprintln!(
                 "cargo deny: advisories NOT checked: the RustSec advisory database \
                  (https://github.com/rustsec/advisory-db) cannot be fetched from this machine \

@@ -84,11 +84,15 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Gu
     #[cfg(feature = "otel")]
     {
         let (layer, provider) = crate::observability::traces::layer(endpoint)?;
+        // The spans are for the exporter: kept out of the log lines' span lists.
+        let no_spans = format!("{}=off", crate::observability::traces::TARGET)
+            .parse()
+            .map_err(|e| anyhow::anyhow!("a log filter directive: {e}"))?;
         // Each layer filters for itself: RUST_LOG chooses the logs, and the span layer takes
         // baton's own spans whatever RUST_LOG says.
         tracing_subscriber::registry()
             .with(layer)
-            .with(fmt_layer(format).with_filter(env_filter()))
+            .with(fmt_layer(format).with_filter(env_filter().add_directive(no_spans)))
             .init();
         TRACES.store(true, Ordering::Relaxed);
         tracing::info!(

@@ -83,6 +83,15 @@ where
     let tracer = provider.tracer("baton");
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        // Parents come from the tracing span tree, skipping spans this layer does not take
+        // (rmcp's `serve_inner`, which its handler tasks run in): activating the OpenTelemetry
+        // context on entry would lose the request span across those.
+        .with_context_activation(false)
+        // The attributes documented, not source locations, threads or busy/idle times.
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
         .with_filter(Targets::new().with_target(TARGET, tracing::Level::INFO))
         .boxed();
     Ok((layer, provider))
@@ -142,6 +151,21 @@ pub async fn trace_mcp(State(labels): State<McpLabels>, request: Request, next: 
     response
 }
 
+/// The closest enclosing span of baton's own (the request's), if any. The span layer cannot
+/// find it by itself when a span it does not take is current: rmcp's handler tasks run in
+/// rmcp's `serve_inner` span whenever `RUST_LOG` enables it for the logs, and the layer only
+/// looks at the spans entered on this thread, not at their parents.
+fn enclosing_span() -> Option<tracing::Id> {
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = dispatch.current_span();
+        let span = registry.span(current.id()?)?;
+        span.scope()
+            .find(|s| s.metadata().target() == TARGET)
+            .map(|s| s.id())
+    })
+}
+
 /// Runs one store call inside its span (see the module's documentation).
 pub async fn store_call<T>(
     op: &'static str,
@@ -149,6 +173,7 @@ pub async fn store_call<T>(
 ) -> Result<T, StoreError> {
     let span = tracing::info_span!(
         target: TARGET,
+        parent: enclosing_span(),
         "store",
         otel.name = %format_args!("store {op}"),
         otel.kind = "client",
@@ -177,10 +202,7 @@ mod tests {
             traces_url("http://127.0.0.1:4318"),
             "http://127.0.0.1:4318/v1/traces"
         );
-        assert_eq!(
-            traces_url("http://c:4318/"),
-            "http://c:4318/v1/traces"
-        );
+        assert_eq!(traces_url("http://c:4318/"), "http://c:4318/v1/traces");
         assert_eq!(
             traces_url("http://c:4318/v1/traces"),
             "http://c:4318/v1/traces"
