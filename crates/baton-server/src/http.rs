@@ -182,7 +182,7 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         timeout: options.body_read_timeout,
     };
     // `layer` wraps what is there so far: the last one added runs first.
-    let mut router = Router::new()
+    let router = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(
             options.mcp_labels.clone(),
@@ -190,12 +190,14 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         ));
     // The request's span, only when traces are exported (no layer otherwise).
     #[cfg(feature = "otel")]
-    if crate::telemetry::traces_enabled() {
-        router = router.layer(middleware::from_fn_with_state(
+    let router = if crate::telemetry::traces_enabled() {
+        router.layer(middleware::from_fn_with_state(
             options.mcp_labels.clone(),
             crate::observability::traces::trace_mcp,
-        ));
-    }
+        ))
+    } else {
+        router
+    };
     let mut router = router
         .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(overload)
