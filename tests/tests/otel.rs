@@ -318,3 +318,31 @@ fn an_otlp_endpoint_that_is_not_a_url_is_refused_naming_the_flag() {
         "{out:?}"
     );
 }
+
+#[test]
+fn the_otlp_endpoint_comes_from_the_config_file_with_its_password_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let file = dir.path().join("baton.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "database-url = \"{url}\"\notlp-endpoint = \"http://otel:s3cret@127.0.0.1:4318\"\n"
+        ),
+    )
+    .unwrap();
+    let out = baton_e2e::support::server::run_baton(&[
+        "config",
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("otlp-endpoint = "))
+        .unwrap_or_else(|| panic!("no otlp-endpoint in:\n{}", out.stdout));
+    assert!(line.contains("http://otel:***@127.0.0.1:4318"), "{line}");
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+}
