@@ -150,11 +150,13 @@ fn list_ignored(extra: &[String]) -> anyhow::Result<Vec<String>> {
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     check_postgres()?;
-    // The end-to-end tests start the real binary.
+    // The end-to-end tests start the real binary, with the OTLP exporter (tests/otel.rs).
     cargo(&[
         "build",
         "-p",
         "baton-server",
+        "--features",
+        "otel",
         "--bin",
         "baton",
         "--examples",
@@ -219,7 +221,11 @@ pub fn lint() -> anyhow::Result<()> {
         doc.args(["-p", krate]);
     }
     crate::helpers::run_shown(&mut doc)?;
-    crate::deploy::check()
+    crate::deploy::check()?;
+    // The declared MSRV holds, and cargo-deny (licenses, bans, sources; advisories when the
+    // database can be had).
+    crate::supply::msrv()?;
+    crate::supply::deny()
 }
 
 /// `cargo xtask migrate`: the same code path as `baton migrate`.

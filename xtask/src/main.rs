@@ -11,6 +11,7 @@ mod deploy;
 mod fuzz;
 mod helpers;
 mod release;
+mod supply;
 mod test_summary;
 mod tool_search_eval;
 
@@ -29,8 +30,10 @@ enum Command {
     /// skipped test is a failure.
     Test(chores::TestArgs),
     /// cargo fmt --check, cargo clippy --all-targets -D warnings, and cargo doc --no-deps of
-    /// the library crates with -D warnings, and the deploy/ dashboards and alert rules (JSON,
-    /// promtool check and test, only exported metrics named).
+    /// the library crates with -D warnings, the deploy/ dashboards and alert rules (JSON,
+    /// promtool check and test, only exported metrics named), the declared MSRV (no locked
+    /// dependency needs a newer Rust; the shipped crates compile with it), and cargo-deny
+    /// (licenses, bans, sources; advisories when the RustSec database can be fetched).
     Lint,
     /// Format the workspace.
     Fmt,

@@ -6,8 +6,11 @@
 //!    `[workspace.dependencies]`) becomes VERSION;
 //! 3. `cargo xtask lint` and `cargo xtask test` (a dry run skips them unless `--checks`: they
 //!    are what CI runs anyway, and take most of CI's time);
-//! 4. the stripped release binary, packed as `target/dist/baton-VERSION-<target>.tar.gz` with
-//!    `baton-VERSION-<target>.tar.gz.sha256` beside it, and the checksum verified;
+//! 4. the release binary (`cargo build --release`, the build `cargo xtask bench` makes too),
+//!    a copy stripped with binutils' `strip`, packed as
+//!    `target/dist/baton-VERSION-<target>.tar.gz` with `baton-VERSION-<target>.tar.gz.sha256`
+//!    beside it, and the checksum verified (a dry run packs the work tree's binary, which
+//!    carries the tree's version: rebuilding the copy would recompile every baton crate);
 //! 5. `cargo package` of every library crate, in dependency order (cargo verifies each
 //!    package builds from its own files, with the others overlaid as a local registry).
 //!
@@ -295,8 +298,14 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<()> {
         }
     }
 
-    // 4. The stripped release binary, packed and checksummed.
+    // 4. The release binary (the build `cargo xtask bench` makes too, so after a bench this
+    //    is a no-op), a stripped copy of it packed, and the checksum verified. Stripping a
+    //    copy instead of building with `strip = "symbols"` keeps one release profile: that
+    //    setting would rebuild every crate. A real release builds the bumped tree; a dry run
+    //    builds the work tree (the copy's paths would rebuild every baton crate), so its
+    //    binary carries the tree's version, not VERSION.
     let triple = host_target()?;
+    let built_from = if args.dry_run { &root } else { &tree };
     run_shown(
         cargo_command()
             .args([
@@ -308,9 +317,8 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<()> {
                 "--bin",
                 "baton",
             ])
-            .current_dir(&tree)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("CARGO_PROFILE_RELEASE_STRIP", "symbols"),
+            .current_dir(built_from)
+            .env("CARGO_TARGET_DIR", &target),
     )?;
     let name = format!("baton-{version}-{triple}");
     let dist = target.join("dist");
@@ -319,8 +327,30 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&stage)?;
     }
     std::fs::create_dir_all(&stage)?;
-    std::fs::copy(target.join("release").join("baton"), stage.join("baton"))
-        .context("the release binary is missing")?;
+    let binary = stage.join("baton");
+    run_shown(
+        Command::new("strip")
+            .arg("--strip-all")
+            .arg("-o")
+            .arg(&binary)
+            .arg(target.join("release").join("baton")),
+    )
+    .context("cannot strip the release binary (binutils' `strip`)")?;
+    let binary_version = if args.dry_run { old.as_str() } else { version };
+    let shown = Command::new(&binary)
+        .arg("--version")
+        .output()
+        .context("the stripped binary does not run")?;
+    let shown = String::from_utf8_lossy(&shown.stdout).trim().to_owned();
+    ensure!(
+        shown == format!("baton {binary_version}"),
+        "the stripped binary says `{shown}`, expected `baton {binary_version}`"
+    );
+    if args.dry_run {
+        eprintln!(
+            "dry run: the packed binary is the work tree's ({shown}), not rebuilt at {version}"
+        );
+    }
     for file in ["README.md", "CHANGELOG.md"] {
         std::fs::copy(tree.join(file), stage.join(file))?;
     }

@@ -54,6 +54,10 @@ fn word_count() -> anyhow::Result<ExtraTool> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    baton_server::telemetry::init(baton_server::config::LogFormat::Text);
+    // Keep the guard until the server stops: it flushes the spans of `--otlp-endpoint`.
+    let _traces = baton_server::telemetry::init(
+        baton_server::config::LogFormat::Text,
+        cli.serve.otlp_endpoint.as_deref(),
+    )?;
     baton_server::serve_with(cli.serve, vec![word_count()?]).await
 }

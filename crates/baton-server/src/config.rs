@@ -239,6 +239,13 @@ pub struct ServeArgs {
     #[arg(long, env = "BATON_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Export OpenTelemetry traces by OTLP/HTTP (protobuf) to this collector, e.g.
+    /// `http://127.0.0.1:4318` (spans go to `<URL>/v1/traces`): a span per MCP request and
+    /// per store call, continuing the caller's W3C `traceparent`. Needs a build with the
+    /// `otel` feature. Unset: no span is taken.
+    #[arg(long, env = "BATON_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
     /// How long to wait for in-flight requests on shutdown.
     #[arg(long, env = "BATON_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -478,6 +485,9 @@ impl ServeArgs {
             check_count("db-max-connections", u64::from(n), 1, 10_000)?;
         }
         self.checked_lifetimes()?;
+        if let Some(endpoint) = &self.otlp_endpoint {
+            check_otlp_endpoint(endpoint)?;
+        }
         Ok(())
     }
 
@@ -504,6 +514,24 @@ impl ServeArgs {
             E::TooLong => too_long("absolute-ttl", self.absolute_ttl),
         })
     }
+}
+
+/// `--otlp-endpoint`: an `http://` or `https://` URL, and a build that can export.
+fn check_otlp_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    let shown = crate::store::redact(endpoint);
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|s| endpoint.len() > s.len() && endpoint.starts_with(s));
+    anyhow::ensure!(
+        scheme_ok,
+        "--otlp-endpoint {shown}: expected an http:// or https:// URL (the collector's OTLP/HTTP base, e.g. http://127.0.0.1:4318)"
+    );
+    anyhow::ensure!(
+        cfg!(feature = "otel"),
+        "{}",
+        crate::telemetry::without_otel(&shown)
+    );
+    Ok(())
 }
 
 /// Renders a duration the way people write it in config (`24h`, `7d`, `90s`).

@@ -266,7 +266,8 @@ pub fn effective(
             toml::Value::Boolean(matches.get_flag(id))
         } else {
             let one = |s: &str| -> toml::Value {
-                let s = if long == "database-url" {
+                // URLs may carry a password (a collector behind basic auth, too).
+                let s = if long == "database-url" || long == "otlp-endpoint" {
                     crate::store::redact(s)
                 } else {
                     s.to_owned()

@@ -20,7 +20,8 @@
 //! `/healthz`, `/readyz`, `/metrics` and the Protected Resource Metadata skip steps 2 to 7:
 //! they are never shed. Metrics are taken around everything (route, status, latency,
 //! rejections) and right before rmcp (MCP method, tool, outcome): see
-//! [`crate::observability`].
+//! [`crate::observability`]. With `--otlp-endpoint` (feature `otel`), a span per MCP request
+//! is taken right outside the latter.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -181,12 +182,23 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         timeout: options.body_read_timeout,
     };
     // `layer` wraps what is there so far: the last one added runs first.
-    let mut router = Router::new()
+    let router = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(
             options.mcp_labels.clone(),
             crate::observability::track_mcp,
+        ));
+    // The request's span, only when traces are exported (no layer otherwise).
+    #[cfg(feature = "otel")]
+    let router = if crate::telemetry::traces_enabled() {
+        router.layer(middleware::from_fn_with_state(
+            options.mcp_labels.clone(),
+            crate::observability::traces::trace_mcp,
         ))
+    } else {
+        router
+    };
+    let mut router = router
         .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(overload)
         .layer(middleware::from_fn_with_state(body_read, read_body))

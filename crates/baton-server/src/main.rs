@@ -200,7 +200,19 @@ fn main() -> anyhow::Result<()> {
         let effective = config_file::effective(&Cli::command(), &parsed.matches, &parsed.from_file);
         return config_check(args, parsed.file.as_deref(), &effective);
     }
-    telemetry::init(cli.log_format);
+    // Traces are for serving only (`--otlp-endpoint` is a `baton serve` flag).
+    let otlp_endpoint = match &cli.command {
+        None => cli.serve.otlp_endpoint.clone(),
+        Some(Command::Serve(args)) => args.otlp_endpoint.clone(),
+        Some(_) => None,
+    };
+    let traces = match telemetry::init(cli.log_format, otlp_endpoint.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(n) = cli.worker_threads {
@@ -215,6 +227,9 @@ fn main() -> anyhow::Result<()> {
     if let Err(e) = &result {
         tracing::error!("{e:#}");
     }
+    drop(runtime);
+    // Exports the spans still queued before the process ends.
+    drop(traces);
     result
 }
 

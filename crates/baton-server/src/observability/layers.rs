@@ -66,6 +66,21 @@ impl McpLabels {
             "other".to_owned()
         }
     }
+
+    /// The method and tool (empty unless `tools/call`) of a JSON-RPC request body.
+    pub(crate) fn of_body(&self, body: &[u8]) -> (&'static str, String) {
+        match serde_json::from_slice::<RpcRequest<'_>>(body) {
+            Ok(rpc) => {
+                let method = self.method(rpc.method.as_deref().unwrap_or(""));
+                let tool = match (method, rpc.params.and_then(|p| p.name)) {
+                    ("tools/call", Some(name)) => self.tool(&name),
+                    _ => String::new(),
+                };
+                (method, tool)
+            }
+            Err(_) => ("other", String::new()),
+        }
+    }
 }
 
 /// The route label of a path (a bounded set).
@@ -174,17 +189,7 @@ pub async fn track_mcp(State(labels): State<McpLabels>, request: Request, next: 
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return next.run(Request::from_parts(parts, Body::empty())).await;
     };
-    let (method, tool) = match serde_json::from_slice::<RpcRequest<'_>>(&bytes) {
-        Ok(rpc) => {
-            let method = labels.method(rpc.method.as_deref().unwrap_or(""));
-            let tool = match (method, rpc.params.and_then(|p| p.name)) {
-                ("tools/call", Some(name)) => labels.tool(&name),
-                _ => String::new(),
-            };
-            (method, tool)
-        }
-        Err(_) => ("other", String::new()),
-    };
+    let (method, tool) = labels.of_body(&bytes);
     let started = Instant::now();
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -199,7 +204,7 @@ pub async fn track_mcp(State(labels): State<McpLabels>, request: Request, next: 
 
 /// Reads the outcome of a JSON answer (passing it on unchanged); other answers are `ok` when
 /// successful (202 for a notification), `http_error` otherwise.
-async fn outcome(response: Response) -> (Response, &'static str) {
+pub(crate) async fn outcome(response: Response) -> (Response, &'static str) {
     if !response.status().is_success() {
         return (response, "http_error");
     }

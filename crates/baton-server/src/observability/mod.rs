@@ -12,12 +12,17 @@
 //! connection pools and the SQLite writer (queue depth, batches, writes) on scrape, and
 //! the process (`process_*`: CPU, RSS, open file descriptors).
 //!
+//! Traces (feature `otel`, `--otlp-endpoint`) are taken in the same two places: see
+//! `traces`.
+//!
 //! Names follow Prometheus conventions: a `baton_` prefix, base units (`_seconds`), `_total`
 //! on counters, and labels from bounded sets only (never a handle, principal, topic or any
 //! other caller-chosen text: a method or tool name the server does not know is `other`).
 
 mod layers;
 mod store;
+#[cfg(feature = "otel")]
+pub mod traces;
 
 pub use layers::{McpLabels, track_http, track_mcp};
 pub use store::ObservedStore;

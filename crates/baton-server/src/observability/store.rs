@@ -42,8 +42,20 @@ pub(crate) fn error_label(error: &StoreError) -> &'static str {
     }
 }
 
-/// Runs one store call, counting it by `op` and outcome and timing it.
+/// Runs one store call, counting it by `op` and outcome and timing it (inside a span of its
+/// own when traces are exported).
 async fn observe<T>(
+    op: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    #[cfg(feature = "otel")]
+    if crate::telemetry::traces_enabled() {
+        return super::traces::store_call(op, measure(op, call)).await;
+    }
+    measure(op, call).await
+}
+
+async fn measure<T>(
     op: &'static str,
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
