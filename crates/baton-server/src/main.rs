@@ -10,6 +10,11 @@ use baton_server::{
 };
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: see the `mimalloc` feature in Cargo.toml.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// baton: a stateless MCP server for research tasks, with signed handles and durable state.
 ///
 /// Without a subcommand, `baton` serves (as `baton serve`).

@@ -123,7 +123,9 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
             }
             args.push("--label".into());
             args.push(kind.id().into());
+            let cpu_before = srv.cpu_seconds();
             let res = env.loadgen(&srv.url, w, &args);
+            let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
             let rss = srv.rss_kb();
             if let Some(why) = srv.exited() {
                 bail!(
@@ -148,8 +150,10 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
                     if let Some(first) = v["first_error"].as_str() {
                         eprintln!("bench:   first error: {first}");
                     }
+                    let cpu_us = cpu_per_request_us(cpu, &v);
                     json!({"server": kind.id(), "workload": w, "concurrency": c,
-                           "result": v, "rss_kb": rss.map(|r| r.0)})
+                           "result": v, "rss_kb": rss.map(|r| r.0),
+                           "server_cpu_s": cpu, "server_cpu_us_per_request": cpu_us})
                 }
                 Err(e) => {
                     eprintln!("bench: {} {w} @{c} failed: {e:#}", kind.id());
@@ -169,6 +173,16 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
         "seed": seeded,
     }));
     Ok(())
+}
+
+/// The server's CPU time per request it answered during a load generator run, in µs: every
+/// request the run sent (warm-up and failures included) is work the server did. A figure
+/// that survives a busy machine better than throughput does, since waiting for a core costs
+/// no CPU time.
+fn cpu_per_request_us(cpu_s: Option<f64>, result: &Value) -> Option<f64> {
+    let sent = result["requests"].as_u64()? + result["warmup_requests"].as_u64().unwrap_or(0);
+    let cpu_s = cpu_s?;
+    (sent > 0).then(|| cpu_s * 1e6 / sent as f64)
 }
 
 /// One scaling point: serve a store holding `tasks` tasks and run get_task_status @16.

@@ -14,8 +14,12 @@
 //! build, start or seed, when a cell does not run, or when more than
 //! [`report::MAX_ERROR_SHARE`] of a cell's requests fail; see [`report::gate_failures`].
 //!
-//! The steps, one module each: [`plan`], [`servers`], [`load`], [`report`].
+//! The steps, one module each: [`plan`], [`servers`], [`load`], [`report`] (with the picture,
+//! [`chart`], and the regression guard, [`guard`], which warns when a baton ÷ ceiling ratio
+//! falls more than 25 % below the committed figures without failing the run).
 
+mod chart;
+mod guard;
 mod load;
 mod plan;
 mod report;
@@ -97,13 +101,36 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     let failures = report::gate_failures(&rep, &kinds);
-    let md = report::write(&rep, &plan, &kinds, &root, &env.out_dir, &failures)?;
-    println!("{md}");
+    let written = report::write(
+        &rep,
+        &plan,
+        &kinds,
+        &root,
+        &env.out_dir,
+        &failures,
+        args.write_baseline,
+    )?;
+    println!("{}", written.md);
     eprintln!(
-        "bench: wrote {} and {}",
+        "bench: wrote {}, {} and {}",
         env.out_dir.join("bench.md").display(),
-        env.out_dir.join("bench.json").display()
+        env.out_dir.join("bench.json").display(),
+        env.out_dir.join("bench.svg").display()
     );
+    if args.write_baseline {
+        eprintln!("bench: wrote this run's ratios to {}", guard::BASELINE);
+    }
+    for w in &written.warnings {
+        eprintln!("bench: WARNING: regression: {w}");
+    }
+    if !written.warnings.is_empty() {
+        eprintln!(
+            "bench: WARNING: {} ratio(s) fell more than {:.0} % below {} (not a failure: check whether a change slowed baton, or rerun)",
+            written.warnings.len(),
+            guard::MAX_DROP * 100.0,
+            guard::BASELINE
+        );
+    }
     if !failures.is_empty() {
         bail!(
             "the benchmark gate failed ({} problem(s); at most {:.0} % failed requests per cell):\n  - {}",

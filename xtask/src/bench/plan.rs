@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// Output folder (default: <cargo target dir>/bench).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// Write this run's baton ÷ ceiling ratios to `bench/baseline.json`, the figures the
+    /// regression guard compares later runs with.
+    #[arg(long)]
+    pub write_baseline: bool,
 }
 
 /// A server the bench can measure.

@@ -6,6 +6,7 @@ use std::{collections::BTreeMap, fmt::Write as _, fs, path::Path};
 use serde_json::{Value, json};
 
 use super::plan::{Kind, Plan};
+use super::{chart, guard};
 use crate::helpers::{output_of, unix_now};
 
 /// The largest share of failed requests a cell (or the seeding of a server) may have
@@ -109,14 +110,14 @@ pub fn one_line(text: &str) -> String {
     }
 }
 
-fn cell<'a>(rep: &'a Report, server: &str, workload: &str, conc: usize) -> Option<&'a Value> {
+pub fn cell<'a>(rep: &'a Report, server: &str, workload: &str, conc: usize) -> Option<&'a Value> {
     rep.cells
         .iter()
         .find(|c| c["server"] == server && c["workload"] == workload && c["concurrency"] == conc)
 }
 
 /// Throughput of a cell: lifecycles/s for the lifecycle mix, requests/s otherwise.
-fn throughput(c: &Value) -> Option<f64> {
+pub fn throughput(c: &Value) -> Option<f64> {
     let r = &c["result"];
     if c["workload"] == "lifecycle" {
         r["lifecycle_rps"].as_f64()
@@ -250,7 +251,13 @@ fn f(v: Option<f64>, prec: usize) -> String {
     }
 }
 
-fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> String {
+fn render_md(
+    rep: &Report,
+    meta: &Value,
+    plan: &Plan,
+    failures: &[String],
+    guard_md: &str,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# baton benchmark\n");
     let _ = writeln!(
@@ -288,15 +295,15 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
     let _ = writeln!(s, "\n## Cells\n");
     let _ = writeln!(
         s,
-        "Throughput is successful requests/s, except `lifecycle` where it is completed lifecycles/s (baton and the ceiling: start → add_findings → status → complete, 4 requests; the Python peer has no add_findings, 3 requests). Latencies are those of successful requests; failed ones (HTTP ≠ 200, a JSON-RPC error, `isError: true`, a transport error or time-out) are only counted, in `errors` with their share of the cell's requests. Ratios compare throughput at the same workload and concurrency. RSS is read after the cell.\n"
+        "Throughput is successful requests/s, except `lifecycle` where it is completed lifecycles/s (baton and the ceiling: start → add_findings → status → complete, 4 requests; the Python peer has no add_findings, 3 requests). Latencies are those of successful requests; failed ones (HTTP ≠ 200, a JSON-RPC error, `isError: true`, a transport error or time-out) are only counted, in `errors` with their share of the cell's requests. Ratios compare throughput at the same workload and concurrency. RSS is read after the cell. Server CPU µs/req is the server process's CPU time (user + system, all threads) during the load generator's run divided by the requests it sent (warm-up included): unlike throughput, it does not fall when the machine is busy.\n"
     );
     let _ = writeln!(
         s,
-        "| server | workload | conc | throughput | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MiB | × ceiling | × python-prod |"
+        "| server | workload | conc | throughput | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MiB | server CPU µs/req | × ceiling | × python-prod |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for w in &plan.workloads {
         for &c in &plan.concurrency {
@@ -325,7 +332,7 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     k.id(),
                     w,
                     c,
@@ -336,6 +343,7 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
                     f(lat("p99"), 3),
                     errors,
                     f(x["rss_kb"].as_u64().map(|k| k as f64 / 1024.0), 1),
+                    f(x["server_cpu_us_per_request"].as_f64(), 1),
                     f(ratio(base_ceiling), 2),
                     f(ratio(base_py), 1),
                 );
@@ -419,6 +427,7 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
             context.join("; ")
         );
     }
+    s.push_str(guard_md);
     let _ = writeln!(s, "\n## Gate\n");
     let _ = writeln!(
         s,
@@ -442,7 +451,16 @@ fn render_md(rep: &Report, meta: &Value, plan: &Plan, failures: &[String]) -> St
     s
 }
 
-/// Writes `bench.md` and `bench.json` into `out_dir` and returns the Markdown.
+/// What [`write`] wrote that the caller prints.
+pub struct Written {
+    /// The Markdown report.
+    pub md: String,
+    /// The regression guard's warnings (see [`guard`]).
+    pub warnings: Vec<String>,
+}
+
+/// Writes `bench.md`, `bench.json` and the picture `bench.svg` into `out_dir` (and, with
+/// `write_baseline`, this run's ratios into [`guard::BASELINE`]).
 pub fn write(
     rep: &Report,
     plan: &Plan,
@@ -450,7 +468,8 @@ pub fn write(
     root: &Path,
     out_dir: &Path,
     failures: &[String],
-) -> anyhow::Result<String> {
+    write_baseline: bool,
+) -> anyhow::Result<Written> {
     let date =
         output_of("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]).unwrap_or_else(|| unix_now().to_string());
     let commit = output_of(
@@ -483,19 +502,34 @@ pub fn write(
     for s in &rep.servers {
         by_server.insert(s["server"].as_str().unwrap_or("?").to_string(), s.clone());
     }
-    let doc = json!({
+    let mut doc = json!({
         "meta": meta, "servers": by_server, "cells": rep.cells,
         "scaling": rep.scaling, "goals": goals_json, "notes": rep.notes,
         "gate": {"max_error_share": MAX_ERROR_SHARE, "passed": failures.is_empty(),
                  "failures": failures},
     });
-    let md = render_md(rep, &meta, plan, failures);
+    let measured = guard::ratios(rep);
+    let (checks, problem) = match guard::committed(root) {
+        Ok(committed) => (guard::compare(&measured, &committed), None),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+    };
+    let warnings = guard::warnings(&checks);
+    let guard_md = guard::render(&checks, problem.as_deref());
+    if write_baseline {
+        guard::write_baseline(root, &measured, &meta)?;
+    }
+    doc["regression"] = json!({
+        "baseline": guard::BASELINE, "max_drop": guard::MAX_DROP, "ratios": measured,
+        "warnings": warnings, "not_compared": problem,
+    });
+    let md = render_md(rep, &meta, plan, failures, &guard_md);
+    fs::write(out_dir.join("bench.svg"), chart::svg(rep, &meta))?;
     fs::write(out_dir.join("bench.md"), &md)?;
     fs::write(
         out_dir.join("bench.json"),
         serde_json::to_string_pretty(&doc)?,
     )?;
-    Ok(md)
+    Ok(Written { md, warnings })
 }
 
 #[cfg(test)]

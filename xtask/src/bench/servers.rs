@@ -66,6 +66,12 @@ impl Running {
     pub fn rss_kb(&self) -> Option<(u64, u64)> {
         rss_kb(self.proc.id())
     }
+
+    /// CPU time (user + system, every thread, exited ones included) the server has used so
+    /// far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(self.proc.id())
+    }
 }
 
 /// A Postgres database created for this run and dropped when this guard goes.
@@ -195,6 +201,19 @@ fn rss_kb(pid: u32) -> Option<(u64, u64)> {
             .and_then(|v| v.parse::<u64>().ok())
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// `utime + stime` of a process from `/proc/<pid>/stat`, in seconds. The kernel reports them
+/// in `USER_HZ` ticks, which Linux fixes at 100 per second for user space.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
+    // where `state` is field 3, so utime (14) and stime (15) are the 12th and 13th.
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 /// The last lines of a server log, for error messages.
