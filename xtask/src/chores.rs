@@ -150,6 +150,10 @@ fn list_ignored(extra: &[String]) -> anyhow::Result<Vec<String>> {
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     check_postgres()?;
+    let fuzz_prebuild = match args.fast || crate::fuzz::unavailable().is_some() {
+        true => None,
+        false => Some(crate::fuzz::Prebuild::start(true)?),
+    };
     // The end-to-end tests start the real binary, with the OTLP exporter (tests/otel.rs).
     cargo(&[
         "build",
@@ -192,6 +196,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
             "real-test",
             "--report-only",
         ])?;
+        fuzz_briefly(fuzz_prebuild)?;
         xtask(&["bench", "--quick"])?;
     }
     eprintln!(
@@ -199,6 +204,27 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Every fuzz target, coverage-guided, for [`crate::fuzz::CI_SECONDS`] each (the committed
+/// seeds are also replayed on stable by the nextest run). Without the nightly toolchain or
+/// cargo-fuzz this is a failure under CI and a warning elsewhere.
+fn fuzz_briefly(prebuild: Option<crate::fuzz::Prebuild>) -> anyhow::Result<()> {
+    if let Some(build) = prebuild {
+        build.finish()?;
+    }
+    if let Some(why) = crate::fuzz::unavailable() {
+        if ci_is_set() {
+            bail!("fuzzing cannot run and CI requires it: {why}");
+        }
+        eprintln!("warning: fuzzing skipped: {why}");
+        return Ok(());
+    }
+    crate::fuzz::run(crate::fuzz::FuzzArgs {
+        seconds: crate::fuzz::CI_SECONDS,
+        dev: true,
+        targets: Vec::new(),
+    })
 }
 
 /// `cargo xtask lint`.

@@ -4,15 +4,17 @@
 //!
 //! The targets' bodies live in `crates/baton-fuzz`; its tests replay every committed seed
 //! of `fuzz/corpus/<target>/` on stable, in the normal test suite. This chore is the
-//! nightly, coverage-guided part, not run by CI (its time budget): new inputs the fuzzer
-//! finds go to `target/fuzz-corpus/<target>/`, never into the committed seeds; a crash
-//! leaves its input in `fuzz/artifacts/<target>/` and fails the chore. Needs the nightly
-//! toolchain and `cargo install cargo-fuzz --locked`.
+//! nightly, coverage-guided part. `cargo xtask test` runs it for [`CI_SECONDS`] per target
+//! with `--dev` (an unoptimised build: a much shorter build for a short run), so CI fuzzes
+//! every target on every run. New inputs the fuzzer finds go to
+//! `target/fuzz-corpus/<target>/`, never into the committed seeds; a crash leaves its input
+//! in `fuzz/artifacts/<target>/` and fails the chore. Needs the nightly toolchain and
+//! `cargo install cargo-fuzz --locked` (`.ci/run` installs it).
 
 use std::{
     fs,
-    path::Path,
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
     time::Instant,
 };
 
@@ -28,15 +30,22 @@ const TARGETS: [&str; 4] = [
     "search_tools",
 ];
 
+/// Seconds each target runs when `cargo xtask test` fuzzes.
+pub const CI_SECONDS: u64 = 20;
+
 /// `cargo xtask fuzz` options.
 #[derive(Debug, clap::Args)]
 pub struct FuzzArgs {
     /// Seconds each target runs (libFuzzer's `-max_total_time`).
     #[arg(long, default_value_t = 30)]
-    seconds: u64,
+    pub seconds: u64,
+    /// Build without optimisations: the build takes a fraction of the time and the targets
+    /// run several times slower, the right trade for a short run.
+    #[arg(long)]
+    pub dev: bool,
     /// Run only this target (repeatable); default all of them.
     #[arg(long = "target", value_parser = clap::builder::PossibleValuesParser::new(TARGETS))]
-    targets: Vec<String>,
+    pub targets: Vec<String>,
 }
 
 /// What libFuzzer's final statistics say about one run.
@@ -71,6 +80,104 @@ fn nightly_cargo() -> Command {
     cmd
 }
 
+/// Why `cargo +nightly fuzz` cannot run here, if it cannot: the nightly toolchain or
+/// cargo-fuzz is missing.
+pub fn unavailable() -> Option<String> {
+    let probe = nightly_cargo()
+        .args(["fuzz", "--version"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match probe {
+        Ok(status) if status.success() => None,
+        Ok(_) => Some(
+            "`cargo +nightly fuzz --version` failed: install the nightly toolchain \
+             (`rustup toolchain install nightly`) and `cargo install cargo-fuzz --locked`"
+                .to_owned(),
+        ),
+        Err(e) => Some(format!("cannot run cargo: {e}")),
+    }
+}
+
+/// The arguments of `cargo +nightly fuzz build` for a build with or without optimisations.
+fn build_args(dev: bool) -> Vec<&'static str> {
+    let mut args = vec!["fuzz", "build", "--sanitizer", "none"];
+    if dev {
+        args.push("--dev");
+    }
+    args
+}
+
+/// The fuzz targets' build started early, at the lowest CPU priority, so that it uses the
+/// cores the test suite leaves idle while its end-to-end tests wait on servers and timers;
+/// [`run`]'s own build is then a no-op. Dropping it before [`Prebuild::finish`] stops it.
+pub struct Prebuild {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Prebuild {
+    /// Starts `nice -n 19 cargo +nightly fuzz build …`, its output in
+    /// `target/fuzz-logs/build.log`.
+    pub fn start(dev: bool) -> anyhow::Result<Prebuild> {
+        let root = workspace_root()?;
+        let log = target_dir(&root).join("fuzz-logs").join("build.log");
+        if let Some(dir) = log.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = Command::new("nice");
+        cmd.args(["-n", "19", "cargo", "+nightly"])
+            .args(build_args(dev));
+        for var in ["RUSTUP_TOOLCHAIN", "CARGO", "RUSTC", "RUSTDOC", "RUSTFLAGS"] {
+            cmd.env_remove(var);
+        }
+        cmd.current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", describe(&cmd)))?;
+        eprintln!(
+            "==> building the fuzz targets in the background at low priority (log: {})",
+            log.display()
+        );
+        Ok(Prebuild { child, log })
+    }
+
+    /// Waits for the build; a failed build is an error that shows the end of its log.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let status = self.child.wait().context("waiting for the fuzz build")?;
+        eprintln!(
+            "<== background fuzz build done ({status}; waited {:.0}s for it)",
+            started.elapsed().as_secs_f64()
+        );
+        if !status.success() {
+            let text = fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("{}", lines[lines.len().saturating_sub(40)..].join("\n"));
+            bail!(
+                "building the fuzz targets failed (log: {})",
+                self.log.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Prebuild {
+    fn drop(&mut self) {
+        // Already reaped after `finish`; otherwise the suite failed first: stop the build.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Runs the chore.
 pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     if args.seconds == 0 {
@@ -87,7 +194,8 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     };
     // No sanitizer: baton forbids unsafe code, so what the fuzzer looks for is panics,
     // wrong answers and hangs, and uninstrumented code runs several times faster.
-    run_shown(nightly_cargo().args(["fuzz", "build", "--sanitizer", "none"]))
+    let profile: &[&str] = if args.dev { &["--dev"] } else { &[] };
+    run_shown(nightly_cargo().args(build_args(args.dev)))
         .context("building the fuzz targets (needs `rustup toolchain install nightly` and `cargo install cargo-fuzz --locked`)")?;
     let work = target_dir(&root);
     let mut results = Vec::new();
@@ -104,7 +212,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
         let seeds = Path::new("fuzz/corpus").join(target);
         let mut cmd = nightly_cargo();
         cmd.current_dir(&root)
-            .args(["fuzz", "run", "--sanitizer", "none", target])
+            .args(["fuzz", "run", "--sanitizer", "none"])
+            .args(profile)
+            .arg(target)
             .arg(&corpus)
             .arg(&seeds)
             .arg("--")
@@ -139,8 +249,9 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
         results.push((target, stats));
     }
     println!(
-        "\nfuzz results ({} s per target, no sanitizer):",
-        args.seconds
+        "\nfuzz results ({} s per target, no sanitizer, {} build):",
+        args.seconds,
+        if args.dev { "unoptimised" } else { "optimised" }
     );
     println!("{:<16} {:>10} {:>14}", "target", "exec/s", "executions");
     for (target, stats) in &results {
