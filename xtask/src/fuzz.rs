@@ -5,8 +5,8 @@
 //! The targets' bodies live in `crates/baton-fuzz`; its tests replay every committed seed
 //! of `fuzz/corpus/<target>/` on stable, in the normal test suite. This chore is the
 //! nightly, coverage-guided part. `cargo xtask test` runs it for [`CI_SECONDS`] per target
-//! with `--dev` (an unoptimised build: a much shorter build for a short run), so CI fuzzes
-//! every target on every run. New inputs the fuzzer finds go to
+//! with `--dev` (`fuzz/Cargo.toml`'s dev profile, opt-level 1: a lighter build for a short
+//! run), so CI fuzzes every target on every run. New inputs the fuzzer finds go to
 //! `target/fuzz-corpus/<target>/`, never into the committed seeds; a crash leaves its input
 //! in `fuzz/artifacts/<target>/` and fails the chore. Needs the nightly toolchain and
 //! `cargo install cargo-fuzz --locked` (`.ci/run` installs it).
@@ -39,8 +39,8 @@ pub struct FuzzArgs {
     /// Seconds each target runs (libFuzzer's `-max_total_time`).
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
-    /// Build without optimisations: the build takes a fraction of the time and the targets
-    /// run several times slower, the right trade for a short run.
+    /// Build with `fuzz/Cargo.toml`'s dev profile (opt-level 1, line tables only): a lighter
+    /// build and slower targets, the right trade for a short run.
     #[arg(long)]
     pub dev: bool,
     /// Run only this target (repeatable); default all of them.
@@ -251,7 +251,11 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     println!(
         "\nfuzz results ({} s per target, no sanitizer, {} build):",
         args.seconds,
-        if args.dev { "unoptimised" } else { "optimised" }
+        if args.dev {
+            "dev (opt-level 1)"
+        } else {
+            "release"
+        }
     );
     println!("{:<16} {:>10} {:>14}", "target", "exec/s", "executions");
     for (target, stats) in &results {
