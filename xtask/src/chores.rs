@@ -150,10 +150,6 @@ fn list_ignored(extra: &[String]) -> anyhow::Result<Vec<String>> {
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     check_postgres()?;
-    let fuzz_prebuild = match args.fast || crate::fuzz::unavailable().is_some() {
-        true => None,
-        false => Some(crate::fuzz::Prebuild::start(true)?),
-    };
     // The end-to-end tests start the real binary, with the OTLP exporter (tests/otel.rs).
     cargo(&[
         "build",
@@ -166,6 +162,12 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
         "--examples",
     ])?;
     nextest(&args.nextest_args)?;
+    // Started after the Rust tests, not beside them: their timing-sensitive end-to-end tests
+    // (key rotation, connection caps) must not share the two cores with a build.
+    let fuzz_prebuild = match args.fast || crate::fuzz::unavailable().is_some() {
+        true => None,
+        false => Some(crate::fuzz::Prebuild::start(true)?),
+    };
     cargo(&["test", "--doc", "--workspace", "--all-features"])?;
     if !args.fast {
         let xtask = |sub: &[&str]| {

@@ -110,8 +110,9 @@ fn build_args(dev: bool) -> Vec<&'static str> {
 }
 
 /// The fuzz targets' build started early, at the lowest CPU priority, so that it uses the
-/// cores the test suite leaves idle while its end-to-end tests wait on servers and timers;
-/// [`run`]'s own build is then a no-op. Dropping it before [`Prebuild::finish`] stops it.
+/// cores the doctests, conformance suites and evaluations leave idle while they wait on
+/// servers and clients; [`run`]'s own build is then a no-op. Dropping it before
+/// [`Prebuild::finish`] stops it.
 pub struct Prebuild {
     child: Child,
     log: PathBuf,
