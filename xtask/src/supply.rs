@@ -93,8 +93,8 @@ fn has_toolchain(toolchain: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The MSRV checks (see the module's documentation).
-pub fn msrv() -> anyhow::Result<()> {
+/// `cargo metadata` of the workspace as locked, every feature on.
+fn locked_metadata() -> anyhow::Result<serde_json::Value> {
     let mut cmd = cargo_command();
     cmd.current_dir(workspace_root()?).args([
         "metadata",
@@ -105,9 +105,12 @@ pub fn msrv() -> anyhow::Result<()> {
         "--all-features",
     ]);
     let out = run_captured(&mut cmd, Duration::from_secs(300))?;
-    let metadata: serde_json::Value =
-        serde_json::from_str(&out.stdout).context("cargo metadata printed no JSON")?;
-    let (msrv, above) = above_msrv(&metadata)?;
+    serde_json::from_str(&out.stdout).context("cargo metadata printed no JSON")
+}
+
+/// The MSRV checks (see the module's documentation).
+pub fn msrv() -> anyhow::Result<()> {
+    let (msrv, above) = above_msrv(&locked_metadata()?)?;
     if !above.is_empty() {
         bail!(
             "the workspace declares rust-version {msrv}, but these locked dependencies need a newer Rust:\n  {}\n\
@@ -220,18 +223,7 @@ mod tests {
     /// The real lock file keeps the promise (what `cargo xtask lint` enforces).
     #[test]
     fn the_locked_dependencies_fit_the_declared_msrv() {
-        let mut cmd = cargo_command();
-        cmd.current_dir(workspace_root().unwrap()).args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--locked",
-            "--offline",
-            "--all-features",
-        ]);
-        let out = run_captured(&mut cmd, Duration::from_secs(300)).unwrap();
-        let metadata: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        let (_, above) = above_msrv(&metadata).unwrap();
+        let (_, above) = above_msrv(&locked_metadata().unwrap()).unwrap();
         assert!(above.is_empty(), "{above:?}");
     }
 }
