@@ -69,14 +69,19 @@ fn parse_stats(log: &str) -> Option<Stats> {
     })
 }
 
-/// `cargo +nightly …` through rustup's proxy, without what the stable cargo running this
-/// chore put in the environment.
-fn nightly_cargo() -> Command {
-    let mut cmd = Command::new("cargo");
-    cmd.arg("+nightly");
+/// Removes what the stable cargo running this chore put in the environment, so that a
+/// `cargo +nightly` started by `cmd` picks its own toolchain.
+fn without_stable_cargo_env(cmd: &mut Command) -> &mut Command {
     for var in ["RUSTUP_TOOLCHAIN", "CARGO", "RUSTC", "RUSTDOC", "RUSTFLAGS"] {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// `cargo +nightly …` through rustup's proxy.
+fn nightly_cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    without_stable_cargo_env(cmd.arg("+nightly"));
     cmd
 }
 
@@ -131,10 +136,8 @@ impl Prebuild {
         let mut cmd = Command::new("nice");
         cmd.args(["-n", "19", "cargo", "+nightly"])
             .args(build_args(dev));
-        for var in ["RUSTUP_TOOLCHAIN", "CARGO", "RUSTC", "RUSTDOC", "RUSTFLAGS"] {
-            cmd.env_remove(var);
-        }
-        cmd.current_dir(&root)
+        without_stable_cargo_env(&mut cmd)
+            .current_dir(&root)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
