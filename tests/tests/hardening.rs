@@ -369,6 +369,38 @@ async fn healthz_from(local: std::net::IpAddr, addr: SocketAddr) -> Result<u16, 
     .map(|r| r.status)
 }
 
+/// A connection from `local` that the server has accepted and counts: it was answered once
+/// (a keep-alive `/healthz`) and stays open, idle. A bare connect proves nothing: the kernel
+/// completes it before the server accepts it, and the server may refuse it then while the
+/// previous probe's connection is still being closed. Retries for up to 60 s.
+async fn held_from(local: std::net::IpAddr, addr: SocketAddr) -> tokio::net::TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut last = String::new();
+        match connect_from(local, addr).await {
+            Ok(mut stream) => {
+                let reply = send_and_read(
+                    &mut stream,
+                    b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                    Duration::from_secs(20),
+                )
+                .await;
+                match reply {
+                    Ok(r) if r.status == 200 => return stream,
+                    Ok(r) => last = format!("status {}", r.status),
+                    Err(e) => last = e,
+                }
+            }
+            Err(e) => last.push_str(&e.to_string()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no connection from {local} was held within 60 s: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn connections_over_the_caps_are_closed_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -386,9 +418,9 @@ async fn connections_over_the_caps_are_closed_at_once() {
     let here = "127.0.0.1".parse().unwrap();
     let mut from_other = Vec::new();
     for _ in 0..3 {
-        from_other.push(connect_from(OTHER_LOOPBACK, server.addr).await.unwrap());
+        from_other.push(held_from(OTHER_LOOPBACK, server.addr).await);
     }
-    // The open connections are counted once accepted: wait until a fourth is refused.
+    // Three are held: a fourth from that address is refused.
     let refused = baton_e2e::support::wait::until(Duration::from_secs(60), || async {
         healthz_from(OTHER_LOOPBACK, server.addr).await.is_err()
     })
@@ -404,7 +436,7 @@ async fn connections_over_the_caps_are_closed_at_once() {
     // Two from a third address fill the server: nobody else gets in.
     let mut from_third = Vec::new();
     for _ in 0..2 {
-        from_third.push(connect_from(THIRD_LOOPBACK, server.addr).await.unwrap());
+        from_third.push(held_from(THIRD_LOOPBACK, server.addr).await);
     }
     let full = baton_e2e::support::wait::until(Duration::from_secs(60), || async {
         healthz_from(here, server.addr).await.is_err()

@@ -203,7 +203,11 @@ async fn keys_rotate_under_load_through_both_instances_with_no_valid_handle_reje
         rejected.len(),
         failed.len()
     );
-    assert!(rejected.is_empty(), "valid handles rejected: {rejected:?}");
+    assert!(
+        rejected.is_empty(),
+        "valid handles rejected: {rejected:?}; logs:\n{}",
+        fleet.logs()
+    );
     assert!(failed.is_empty(), "calls failed: {failed:?}");
     for key in [1, 2, 3] {
         assert!(

@@ -78,6 +78,19 @@ impl Error {
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
+
+    /// The key id the error is about: the id an [`ErrorKind::UnknownKey`] handle names, or
+    /// the repeated id of [`ErrorKind::DuplicateKeyId`]. `None` for every other kind.
+    ///
+    /// A verifier can use it to tell a key it has not loaded *yet* (an id above every id
+    /// it knows) from a retired one. The id is read before the tag is checked, so it is
+    /// unauthenticated: use it to decide whether to look again, never to trust a handle.
+    pub fn key_id(&self) -> Option<u16> {
+        match self.detail {
+            Detail::KeyId(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 impl std::error::Error for Error {}
@@ -150,6 +163,19 @@ impl fmt::Display for ErrorKind {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_id_is_given_only_where_the_error_is_about_a_key() {
+        assert_eq!(
+            Error::with(ErrorKind::UnknownKey, Detail::KeyId(7)).key_id(),
+            Some(7)
+        );
+        assert_eq!(
+            Error::with(ErrorKind::Expired, Detail::NotAfter(7)).key_id(),
+            None
+        );
+        assert_eq!(Error::new(ErrorKind::BadTag).key_id(), None);
+    }
 
     #[test]
     fn messages_are_precise() {

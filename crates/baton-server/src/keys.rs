@@ -9,9 +9,10 @@
 //!
 //! Stored keys have a life ([`baton_store::SigningKeyRecord`]): `baton keys add` stores a
 //! verify-only key, `baton keys promote` makes it the signer, `baton keys retire` ends it.
-//! Instances reload the ring every `--key-reload-interval`, and at once (at most once a
-//! second) when a handle names a key they do not know yet: so no instance rejects a handle
-//! another instance has just minted with a newly promoted key.
+//! Instances reload the ring every `--key-reload-interval`, and again before answering when
+//! a handle names a key newer than any they know (at most one read a second, shared by every
+//! such handle): so no instance rejects a handle another instance has just minted with a
+//! newly promoted key.
 //!
 //! With a key-encryption key (`--key-encryption-key-file`, or `BATON_KEY_ENCRYPTION_KEY`),
 //! secrets are stored sealed with ChaCha20-Poly1305, bound to their key id: a copy of the
@@ -312,8 +313,9 @@ enum Source {
 pub struct HandleKeys {
     codecs: ArcSwap<Codecs>,
     source: Source,
-    /// When the ring was last read (for the on-miss reload's rate limit).
-    last_reload: std::sync::Mutex<Instant>,
+    /// Held while the ring is read; holds when the last read *started*. Reads are single-
+    /// flight: a miss that finds a read started after it needs no read of its own.
+    reload_gate: tokio::sync::Mutex<Instant>,
 }
 
 /// Shortest time between two reloads triggered by handles naming an unknown key.
@@ -337,7 +339,7 @@ impl HandleKeys {
         Ok(Arc::new(HandleKeys {
             codecs: ArcSwap::from_pointee(Codecs::new(ring)?),
             source,
-            last_reload: std::sync::Mutex::new(Instant::now()),
+            reload_gate: tokio::sync::Mutex::new(Instant::now()),
         }))
     }
 
@@ -346,7 +348,7 @@ impl HandleKeys {
         Ok(Arc::new(HandleKeys {
             codecs: ArcSwap::from_pointee(Codecs::new(ring)?),
             source: Source::Configured,
-            last_reload: std::sync::Mutex::new(Instant::now()),
+            reload_gate: tokio::sync::Mutex::new(Instant::now()),
         }))
     }
 
@@ -358,12 +360,16 @@ impl HandleKeys {
     /// Reads stored keys again; a configured ring never changes. A failed reload keeps the
     /// current ring.
     pub async fn reload(&self) -> anyhow::Result<()> {
+        let mut started = self.reload_gate.lock().await;
+        *started = Instant::now();
+        self.read_ring().await
+    }
+
+    /// Reads the stored ring and swaps it in; the caller holds `reload_gate`.
+    async fn read_ring(&self) -> anyhow::Result<()> {
         let Source::Stored { store, kek } = &self.source else {
             return Ok(());
         };
-        if let Ok(mut last) = self.last_reload.lock() {
-            *last = Instant::now();
-        }
         let ring = ring_of(&store.signing_keys().await?, kek.as_ref())?;
         let current = self.codecs.load();
         let old = current.key_ring();
@@ -378,9 +384,29 @@ impl HandleKeys {
         Ok(())
     }
 
-    /// Verifies a handle of either kind; when it names a key this instance does not know
-    /// yet (another instance may have just promoted it), reloads the ring (at most once a
-    /// second) and tries again.
+    /// Makes sure the ring was read after `missed_at`, when a handle named a key this
+    /// instance does not know.
+    ///
+    /// The handle was minted before the miss, so its key was in the store before it: a read
+    /// that starts after the miss sees it. Reads stay at most one a second, however many
+    /// handles miss: a miss waits for the next allowed read (under a second), and every
+    /// miss that came before that read shares it.
+    async fn reload_after(&self, missed_at: Instant) -> anyhow::Result<()> {
+        let mut started = self.reload_gate.lock().await;
+        if *started >= missed_at {
+            return Ok(());
+        }
+        tokio::time::sleep_until((*started + MISS_RELOAD_INTERVAL).into()).await;
+        *started = Instant::now();
+        self.read_ring().await
+    }
+
+    /// Verifies a handle of either kind. When it names a key newer than every key this
+    /// instance knows (another instance may have just promoted it), makes sure the ring was
+    /// read since, and tries again.
+    ///
+    /// Only ids above the newest known key wait for a read: ids only grow, so a lower
+    /// unknown id is a retired key, and its handles are refused at once.
     pub async fn verify(
         &self,
         handle: &str,
@@ -391,25 +417,21 @@ impl HandleKeys {
             let (kind, codec) = codecs.for_handle(handle);
             codec.verify(handle, principal, now).map(|v| (kind, v))
         };
-        let first = verify(&self.codecs.load());
-        match &first {
-            Err(e) if e.kind() == &ErrorKind::UnknownKey && self.may_reload_on_miss() => {
-                if let Err(reload) = self.reload().await {
-                    tracing::warn!(error = %reload, "reloading the handle key ring failed");
-                    return first;
-                }
-                verify(&self.codecs.load())
-            }
-            _ => first,
+        let codecs = self.codecs.load();
+        let first = verify(&codecs);
+        let Err(e) = &first else { return first };
+        let newer_key = e.kind() == &ErrorKind::UnknownKey
+            && e.key_id()
+                .is_some_and(|id| codecs.key_ring().key_ids().iter().all(|known| id > *known));
+        if !newer_key || !matches!(self.source, Source::Stored { .. }) {
+            return first;
         }
-    }
-
-    fn may_reload_on_miss(&self) -> bool {
-        matches!(self.source, Source::Stored { .. })
-            && self
-                .last_reload
-                .lock()
-                .is_ok_and(|last| last.elapsed() >= MISS_RELOAD_INTERVAL)
+        drop(codecs);
+        if let Err(reload) = self.reload_after(Instant::now()).await {
+            tracing::warn!(error = %reload, "reloading the handle key ring failed");
+            return first;
+        }
+        verify(&self.codecs.load())
     }
 
     /// Reloads the ring every `every` until `shutdown`.
@@ -651,5 +673,138 @@ mod tests {
         assert_eq!(ring.key_ids(), vec![2, 3, 4]);
         let none = vec![record(1, None, false)];
         assert!(ring_of(&none, None).is_err(), "no promoted key: no signer");
+    }
+
+    /// A key store that counts reads of the signing keys.
+    struct CountingKeys {
+        inner: baton_store_sqlite::SqliteStore,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CountingKeys {
+        fn reads(&self) -> usize {
+            self.reads.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl KeyStore for CountingKeys {
+        async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, baton_store::StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.signing_keys().await
+        }
+        async fn insert_signing_key(
+            &self,
+            key: SigningKeyRecord,
+        ) -> Result<Vec<SigningKeyRecord>, baton_store::StoreError> {
+            self.inner.insert_signing_key(key).await
+        }
+        async fn update_signing_key(
+            &self,
+            key: SigningKeyRecord,
+        ) -> Result<bool, baton_store::StoreError> {
+            self.inner.update_signing_key(key).await
+        }
+        async fn insert_api_key(
+            &self,
+            key: baton_store::StoredApiKey,
+        ) -> Result<(), baton_store::StoreError> {
+            self.inner.insert_api_key(key).await
+        }
+        async fn api_key(
+            &self,
+            id: &str,
+        ) -> Result<Option<baton_store::StoredApiKey>, baton_store::StoreError> {
+            self.inner.api_key(id).await
+        }
+        async fn api_keys(
+            &self,
+        ) -> Result<Vec<baton_store::StoredApiKey>, baton_store::StoreError> {
+            self.inner.api_keys().await
+        }
+        async fn revoke_api_key(
+            &self,
+            id: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Option<baton_store::StoredApiKey>, baton_store::StoreError> {
+            self.inner.revoke_api_key(id, now).await
+        }
+    }
+
+    /// The race the fleet's key-rotation test once hit: an instance that read its ring just
+    /// before another instance's `rotate` must still accept the handles minted with the new
+    /// key, and every handle that misses at once shares one read.
+    #[tokio::test]
+    async fn a_key_promoted_since_the_last_read_verifies_at_once_on_every_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let sqlite = baton_store_sqlite::SqliteStore::open(
+            path.to_str().unwrap(),
+            baton_store_sqlite::SqliteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let store = Arc::new(CountingKeys {
+            inner: sqlite,
+            reads: Default::default(),
+        });
+        let args = KeyArgs {
+            handle_keys: Vec::new(),
+            handle_keys_file: None,
+            key_encryption_key_file: None,
+            key_reload_interval: Duration::from_secs(5),
+        };
+        let late = HandleKeys::load(&args, store.clone()).await.unwrap();
+        // A periodic read just now: the next on-miss read must wait for its window, not be
+        // skipped.
+        late.reload().await.unwrap();
+        let old = late.codecs().task.mint("alice", u64::MAX);
+
+        // Another instance rotates, then signs with the new key.
+        let new_id = admin::add(store.as_ref(), None).await.unwrap();
+        admin::promote(store.as_ref(), new_id).await.unwrap();
+        let early = HandleKeys::load(&args, store.clone()).await.unwrap();
+        assert_eq!(early.codecs().task.key_ring().signing_key_id(), new_id);
+        let minted: Vec<String> = (0..8)
+            .map(|i| early.codecs().task.mint(&format!("p{i}"), u64::MAX).handle)
+            .collect();
+
+        let reads = store.reads();
+        let mut checks = tokio::task::JoinSet::new();
+        for (i, handle) in minted.into_iter().enumerate() {
+            let late = Arc::clone(&late);
+            checks.spawn(async move { late.verify(&handle, &format!("p{i}"), 0).await });
+        }
+        while let Some(checked) = checks.join_next().await {
+            let (kind, _) = checked
+                .unwrap()
+                .expect("a handle of the new key is rejected");
+            assert_eq!(kind, HandleKind::Task);
+        }
+        assert_eq!(
+            store.reads() - reads,
+            1,
+            "the misses did not share one read"
+        );
+
+        // A key id above every stored one: refused after the (shared, rate-limited) read.
+        let forged = Codec::new(HANDLE_KIND, KeyRing::new(vec![Key::generate(900)]).unwrap())
+            .unwrap()
+            .mint("alice", u64::MAX)
+            .handle;
+        let e = late.verify(&forged, "alice", 0).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::UnknownKey);
+
+        // A retired key: refused without reading the store again.
+        admin::retire(store.as_ref(), 1).await.unwrap();
+        late.reload().await.unwrap();
+        let reads = store.reads();
+        let e = late.verify(&old.handle, "alice", 0).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::UnknownKey);
+        assert_eq!(
+            store.reads(),
+            reads,
+            "a retired key's handle read the store"
+        );
     }
 }
