@@ -164,7 +164,11 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
     nextest(&args.nextest_args)?;
     // Started after the Rust tests, not beside them: their timing-sensitive end-to-end tests
     // (key rotation, connection caps) must not share the two cores with a build.
-    let fuzz_prebuild = match args.fast || crate::fuzz::unavailable().is_some() {
+    let fuzz_unavailable = match args.fast {
+        true => None,
+        false => crate::fuzz::unavailable(),
+    };
+    let fuzz_prebuild = match args.fast || fuzz_unavailable.is_some() {
         true => None,
         false => Some(crate::fuzz::Prebuild::start(true)?),
     };
@@ -198,7 +202,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
             "real-test",
             "--report-only",
         ])?;
-        fuzz_briefly(fuzz_prebuild)?;
+        fuzz_briefly(fuzz_prebuild, fuzz_unavailable)?;
         xtask(&["bench", "--quick"])?;
     }
     eprintln!(
@@ -211,11 +215,16 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
 /// Every fuzz target, coverage-guided, for [`crate::fuzz::CI_SECONDS`] each (the committed
 /// seeds are also replayed on stable by the nextest run). Without the nightly toolchain or
 /// cargo-fuzz this is a failure under CI and a warning elsewhere.
-fn fuzz_briefly(prebuild: Option<crate::fuzz::Prebuild>) -> anyhow::Result<()> {
+///
+/// `unavailable` is [`crate::fuzz::unavailable`]'s answer, asked once.
+fn fuzz_briefly(
+    prebuild: Option<crate::fuzz::Prebuild>,
+    unavailable: Option<String>,
+) -> anyhow::Result<()> {
     if let Some(build) = prebuild {
         build.finish()?;
     }
-    if let Some(why) = crate::fuzz::unavailable() {
+    if let Some(why) = unavailable {
         if ci_is_set() {
             bail!("fuzzing cannot run and CI requires it: {why}");
         }
@@ -250,9 +259,10 @@ pub fn lint() -> anyhow::Result<()> {
     }
     crate::helpers::run_shown(&mut doc)?;
     crate::deploy::check()?;
-    // The declared MSRV holds, and cargo-deny (licenses, bans, sources; advisories when the
-    // database can be had).
+    // The declared MSRV holds, the fuzz workspace's lock is current, and cargo-deny
+    // (licenses, bans, sources; advisories when the database can be had).
     crate::supply::msrv()?;
+    crate::supply::fuzz_lock()?;
     crate::supply::deny()
 }
 

@@ -10,6 +10,11 @@
 //! Check 1 trusts what dependencies declare (a crate may declare none, or too low a one);
 //! check 2 does not, but covers only what it compiles (not the tests, benches or xtask).
 //!
+//! **The fuzz lock.** `fuzz/` is a workspace of its own (cargo-fuzz builds it apart), with its
+//! own Cargo.lock. A lock that no longer matches the crates it builds is rewritten by the fuzz
+//! build, which leaves the tree dirty, and the release dry run refuses a dirty tree: the lint
+//! catches it first (`cargo metadata --locked` on `fuzz/Cargo.toml`).
+//!
 //! **cargo-deny** (`deny.toml`): licenses, bans and sources always (they need only
 //! Cargo.lock); advisories when the RustSec database can be fetched (a git clone from
 //! GitHub), else the lint says that they were not checked and why.
@@ -101,11 +106,34 @@ fn locked_metadata() -> anyhow::Result<serde_json::Value> {
         "--format-version",
         "1",
         "--locked",
-        "--offline",
+        // Not --offline: the metadata of every platform's and feature's packages is read,
+        // and a fresh machine has downloaded only what its builds needed.
         "--all-features",
     ]);
     let out = run_captured(&mut cmd, Duration::from_secs(300))?;
     serde_json::from_str(&out.stdout).context("cargo metadata printed no JSON")
+}
+
+/// Fails when `fuzz/Cargo.lock` does not match what `fuzz/Cargo.toml` resolves to today.
+pub fn fuzz_lock() -> anyhow::Result<()> {
+    let mut cmd = cargo_command();
+    cmd.current_dir(workspace_root()?).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--locked",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+    ]);
+    run_captured(&mut cmd, Duration::from_secs(300)).map_err(|e| {
+        anyhow::anyhow!(
+            "fuzz/Cargo.lock is out of date (a dependency of the fuzzed crates changed): update it \
+             with `cargo metadata --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null` \
+             and commit it\n{e}"
+        )
+    })?;
+    eprintln!("fuzz: fuzz/Cargo.lock is current");
+    Ok(())
 }
 
 /// The MSRV checks (see the module's documentation).
