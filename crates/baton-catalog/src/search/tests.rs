@@ -1,6 +1,7 @@
 //! Ranking behaviours added for real catalogs: common-word requests, misspellings, whole
 //! camelCase words, service context, shared name prefixes, phrases, bare numbers,
-//! identifiers, prefix relatives and the action of a sub-prefixed name.
+//! identifiers, prefix relatives, the action of a sub-prefixed name, the leading verb's actions
+//! and coverage weighted by how each term matched.
 
 use crate::{Catalog, ToolDefinition, ToolSpec};
 
@@ -316,6 +317,48 @@ fn an_action_that_another_verb_asks_for_counts_against() {
         ("svc", "svc__get_volume", "A disk volume."),
     ]);
     assert_eq!(top(&c, "show the snapshot"), "svc__diff_snapshot");
+}
+
+#[test]
+fn the_leading_verb_matches_the_actions_it_asks_for() {
+    let c = grouped(&[
+        ("browser", "browser_navigate", "Navigate to a URL."),
+        (
+            "browser",
+            "browser_screenshot",
+            "Take a screenshot of the current page.",
+        ),
+        ("browser", "browser_hover", "Hover over an element on the page."),
+    ]);
+    // Of "open the login page in the browser", `browser_navigate` matches only the service and
+    // the action that "open" asks for.
+    assert_eq!(
+        top(&c, "open the login page in the browser"),
+        "browser_navigate"
+    );
+    // A verb other than the leading one does not stand for actions.
+    assert_ne!(
+        top(&c, "the login page in the browser to open"),
+        "browser_navigate"
+    );
+    // Nor does the action alone make a match: the tool must match another word.
+    let hits = c.search("open the login page", 5).unwrap();
+    assert!(hits.iter().all(|h| h.name() != "browser_navigate"));
+}
+
+#[test]
+fn a_term_matched_through_a_synonym_covers_less_of_the_request() {
+    // Both tools match both query terms; `crm__get_link` matches "link" as typed,
+    // `crm__get_association` through the synonym "association".
+    let c = grouped(&[
+        (
+            "crm",
+            "crm__get_association",
+            "Get the association of a record with a record. Association association.",
+        ),
+        ("crm", "crm__get_link", "Get a link to a record."),
+    ]);
+    assert_eq!(top(&c, "get a link for this record"), "crm__get_link");
 }
 
 #[test]
