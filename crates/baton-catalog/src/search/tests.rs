@@ -348,17 +348,21 @@ fn the_leading_verb_matches_the_actions_it_asks_for() {
 
 #[test]
 fn a_term_matched_through_a_synonym_covers_less_of_the_request() {
-    // Both tools match both query terms; `crm__get_link` matches "link" as typed,
-    // `crm__get_association` through the synonym "association".
+    // `svc__alpha` matches both words of "remove ticket" through synonyms (delete, issue) in
+    // its first sentence; `svc__beta` matches both as typed, but after its first sentence.
     let c = grouped(&[
+        ("svc", "svc__alpha", "Delete an issue."),
         (
-            "crm",
-            "crm__get_association",
-            "Get the association of a record with a record. Association association.",
+            "svc",
+            "svc__beta",
+            "Manage the queue. Remove a ticket, or remove several tickets; a removed ticket is gone.",
         ),
-        ("crm", "crm__get_link", "Get a link to a record."),
+        ("svc", "svc__gamma", "Other words entirely."),
+        ("svc", "svc__delta", "Nothing here."),
     ]);
-    assert_eq!(top(&c, "get a link for this record"), "crm__get_link");
+    assert_eq!(top(&c, "remove ticket"), "svc__beta");
+    // Without the words as typed, the synonyms still find it.
+    assert_eq!(top(&c, "delete issue"), "svc__alpha");
 }
 
 #[test]
