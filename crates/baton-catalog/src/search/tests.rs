@@ -366,6 +366,33 @@ fn a_term_matched_through_a_synonym_covers_less_of_the_request() {
 }
 
 #[test]
+fn software_abbreviations_match_their_words() {
+    // Each right answer comes second, so that only the abbreviation can put it first.
+    let c = grouped(&[
+        ("local", "local__list_pods", "List the local pods."),
+        (
+            "cluster",
+            "cluster__list_pods",
+            "List the pods of a Kubernetes namespace.",
+        ),
+        ("ci", "ci__set_secret", "Set a secret of the build."),
+        (
+            "ci",
+            "ci__set_environment",
+            "Set a variable of the build environment.",
+        ),
+    ]);
+    assert_eq!(top(&c, "k8s pods"), "cluster__list_pods");
+    assert_eq!(top(&c, "set an env var"), "ci__set_environment");
+    // Back from the word to the abbreviation.
+    let c = grouped(&[
+        ("a", "a__list_trees", "List the trees."),
+        ("a", "a__src_tree", "The src tree."),
+    ]);
+    assert_eq!(top(&c, "show the source tree"), "a__src_tree");
+}
+
+#[test]
 fn real_catalog_answers_every_kind_of_request() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -1,4 +1,5 @@
-//! Hand-written vocabulary: general English and software synonyms, and request verbs.
+//! Hand-written vocabulary: general English and software synonyms, common software
+//! abbreviations, and request verbs.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -281,6 +282,56 @@ const BROADER: &[(&[&str], &[&str])] = &[
     ),
 ];
 
+/// Common software abbreviations and what they stand for: general vocabulary, not chosen from
+/// any catalog or request set. An abbreviation expands to its words; a one-word expansion also
+/// expands back to the abbreviation.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("addr", "address"),
+    ("admin", "administrator"),
+    ("app", "application"),
+    ("arg", "argument"),
+    ("args", "arguments"),
+    ("attr", "attribute"),
+    ("btn", "button"),
+    ("cfg", "configuration"),
+    ("conf", "configuration"),
+    ("config", "configuration"),
+    ("dep", "dependency"),
+    ("deps", "dependencies"),
+    ("desc", "description"),
+    ("dev", "development"),
+    ("env", "environment"),
+    ("err", "error"),
+    ("exec", "execute"),
+    ("id", "identifier"),
+    ("img", "image"),
+    ("info", "information"),
+    ("k8s", "kubernetes"),
+    ("kube", "kubernetes"),
+    ("lib", "library"),
+    ("mr", "merge request"),
+    ("nav", "navigation"),
+    ("ns", "namespace"),
+    ("num", "number"),
+    ("param", "parameter"),
+    ("params", "parameters"),
+    ("passwd", "password"),
+    ("pic", "picture"),
+    ("pkg", "package"),
+    ("prod", "production"),
+    ("pwd", "password"),
+    ("py", "python"),
+    ("qty", "quantity"),
+    ("repo", "repository"),
+    ("req", "request"),
+    ("resp", "response"),
+    ("src", "source"),
+    ("stg", "staging"),
+    ("sync", "synchronize"),
+    ("tmp", "temporary"),
+    ("vid", "video"),
+];
+
 /// Two-word phrases whose meaning their words do not carry alone ("how many" is a count,
 /// "money back" a refund), and the terms they add to the request.
 pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
@@ -301,6 +352,13 @@ pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
     ("logged", "in", &["authenticated", "user"]),
     ("who", "am", &["authenticated", "user", "whoami"]),
 ];
+
+fn push_alt(map: &mut HashMap<String, Vec<String>>, from: &str, to: &str) {
+    let alts = map.entry(from.to_owned()).or_default();
+    if !alts.iter().any(|a| a == to) {
+        alts.push(to.to_owned());
+    }
+}
 
 pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
     static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
@@ -323,6 +381,20 @@ pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
                     }
                 }
             }
+        }
+        for (abbr, expansion) in ABBREVIATIONS {
+            let mut words = Vec::new();
+            tokenize(expansion, &mut |t| words.push(t));
+            tokenize(abbr, &mut |a| {
+                for w in &words {
+                    if *w != a {
+                        push_alt(&mut map, &a, w);
+                        if words.len() == 1 {
+                            push_alt(&mut map, w, &a);
+                        }
+                    }
+                }
+            });
         }
         for (narrow, broad) in BROADER {
             let mut broad_stems = Vec::new();
