@@ -393,6 +393,18 @@ fn software_abbreviations_match_their_words() {
 }
 
 #[test]
+fn common_software_verbs_match_their_synonyms() {
+    let c = grouped(&[
+        ("site", "site__update_page", "Update a page."),
+        ("site", "site__create_monitor", "Create a monitor of a page."),
+        ("git", "git__show_commit", "Show a commit."),
+        ("git", "git__diff", "The difference between commits."),
+    ]);
+    assert_eq!(top(&c, "watch this page"), "site__create_monitor");
+    assert_eq!(top(&c, "compare commits"), "git__diff");
+}
+
+#[test]
 fn real_catalog_answers_every_kind_of_request() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
