@@ -25,6 +25,8 @@ const INTENT: f32 = 0.6;
 const NUMBER: f32 = 0.35;
 /// Weight of a tool action the query's leading verb asks for, as a variant of that verb.
 const INTENT_TERM_WEIGHT: f32 = 0.4;
+/// Words that open a yes/no question about a state ("is …", "did …", "are there …").
+const QUESTION_AUXILIARIES: &[&str] = &["are", "did", "does", "has", "have", "is", "was", "were"];
 /// How many leading query words are inspected for the intent verb.
 const INTENT_WINDOW: usize = 4;
 /// Shortest typed word that may be a misspelling of a catalog term.
@@ -214,9 +216,23 @@ impl SearchIndex {
     fn intent(&self, query: &str) -> (Option<String>, Vec<u32>) {
         let table = intents();
         let syns = synonyms();
-        for word in query
+        let mut words = query
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
+            .filter(|w| !w.is_empty());
+        let first = words.next().map(str::to_lowercase);
+        if first.as_deref().is_some_and(|w| QUESTION_AUXILIARIES.contains(&w)) {
+            // A yes/no question ("is my crawl finished?") asks to read a state.
+            let show = stemmer().stem("show").into_owned();
+            let actions = std::iter::once(&show)
+                .chain(table.get(&show).into_iter().flatten())
+                .filter_map(|t| self.vocab.get(t).copied())
+                .collect();
+            return (None, actions);
+        }
+        for word in first
+            .iter()
+            .map(String::as_str)
+            .chain(words)
             .take(INTENT_WINDOW)
         {
             let stem = stemmer().stem(&word.to_lowercase()).into_owned();

@@ -405,6 +405,20 @@ fn common_software_verbs_match_their_synonyms() {
 }
 
 #[test]
+fn a_yes_no_question_asks_to_read() {
+    // Same text but for the action; the reading tool comes second, so that only the question
+    // puts it first.
+    let c = grouped(&[
+        ("ci", "ci__cancel_build", "A build."),
+        ("ci", "ci__get_build", "A build."),
+    ]);
+    assert_eq!(top(&c, "is the build done"), "ci__get_build");
+    assert_eq!(top(&c, "did the build pass"), "ci__get_build");
+    // A request that starts otherwise keeps its verb.
+    assert_eq!(top(&c, "cancel the build"), "ci__cancel_build");
+}
+
+#[test]
 fn real_catalog_answers_every_kind_of_request() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
