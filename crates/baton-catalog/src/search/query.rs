@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::index::SearchIndex;
 use super::text::{is_plural, is_stop_word, stemmer, tokenize_all, tokenize_query};
-use super::vocabulary::{PHRASES, intents, synonyms};
+use super::vocabulary::{PHRASES, abbreviations, intents, synonyms};
 use super::{Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
 use crate::entry::ToolEntry;
 use crate::error::{Error, ErrorKind, Result};
@@ -140,9 +140,10 @@ impl SearchIndex {
                     && t.chars().count() >= MIN_TYPO_STEM
                     && !split.contains(t)
                     && !self.vocab.contains_key(t.as_str())
-                    && !syns
-                        .get(t.as_str())
-                        .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+                    && ![syns, abbreviations()].iter().any(|map| {
+                        map.get(t.as_str())
+                            .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+                    })
             })
             .cloned()
             .collect();
@@ -437,6 +438,13 @@ impl SearchIndex {
                 &[]
             };
             let variants = std::iter::once((term.as_str(), 1.0f32, false))
+                .chain(
+                    abbreviations()
+                        .get(term)
+                        .into_iter()
+                        .flatten()
+                        .map(|s| (s.as_str(), 1.0, false)),
+                )
                 .chain(
                     syns.get(term)
                         .into_iter()

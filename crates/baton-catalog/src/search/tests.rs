@@ -390,6 +390,20 @@ fn software_abbreviations_match_their_words() {
         ("a", "a__src_tree", "The src tree."),
     ]);
     assert_eq!(top(&c, "show the source tree"), "a__src_tree");
+    // An abbreviation names a service as well as its words do.
+    let c = grouped(&[
+        (
+            "docker",
+            "docker__list_containers",
+            "List the containers, the pods of a machine.",
+        ),
+        ("kubernetes", "kubernetes__list_pods", "List the pods of a cluster."),
+    ]);
+    assert_eq!(top(&c, "list containers in k8s"), "kubernetes__list_pods");
+    assert_eq!(
+        top(&c, "list containers in kubernetes"),
+        "kubernetes__list_pods"
+    );
 }
 
 #[test]

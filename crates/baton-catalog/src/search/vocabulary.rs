@@ -316,8 +316,9 @@ const BROADER: &[(&[&str], &[&str])] = &[
 ];
 
 /// Common software abbreviations and what they stand for: general vocabulary, not chosen from
-/// any catalog or request set. An abbreviation expands to its words; a one-word expansion also
-/// expands back to the abbreviation.
+/// any catalog or request set. An abbreviation expands to its words at full weight (they mean
+/// the same: "k8s" names the Kubernetes service as well as "kubernetes" does); a one-word
+/// expansion also expands back to the abbreviation.
 const ABBREVIATIONS: &[(&str, &str)] = &[
     ("addr", "address"),
     ("admin", "administrator"),
@@ -415,20 +416,6 @@ pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
                 }
             }
         }
-        for (abbr, expansion) in ABBREVIATIONS {
-            let mut words = Vec::new();
-            tokenize(expansion, &mut |t| words.push(t));
-            tokenize(abbr, &mut |a| {
-                for w in &words {
-                    if *w != a {
-                        push_alt(&mut map, &a, w);
-                        if words.len() == 1 {
-                            push_alt(&mut map, w, &a);
-                        }
-                    }
-                }
-            });
-        }
         for (narrow, broad) in BROADER {
             let mut broad_stems = Vec::new();
             for w in *broad {
@@ -444,6 +431,30 @@ pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
                     }
                 });
             }
+        }
+        map
+    })
+}
+
+/// Abbreviations and their words, both ways, as terms: the same meaning, matched at full
+/// weight.
+pub(super) fn abbreviations() -> &'static HashMap<String, Vec<String>> {
+    static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (abbr, expansion) in ABBREVIATIONS {
+            let mut words = Vec::new();
+            tokenize(expansion, &mut |t| words.push(t));
+            tokenize(abbr, &mut |a| {
+                for w in &words {
+                    if *w != a {
+                        push_alt(&mut map, &a, w);
+                        if words.len() == 1 {
+                            push_alt(&mut map, w, &a);
+                        }
+                    }
+                }
+            });
         }
         map
     })
