@@ -221,7 +221,10 @@ impl SearchIndex {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty());
         let first = words.next().map(str::to_lowercase);
-        if first.as_deref().is_some_and(|w| QUESTION_AUXILIARIES.contains(&w)) {
+        if first
+            .as_deref()
+            .is_some_and(|w| QUESTION_AUXILIARIES.contains(&w))
+        {
             // A yes/no question ("is my crawl finished?") asks to read a state.
             let show = stemmer().stem("show").into_owned();
             let actions = std::iter::once(&show)
@@ -432,11 +435,7 @@ impl SearchIndex {
             // The leading verb also matches, weakly, the tool actions it asks for, in the names
             // of tools that have them and match another word ("file a ticket" →
             // `create_issue`).
-            let actions: &[u32] = if Some(pos) == verb_pos {
-                &intent
-            } else {
-                &[]
-            };
+            let actions: &[u32] = if Some(pos) == verb_pos { &intent } else { &[] };
             let variants = std::iter::once((term.as_str(), 1.0f32, false))
                 .chain(
                     abbreviations()

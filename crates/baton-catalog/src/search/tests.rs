@@ -328,7 +328,11 @@ fn the_leading_verb_matches_the_actions_it_asks_for() {
             "browser_screenshot",
             "Take a screenshot of the current page.",
         ),
-        ("browser", "browser_hover", "Hover over an element on the page."),
+        (
+            "browser",
+            "browser_hover",
+            "Hover over an element on the page.",
+        ),
     ]);
     // Of "open the login page in the browser", `browser_navigate` matches only the service and
     // the action that "open" asks for.
@@ -397,7 +401,11 @@ fn software_abbreviations_match_their_words() {
             "docker__list_containers",
             "List the containers, the pods of a machine.",
         ),
-        ("kubernetes", "kubernetes__list_pods", "List the pods of a cluster."),
+        (
+            "kubernetes",
+            "kubernetes__list_pods",
+            "List the pods of a cluster.",
+        ),
     ]);
     assert_eq!(top(&c, "list containers in k8s"), "kubernetes__list_pods");
     assert_eq!(
@@ -410,7 +418,11 @@ fn software_abbreviations_match_their_words() {
 fn common_software_verbs_match_their_synonyms() {
     let c = grouped(&[
         ("site", "site__update_page", "Update a page."),
-        ("site", "site__create_monitor", "Create a monitor of a page."),
+        (
+            "site",
+            "site__create_monitor",
+            "Create a monitor of a page.",
+        ),
         ("git", "git__show_commit", "Show a commit."),
         ("git", "git__diff", "The difference between commits."),
     ]);
