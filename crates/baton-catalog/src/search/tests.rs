@@ -428,6 +428,19 @@ fn common_software_verbs_match_their_synonyms() {
     ]);
     assert_eq!(top(&c, "watch this page"), "site__create_monitor");
     assert_eq!(top(&c, "compare commits"), "git__diff");
+    let c = grouped(&[
+        (
+            "weather",
+            "weather__get_forecast",
+            "The weather forecast for the coming days.",
+        ),
+        (
+            "weather",
+            "weather__get_conditions",
+            "The current weather conditions.",
+        ),
+    ]);
+    assert_eq!(top(&c, "the weather now"), "weather__get_conditions");
 }
 
 #[test]

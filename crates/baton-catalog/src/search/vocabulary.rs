@@ -152,6 +152,19 @@ const SYNONYMS: &[&[&str]] = &[
     &["owner", "author", "creator"],
     &["config", "configuration", "settings", "preferences"],
     &["identifier", "id", "key"],
+    &["status", "state", "health"],
+    &["average", "mean"],
+    &["maximum", "max", "highest"],
+    &["minimum", "min", "lowest"],
+    &["current", "now", "present"],
+    &["enable", "activate"],
+    &["disable", "deactivate"],
+    &["move", "transfer", "relocate"],
+    &["price", "pricing", "fee", "rate"],
+    &["shipment", "delivery", "shipping"],
+    &["video", "clip", "recording"],
+    &["content", "body", "text"],
+    &["thread", "conversation"],
 ];
 
 /// Leading request verbs and the tool actions (first word of a tool name after its service
