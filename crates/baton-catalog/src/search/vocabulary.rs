@@ -165,6 +165,14 @@ const SYNONYMS: &[&[&str]] = &[
     &["video", "clip", "recording"],
     &["content", "body", "text"],
     &["thread", "conversation"],
+    &["analyze", "analyse", "examine", "investigate"],
+    &["calculate", "compute", "estimate"],
+    &["usage", "consumption", "utilization"],
+    &["limit", "quota"],
+    &["fix", "repair"],
+    &["ask", "inquire", "question"],
+    &["obtain", "get"],
+    &["organisation", "organization"],
 ];
 
 /// Leading request verbs and the tool actions (first word of a tool name after its service
