@@ -307,7 +307,10 @@ const BROADER: &[(&[&str], &[&str])] = &[
         ],
         &["business", "place", "local"],
     ),
-    (&["progress", "todo", "backlog"], &["status", "transition"]),
+    (
+        &["progress", "todo", "backlog", "done"],
+        &["status", "transition"],
+    ),
     (
         &[
             "pod",
