@@ -323,6 +323,15 @@ impl SearchIndex {
             + match (agree, disagree) {
                 (true, _) => NUMBER,
                 (false, true) => -NUMBER,
+                // No name word carries number: a request for things in the plural ("what
+                // keys …") is one for a listing.
+                (false, false) if object_matched && plural.iter().any(|&p| p) => {
+                    if self.listing_actions.contains(&action) {
+                        NUMBER
+                    } else {
+                        0.0
+                    }
+                }
                 (false, false) => 0.0,
             }
     }

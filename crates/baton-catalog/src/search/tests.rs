@@ -458,6 +458,18 @@ fn a_yes_no_question_asks_to_read() {
 }
 
 #[test]
+fn things_asked_for_in_the_plural_want_a_listing() {
+    // Same text, and no name word that carries number: only the request's number decides.
+    let c = grouped(&[
+        ("kv", "kv__get", "A key in the store."),
+        ("kv", "kv__list", "A key in the store."),
+    ]);
+    assert_eq!(top(&c, "which keys are in the store"), "kv__list");
+    assert_eq!(top(&c, "the keys in the store"), "kv__list");
+    assert_eq!(top(&c, "which key is in the store"), "kv__get");
+}
+
+#[test]
 fn real_catalog_answers_every_kind_of_request() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
