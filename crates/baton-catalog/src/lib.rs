@@ -9,7 +9,8 @@
 //! of BM25F: a bonus for matching the tool's name (idf-weighted, its verb only with its
 //! object), the request's leading verb standing also for the tool actions it asks for ("file a
 //! ticket" → `create_issue`; a yes/no question, "is … done?", asks for the actions that read),
-//! a bonus for the share of the request matched (a word as typed counts more than a synonym), a
+//! things asked for in the plural favouring a listing action ("which keys …" → `list`), a
+//! bonus for the share of the request matched (a word as typed counts more than a synonym), a
 //! preference for tools of a service the request names ("… on GitHub", "in k8s"), correction
 //! of misspelt words to the closest catalog term, compounds and a few phrases ("how many"), and
 //! hand-written lists of general English and software synonyms and of common software
