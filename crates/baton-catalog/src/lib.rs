@@ -7,11 +7,16 @@
 //! words also kept whole), titles, groups, tags, the description's first sentence, the rest of
 //! the description, parameter names and parameter descriptions, with English stemming. On top
 //! of BM25F: a bonus for matching the tool's name (idf-weighted, its verb only with its
-//! object), a preference for tools of a service the request names ("… on GitHub"), correction
+//! object), the request's leading verb standing also for the tool actions it asks for ("file a
+//! ticket" → `create_issue`; a yes/no question, "is … done?", asks for the actions that read),
+//! things asked for in the plural favouring a listing action ("which keys …" → `list`), a
+//! bonus for the share of the request matched (a word as typed counts more than a synonym), a
+//! preference for tools of a service the request names ("… on GitHub", "in k8s"), correction
 //! of misspelt words to the closest catalog term, compounds and a few phrases ("how many"), and
-//! a hand-written list of general English and software synonyms. Every non-empty query is
-//! answered; one made only of common words ("who am I") is searched with the words given. The
-//! index is built once, when the catalog is built; search is deterministic.
+//! hand-written lists of general English and software synonyms and of common software
+//! abbreviations. Every non-empty query is answered; one made only of common words ("who am
+//! I") is searched with the words given. The index is built once, when the catalog is built;
+//! search is deterministic.
 //!
 //! This crate depends on nothing else of baton's and not on any MCP SDK.
 //!

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::text::{is_plural, tokenize, tokenize_words};
+use super::text::{is_plural, stemmer, tokenize, tokenize_words};
 use super::vocabulary::intents;
 use crate::entry::ToolEntry;
 
@@ -132,6 +132,8 @@ pub(crate) struct SearchIndex {
     pub(super) request_actions: Vec<bool>,
     /// Per document, its group's terms.
     pub(super) groups: Vec<Vec<u32>>,
+    /// Terms of the actions that answer with many things: list, search, find, query.
+    pub(super) listing_actions: Vec<u32>,
 }
 
 impl SearchIndex {
@@ -290,7 +292,12 @@ impl SearchIndex {
                 by_initial.entry(c).or_default().push(tid as u32);
             }
         }
+        let listing_actions = ["list", "search", "find", "query"]
+            .iter()
+            .filter_map(|w| vocab.get(stemmer().stem(w).as_ref()).copied())
+            .collect();
         Self {
+            listing_actions,
             vocab,
             term_chars,
             by_initial,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::index::SearchIndex;
 use super::text::{is_plural, is_stop_word, stemmer, tokenize_all, tokenize_query};
-use super::vocabulary::{PHRASES, intents, synonyms};
+use super::vocabulary::{PHRASES, abbreviations, intents, synonyms};
 use super::{Hit, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT};
 use crate::entry::ToolEntry;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +23,10 @@ const INTENT: f32 = 0.6;
 /// A matched name object agrees in grammatical number with the query word
 /// ("open pull requests" → `list_pull_requests`, "the pull request" → `get_pull_request`).
 const NUMBER: f32 = 0.35;
+/// Weight of a tool action the query's leading verb asks for, as a variant of that verb.
+const INTENT_TERM_WEIGHT: f32 = 0.4;
+/// Words that open a yes/no question about a state ("is …", "did …", "are there …").
+const QUESTION_AUXILIARIES: &[&str] = &["are", "did", "does", "has", "have", "is", "was", "were"];
 /// How many leading query words are inspected for the intent verb.
 const INTENT_WINDOW: usize = 4;
 /// Shortest typed word that may be a misspelling of a catalog term.
@@ -136,9 +140,10 @@ impl SearchIndex {
                     && t.chars().count() >= MIN_TYPO_STEM
                     && !split.contains(t)
                     && !self.vocab.contains_key(t.as_str())
-                    && !syns
-                        .get(t.as_str())
-                        .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+                    && ![syns, abbreviations()].iter().any(|map| {
+                        map.get(t.as_str())
+                            .is_some_and(|alts| alts.iter().any(|a| self.vocab.contains_key(a)))
+                    })
             })
             .cloned()
             .collect();
@@ -207,14 +212,31 @@ impl SearchIndex {
         out
     }
 
-    /// The tool actions the query's leading verb asks for: the first of its first few words
-    /// that is a known request verb or some tool's action.
-    fn intent(&self, query: &str) -> Vec<u32> {
+    /// The tool actions the query's leading verb asks for, with the verb's term: the first of
+    /// its first few words that is a known request verb or some tool's action.
+    fn intent(&self, query: &str) -> (Option<String>, Vec<u32>) {
         let table = intents();
         let syns = synonyms();
-        for word in query
+        let mut words = query
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
+            .filter(|w| !w.is_empty());
+        let first = words.next().map(str::to_lowercase);
+        if first
+            .as_deref()
+            .is_some_and(|w| QUESTION_AUXILIARIES.contains(&w))
+        {
+            // A yes/no question ("is my crawl finished?") asks to read a state.
+            let show = stemmer().stem("show").into_owned();
+            let actions = std::iter::once(&show)
+                .chain(table.get(&show).into_iter().flatten())
+                .filter_map(|t| self.vocab.get(t).copied())
+                .collect();
+            return (None, actions);
+        }
+        for word in first
+            .iter()
+            .map(String::as_str)
+            .chain(words)
             .take(INTENT_WINDOW)
         {
             let stem = stemmer().stem(&word.to_lowercase()).into_owned();
@@ -222,17 +244,18 @@ impl SearchIndex {
             let is_action = tid.is_some_and(|t| self.actions[t as usize]);
             let Some(mapped) = table.get(&stem) else {
                 if is_action {
-                    return tid.into_iter().collect();
+                    return (Some(stem), tid.into_iter().collect());
                 }
                 continue;
             };
-            return std::iter::once(&stem)
+            let actions = std::iter::once(&stem)
                 .chain(mapped)
                 .chain(syns.get(&stem).into_iter().flatten())
                 .filter_map(|t| self.vocab.get(t).copied())
                 .collect();
+            return (Some(stem), actions);
         }
-        Vec::new()
+        (None, Vec::new())
     }
 
     /// Relative bonus from how well the query matches the tool's name: coverage of the name's
@@ -300,6 +323,15 @@ impl SearchIndex {
             + match (agree, disagree) {
                 (true, _) => NUMBER,
                 (false, true) => -NUMBER,
+                // No name word carries number: a request for things in the plural ("what
+                // keys …") is one for a listing.
+                (false, false) if object_matched && plural.iter().any(|&p| p) => {
+                    if self.listing_actions.contains(&action) {
+                        NUMBER
+                    } else {
+                        0.0
+                    }
+                }
                 (false, false) => 0.0,
             }
     }
@@ -387,31 +419,57 @@ impl SearchIndex {
         self.add_corrections(&mut terms, &mut plural, &split, &long_words);
         terms.truncate(64);
         plural.truncate(64);
-        let intent = self.intent(text);
+        let (verb, intent) = self.intent(text);
 
         let syns = synonyms();
-        let mut matched = vec![0u16; n];
+        let mut matched = vec![0f32; n];
+        let mut best_w = vec![0f32; n];
         let mut best = vec![0f32; n];
         let mut touched: Vec<u32> = Vec::new();
         // Per term: which query positions it stands for (bit mask) and how strongly.
         let mut qterm: HashMap<u32, (u64, f32)> = HashMap::new();
         let groups = terms.len().max(1) as f32;
-        for (pos, term) in terms.iter().enumerate() {
+        // The leading verb goes last, so that its actions are matched only in tools that
+        // match something else of the request.
+        let verb_pos = verb
+            .as_deref()
+            .and_then(|v| terms.iter().position(|t| t == v));
+        let order = (0..terms.len())
+            .filter(|&p| Some(p) != verb_pos)
+            .chain(verb_pos);
+        for pos in order {
+            let term = &terms[pos];
             touched.clear();
             let prefixed = self.prefix_relatives(term);
-            let variants = std::iter::once((term.as_str(), 1.0f32))
+            // The leading verb also matches, weakly, the tool actions it asks for, in the names
+            // of tools that have them and match another word ("file a ticket" →
+            // `create_issue`).
+            let actions: &[u32] = if Some(pos) == verb_pos { &intent } else { &[] };
+            let variants = std::iter::once((term.as_str(), 1.0f32, false))
+                .chain(
+                    abbreviations()
+                        .get(term)
+                        .into_iter()
+                        .flatten()
+                        .map(|s| (s.as_str(), 1.0, false)),
+                )
                 .chain(
                     syns.get(term)
                         .into_iter()
                         .flatten()
-                        .map(|s| (s.as_str(), SYNONYM_WEIGHT)),
+                        .map(|s| (s.as_str(), SYNONYM_WEIGHT, false)),
                 )
                 .chain(
                     prefixed
                         .into_iter()
-                        .map(|t| (self.terms[t as usize].as_str(), PREFIX_WEIGHT)),
+                        .map(|t| (self.terms[t as usize].as_str(), PREFIX_WEIGHT, false)),
+                )
+                .chain(
+                    actions
+                        .iter()
+                        .map(|&t| (self.terms[t as usize].as_str(), INTENT_TERM_WEIGHT, true)),
                 );
-            for (variant, w) in variants {
+            for (variant, w, name_only) in variants {
                 let Some(&tid) = self.vocab.get(variant) else {
                     continue;
                 };
@@ -419,6 +477,12 @@ impl SearchIndex {
                 q.0 |= 1 << pos;
                 q.1 = q.1.max(w);
                 for &(d, s) in &self.postings[tid as usize] {
+                    if name_only
+                        && (matched[d as usize] == 0.0
+                            || !self.names[d as usize].words.iter().any(|n| n.0 == tid))
+                    {
+                        continue;
+                    }
                     let v = s * w;
                     let slot = &mut best[d as usize];
                     if *slot == 0.0 {
@@ -426,6 +490,7 @@ impl SearchIndex {
                     }
                     if v > *slot {
                         *slot = v;
+                        best_w[d as usize] = w;
                     }
                 }
             }
@@ -433,7 +498,8 @@ impl SearchIndex {
                 let d = d as usize;
                 scores[d] += best[d];
                 best[d] = 0.0;
-                matched[d] += 1;
+                matched[d] += best_w[d];
+                best_w[d] = 0.0;
             }
         }
 
@@ -447,7 +513,7 @@ impl SearchIndex {
             .enumerate()
             .filter(|(_, s)| **s > 0.0)
             .map(|(d, &s)| {
-                let coverage = f32::from(matched[d]) / groups;
+                let coverage = matched[d] / groups;
                 let boost = self.name_boost(d, &qterm, &plural, &intent);
                 let context = if in_context(d) { GROUP_CONTEXT } else { 1.0 };
                 (s * context * (1.0 + COVERAGE * coverage + boost), d as u32)

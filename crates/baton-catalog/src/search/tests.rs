@@ -1,6 +1,7 @@
 //! Ranking behaviours added for real catalogs: common-word requests, misspellings, whole
 //! camelCase words, service context, shared name prefixes, phrases, bare numbers,
-//! identifiers, prefix relatives and the action of a sub-prefixed name.
+//! identifiers, prefix relatives, the action of a sub-prefixed name, the leading verb's actions
+//! and coverage weighted by how each term matched.
 
 use crate::{Catalog, ToolDefinition, ToolSpec};
 
@@ -316,6 +317,156 @@ fn an_action_that_another_verb_asks_for_counts_against() {
         ("svc", "svc__get_volume", "A disk volume."),
     ]);
     assert_eq!(top(&c, "show the snapshot"), "svc__diff_snapshot");
+}
+
+#[test]
+fn the_leading_verb_matches_the_actions_it_asks_for() {
+    let c = grouped(&[
+        ("browser", "browser_navigate", "Navigate to a URL."),
+        (
+            "browser",
+            "browser_screenshot",
+            "Take a screenshot of the current page.",
+        ),
+        (
+            "browser",
+            "browser_hover",
+            "Hover over an element on the page.",
+        ),
+    ]);
+    // Of "open the login page in the browser", `browser_navigate` matches only the service and
+    // the action that "open" asks for.
+    assert_eq!(
+        top(&c, "open the login page in the browser"),
+        "browser_navigate"
+    );
+    // A verb other than the leading one does not stand for actions.
+    assert_ne!(
+        top(&c, "the login page in the browser to open"),
+        "browser_navigate"
+    );
+    // Nor does the action alone make a match: the tool must match another word.
+    let hits = c.search("open the login page", 5).unwrap();
+    assert!(hits.iter().all(|h| h.name() != "browser_navigate"));
+}
+
+#[test]
+fn a_term_matched_through_a_synonym_covers_less_of_the_request() {
+    // `svc__alpha` matches both words of "remove ticket" through synonyms (delete, issue) in
+    // its first sentence; `svc__beta` matches both as typed, but after its first sentence.
+    let c = grouped(&[
+        ("svc", "svc__alpha", "Delete an issue."),
+        (
+            "svc",
+            "svc__beta",
+            "Manage the queue. Remove a ticket, or remove several tickets; a removed ticket is gone.",
+        ),
+        ("svc", "svc__gamma", "Other words entirely."),
+        ("svc", "svc__delta", "Nothing here."),
+    ]);
+    assert_eq!(top(&c, "remove ticket"), "svc__beta");
+    // Without the words as typed, the synonyms still find it.
+    assert_eq!(top(&c, "delete issue"), "svc__alpha");
+}
+
+#[test]
+fn software_abbreviations_match_their_words() {
+    // Each right answer comes second, so that only the abbreviation can put it first.
+    let c = grouped(&[
+        ("local", "local__list_pods", "List the local pods."),
+        (
+            "cluster",
+            "cluster__list_pods",
+            "List the pods of a Kubernetes namespace.",
+        ),
+        ("ci", "ci__set_secret", "Set a secret of the build."),
+        (
+            "ci",
+            "ci__set_environment",
+            "Set a variable of the build environment.",
+        ),
+    ]);
+    assert_eq!(top(&c, "k8s pods"), "cluster__list_pods");
+    assert_eq!(top(&c, "set an env var"), "ci__set_environment");
+    // Back from the word to the abbreviation.
+    let c = grouped(&[
+        ("a", "a__list_trees", "List the trees."),
+        ("a", "a__src_tree", "The src tree."),
+    ]);
+    assert_eq!(top(&c, "show the source tree"), "a__src_tree");
+    // An abbreviation names a service as well as its words do.
+    let c = grouped(&[
+        (
+            "docker",
+            "docker__list_containers",
+            "List the containers, the pods of a machine.",
+        ),
+        (
+            "kubernetes",
+            "kubernetes__list_pods",
+            "List the pods of a cluster.",
+        ),
+    ]);
+    assert_eq!(top(&c, "list containers in k8s"), "kubernetes__list_pods");
+    assert_eq!(
+        top(&c, "list containers in kubernetes"),
+        "kubernetes__list_pods"
+    );
+}
+
+#[test]
+fn common_software_verbs_match_their_synonyms() {
+    let c = grouped(&[
+        ("site", "site__update_page", "Update a page."),
+        (
+            "site",
+            "site__create_monitor",
+            "Create a monitor of a page.",
+        ),
+        ("git", "git__show_commit", "Show a commit."),
+        ("git", "git__diff", "The difference between commits."),
+    ]);
+    assert_eq!(top(&c, "watch this page"), "site__create_monitor");
+    assert_eq!(top(&c, "compare commits"), "git__diff");
+    let c = grouped(&[
+        (
+            "weather",
+            "weather__get_forecast",
+            "The weather forecast for the coming days.",
+        ),
+        (
+            "weather",
+            "weather__get_conditions",
+            "The current weather conditions.",
+        ),
+    ]);
+    assert_eq!(top(&c, "the weather now"), "weather__get_conditions");
+}
+
+#[test]
+fn a_yes_no_question_asks_to_read() {
+    // Same text but for the action; the reading tool comes second, so that only the question
+    // puts it first.
+    let c = grouped(&[
+        ("ci", "ci__cancel_build", "A build."),
+        ("ci", "ci__get_build", "A build."),
+    ]);
+    assert_eq!(top(&c, "is the build done"), "ci__get_build");
+    assert_eq!(top(&c, "did the build pass"), "ci__get_build");
+    // A request that starts otherwise keeps its verb.
+    assert_eq!(top(&c, "cancel the build"), "ci__cancel_build");
+}
+
+#[test]
+fn things_asked_for_in_the_plural_want_a_listing() {
+    // Same text, and no name word that carries number: only the request's number decides.
+    let c = grouped(&[
+        ("kv", "kv__get", "A key in the store."),
+        ("kv", "kv__list", "A key in the store."),
+    ]);
+    assert_eq!(top(&c, "which keys are in the store"), "kv__list");
+    assert_eq!(top(&c, "the keys in the store"), "kv__list");
+    assert_eq!(top(&c, "which key is in the store"), "kv__get");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Hand-written vocabulary: general English and software synonyms, and request verbs.
+//! Hand-written vocabulary: general English and software synonyms, common software
+//! abbreviations, and request verbs.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -118,6 +119,60 @@ const SYNONYMS: &[&[&str]] = &[
     &["web", "internet", "online", "google"],
     &["reschedule", "move", "update"],
     &["participant", "attendee", "attend", "attendance"],
+    // Common verbs and nouns of software, written as a general thesaurus would list them.
+    &["show", "display", "print", "output", "render"],
+    &["check", "verify", "validate", "inspect"],
+    &["combine", "merge", "join"],
+    &["approve", "accept", "confirm"],
+    &["reject", "decline", "deny", "refuse"],
+    &["publish", "release"],
+    &["archive", "shelve"],
+    &["restore", "recover", "undelete"],
+    &["compare", "diff", "difference"],
+    &["watch", "monitor", "track", "observe"],
+    &["scrape", "crawl", "extract"],
+    &["screenshot", "capture", "screengrab"],
+    &["click", "press", "tap"],
+    &["summarize", "summary", "overview"],
+    &["sort", "order", "rank"],
+    &["filter", "narrow"],
+    &["subscribe", "follow"],
+    &["mute", "silence", "snooze"],
+    &["pin", "star", "favorite", "bookmark"],
+    &["explain", "describe", "clarify"],
+    &["install", "setup", "configure"],
+    &["login", "signin", "authenticate"],
+    &["logout", "signout"],
+    &["connect", "attach"],
+    &["disconnect", "detach", "unlink"],
+    &["resize", "scale"],
+    &["import", "load", "ingest"],
+    &["wait", "sleep", "pause"],
+    &["error", "exception", "crash"],
+    &["owner", "author", "creator"],
+    &["config", "configuration", "settings", "preferences"],
+    &["identifier", "id", "key"],
+    &["status", "state", "health"],
+    &["average", "mean"],
+    &["maximum", "max", "highest"],
+    &["minimum", "min", "lowest"],
+    &["current", "now", "present"],
+    &["enable", "activate"],
+    &["disable", "deactivate"],
+    &["move", "transfer", "relocate"],
+    &["price", "pricing", "fee", "rate"],
+    &["shipment", "delivery", "shipping"],
+    &["video", "clip", "recording"],
+    &["content", "body", "text"],
+    &["thread", "conversation"],
+    &["analyze", "analyse", "examine", "investigate"],
+    &["calculate", "compute", "estimate"],
+    &["usage", "consumption", "utilization"],
+    &["limit", "quota"],
+    &["fix", "repair"],
+    &["ask", "inquire", "question"],
+    &["obtain", "get"],
+    &["organisation", "organization"],
 ];
 
 /// Leading request verbs and the tool actions (first word of a tool name after its service
@@ -252,7 +307,10 @@ const BROADER: &[(&[&str], &[&str])] = &[
         ],
         &["business", "place", "local"],
     ),
-    (&["progress", "todo", "backlog"], &["status", "transition"]),
+    (
+        &["progress", "todo", "backlog", "done"],
+        &["status", "transition"],
+    ),
     (
         &[
             "pod",
@@ -281,6 +339,57 @@ const BROADER: &[(&[&str], &[&str])] = &[
     ),
 ];
 
+/// Common software abbreviations and what they stand for: general vocabulary, not chosen from
+/// any catalog or request set. An abbreviation expands to its words at full weight (they mean
+/// the same: "k8s" names the Kubernetes service as well as "kubernetes" does); a one-word
+/// expansion also expands back to the abbreviation.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("addr", "address"),
+    ("admin", "administrator"),
+    ("app", "application"),
+    ("arg", "argument"),
+    ("args", "arguments"),
+    ("attr", "attribute"),
+    ("btn", "button"),
+    ("cfg", "configuration"),
+    ("conf", "configuration"),
+    ("config", "configuration"),
+    ("dep", "dependency"),
+    ("deps", "dependencies"),
+    ("desc", "description"),
+    ("dev", "development"),
+    ("env", "environment"),
+    ("err", "error"),
+    ("exec", "execute"),
+    ("id", "identifier"),
+    ("img", "image"),
+    ("info", "information"),
+    ("k8s", "kubernetes"),
+    ("kube", "kubernetes"),
+    ("lib", "library"),
+    ("mr", "merge request"),
+    ("nav", "navigation"),
+    ("ns", "namespace"),
+    ("num", "number"),
+    ("param", "parameter"),
+    ("params", "parameters"),
+    ("passwd", "password"),
+    ("pic", "picture"),
+    ("pkg", "package"),
+    ("prod", "production"),
+    ("pwd", "password"),
+    ("py", "python"),
+    ("qty", "quantity"),
+    ("repo", "repository"),
+    ("req", "request"),
+    ("resp", "response"),
+    ("src", "source"),
+    ("stg", "staging"),
+    ("sync", "synchronize"),
+    ("tmp", "temporary"),
+    ("vid", "video"),
+];
+
 /// Two-word phrases whose meaning their words do not carry alone ("how many" is a count,
 /// "money back" a refund), and the terms they add to the request.
 pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
@@ -301,6 +410,13 @@ pub(super) const PHRASES: &[(&str, &str, &[&str])] = &[
     ("logged", "in", &["authenticated", "user"]),
     ("who", "am", &["authenticated", "user", "whoami"]),
 ];
+
+fn push_alt(map: &mut HashMap<String, Vec<String>>, from: &str, to: &str) {
+    let alts = map.entry(from.to_owned()).or_default();
+    if !alts.iter().any(|a| a == to) {
+        alts.push(to.to_owned());
+    }
+}
 
 pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
     static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
@@ -339,6 +455,30 @@ pub(super) fn synonyms() -> &'static HashMap<String, Vec<String>> {
                     }
                 });
             }
+        }
+        map
+    })
+}
+
+/// Abbreviations and their words, both ways, as terms: the same meaning, matched at full
+/// weight.
+pub(super) fn abbreviations() -> &'static HashMap<String, Vec<String>> {
+    static S: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (abbr, expansion) in ABBREVIATIONS {
+            let mut words = Vec::new();
+            tokenize(expansion, &mut |t| words.push(t));
+            tokenize(abbr, &mut |a| {
+                for w in &words {
+                    if *w != a {
+                        push_alt(&mut map, &a, w);
+                        if words.len() == 1 {
+                            push_alt(&mut map, w, &a);
+                        }
+                    }
+                }
+            });
         }
         map
     })
