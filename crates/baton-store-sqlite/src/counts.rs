@@ -1,4 +1,4 @@
-//! [`StoreStats`] for SQLite: one aggregate over the reader pool.
+//! [`StoreStats`] for SQLite: one aggregate over the reader pool; the pools and read lanes.
 
 use async_trait::async_trait;
 use baton_store::{PoolStats, ResearchStatus, StoreError, StoreStats, WriterStats};
@@ -38,7 +38,16 @@ impl StoreStats for SqliteStore {
             size: pool.size(),
             idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
         };
-        vec![stats("read", &self.read), stats("write", &self.write)]
+        let (open, busy) = self.lanes.stats();
+        vec![
+            stats("read", &self.read),
+            stats("write", &self.write),
+            PoolStats {
+                name: "read-lanes",
+                size: open,
+                idle: open - busy,
+            },
+        ]
     }
 
     fn writer(&self) -> Option<WriterStats> {

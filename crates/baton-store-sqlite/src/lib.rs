@@ -8,7 +8,10 @@
 //! SQLite has one writer at a time, so the store keeps two pools: a write pool of a single
 //! connection and a read pool of [`SqliteOptions::max_connections`] connections. Concurrent
 //! writes queue in the process instead of failing with `SQLITE_BUSY`, and reads never wait
-//! for writes.
+//! for writes. The hottest read (a task by id) has as many connections again of its own,
+//! opened on first use, outside the pool: the pool pings each connection it gets back (one
+//! more round trip to the connection's thread per query), these only after a read was cut
+//! off half-way.
 //!
 //! Research-task writes (`start`, `append_findings`, `complete`, `cancel`, and a read's
 //! expiry refresh) go through a writer task spawned by [`SqliteStore::open`] (so the store
@@ -84,6 +87,7 @@ use tokio::sync::mpsc;
 
 mod counts;
 mod error;
+mod lanes;
 mod rows;
 mod shares;
 mod store;
@@ -132,6 +136,8 @@ pub struct SqliteStore {
     /// What the writer has done (for [`baton_store::StoreStats`]).
     writer_counts: std::sync::Arc<writer::Counts>,
     read: SqlitePool,
+    /// The task-by-id read, off the pool (see `lanes`).
+    lanes: std::sync::Arc<lanes::ReadLanes>,
     options: SqliteOptions,
     filename: PathBuf,
 }
@@ -248,9 +254,13 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .test_before_acquire(false)
-            .connect_with(base.create_if_missing(false))
+            .connect_with(base.clone().create_if_missing(false))
             .await
             .map_err(db_err("open"))?;
+        let lanes = std::sync::Arc::new(lanes::ReadLanes::new(
+            base.create_if_missing(false),
+            options.max_connections.max(1) as usize,
+        ));
         let (writer, jobs) = mpsc::channel(writer::QUEUE);
         let cfg = writer::Config {
             lifetimes: options.lifetimes,
@@ -268,6 +278,7 @@ impl SqliteStore {
             writer,
             writer_counts,
             read,
+            lanes,
             options,
             filename,
         })
@@ -283,8 +294,10 @@ impl SqliteStore {
         &self.filename
     }
 
-    /// Closes both pools, waiting for calls in flight, and checkpoints the WAL.
+    /// Closes both pools and the read lanes, waiting for calls in flight, and checkpoints
+    /// the WAL.
     pub async fn close(&self) {
+        self.lanes.close().await;
         self.read.close().await;
         self.write.close().await;
     }

@@ -111,18 +111,20 @@ impl SqliteStore {
         }
     }
 
-    /// A live task of `owner`'s, from the read pool.
+    /// A live task of `owner`'s, from a read lane.
     async fn read_task(
         &self,
         owner: &str,
         id: &ResearchTaskId,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        let row = sqlx::query(SELECT_TASK)
+        let query = sqlx::query(SELECT_TASK)
             .bind(&id.as_bytes()[..])
             .bind(owner)
-            .bind(ms(now))
-            .fetch_optional(&self.read)
+            .bind(ms(now));
+        let row = self
+            .lanes
+            .fetch_optional(query)
             .await
             .map_err(db_err("read task"))?;
         match row {

@@ -9,7 +9,7 @@ use crate::{ResearchStatus, StoreError};
 /// One connection pool of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Its name (`main`; SQLite: `read`, `write`).
+    /// Its name (`main`; SQLite: `read`, `write`, `read-lanes`).
     pub name: &'static str,
     /// Open connections.
     pub size: u32,
