@@ -174,7 +174,10 @@ mod tests {
         )
         .await;
         assert!(cut.is_err(), "the read was meant to be cut");
-        assert!(!lanes.lanes[0].lock().await.clean, "the cut read left it clean");
+        assert!(
+            !lanes.lanes[0].lock().await.clean,
+            "the cut read left it clean"
+        );
         // The next read flushes the lane and gets its own answer, not the cut one's.
         assert_eq!(read_n(&lanes).await, 7);
         assert!(lanes.lanes[0].lock().await.clean);
