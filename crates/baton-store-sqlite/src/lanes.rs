@@ -87,10 +87,10 @@ impl ReadLanes {
                 Err(e) => Err(e),
             },
         };
-        if let Err(e) = &result {
-            if breaks_connection(e) {
-                lane.conn = None;
-            }
+        if let Err(e) = &result
+            && breaks_connection(e)
+        {
+            lane.conn = None;
         }
         lane.clean = true;
         result
@@ -100,10 +100,10 @@ impl ReadLanes {
     pub(crate) async fn close(&self) {
         for lane in self.lanes.iter() {
             let conn = lane.lock().await.conn.take();
-            if let Some(conn) = conn {
-                if let Err(e) = conn.close().await {
-                    tracing::debug!(error = %e, "closing a read lane's connection failed");
-                }
+            if let Some(conn) = conn
+                && let Err(e) = conn.close().await
+            {
+                tracing::debug!(error = %e, "closing a read lane's connection failed");
             }
         }
     }
