@@ -98,34 +98,26 @@ fn has_toolchain(toolchain: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The output of `cargo metadata --format-version 1 --locked EXTRA…` in the workspace root.
+/// Not `--offline`: it reads the metadata of every platform's and feature's packages, and a
+/// fresh machine has downloaded only what its builds needed.
+fn cargo_metadata_locked(extra: &[&str]) -> anyhow::Result<String> {
+    let mut cmd = cargo_command();
+    cmd.current_dir(workspace_root()?)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .args(extra);
+    Ok(run_captured(&mut cmd, Duration::from_secs(300))?.stdout)
+}
+
 /// `cargo metadata` of the workspace as locked, every feature on.
 fn locked_metadata() -> anyhow::Result<serde_json::Value> {
-    let mut cmd = cargo_command();
-    cmd.current_dir(workspace_root()?).args([
-        "metadata",
-        "--format-version",
-        "1",
-        "--locked",
-        // Not --offline: the metadata of every platform's and feature's packages is read,
-        // and a fresh machine has downloaded only what its builds needed.
-        "--all-features",
-    ]);
-    let out = run_captured(&mut cmd, Duration::from_secs(300))?;
-    serde_json::from_str(&out.stdout).context("cargo metadata printed no JSON")
+    let out = cargo_metadata_locked(&["--all-features"])?;
+    serde_json::from_str(&out).context("cargo metadata printed no JSON")
 }
 
 /// Fails when `fuzz/Cargo.lock` does not match what `fuzz/Cargo.toml` resolves to today.
 pub fn fuzz_lock() -> anyhow::Result<()> {
-    let mut cmd = cargo_command();
-    cmd.current_dir(workspace_root()?).args([
-        "metadata",
-        "--format-version",
-        "1",
-        "--locked",
-        "--manifest-path",
-        "fuzz/Cargo.toml",
-    ]);
-    run_captured(&mut cmd, Duration::from_secs(300)).map_err(|e| {
+    cargo_metadata_locked(&["--manifest-path", "fuzz/Cargo.toml"]).map_err(|e| {
         anyhow::anyhow!(
             "fuzz/Cargo.lock is out of date (a dependency of the fuzzed crates changed): update it \
              with `cargo metadata --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null` \
