@@ -102,7 +102,8 @@ pub struct DatabaseArgs {
     pub database_url: String,
 
     /// Most open database connections (default: 16 on Postgres; 4 readers on SQLite, whose
-    /// one writer is separate; more readers than cores only cost memory).
+    /// one writer is separate, and as many again for the task-by-id read, opened on first
+    /// use; more readers than cores only cost memory).
     #[arg(long, env = "BATON_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
 

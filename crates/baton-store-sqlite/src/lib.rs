@@ -104,7 +104,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteOptions {
     /// How long tasks live.
     pub lifetimes: Lifetimes,
-    /// Connections in the read pool (the write pool always has one). At least 1.
+    /// Connections in the read pool (the write pool always has one), and as many read lanes
+    /// for the task-by-id read, opened on first use. At least 1.
     pub max_connections: u32,
     /// How long SQLite waits for a lock held by another process before giving up.
     pub busy_timeout: Duration,
