@@ -12,10 +12,13 @@
 //! connection failed (I/O, a crashed worker) drops it and opens a new one on next use.
 //!
 //! Lanes open their connections lazily; a read takes the first free lane, or waits for one
-//! in turn. Reads never write, so a lane's snapshot rules are the read pool's: each
+//! in turn, at most the store's acquire timeout (then it fails as a pool acquire would). Reads never write, so a lane's snapshot rules are the read pool's: each
 //! statement reads one snapshot, and sees every write committed before it began.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use sqlx::{
     Connection,
@@ -29,6 +32,9 @@ pub(crate) struct ReadLanes {
     /// Where the next read starts looking for a free lane (spreads the waits).
     next: AtomicUsize,
     options: SqliteConnectOptions,
+    /// How long a read waits for a lane before failing as the pool would
+    /// (`PoolTimedOut`, which the store reports as unavailable).
+    wait: Duration,
 }
 
 #[derive(Default)]
@@ -48,25 +54,29 @@ fn breaks_connection(e: &sqlx::Error) -> bool {
 }
 
 impl ReadLanes {
-    /// `count` lanes (at least one) over connections opened with `options`.
-    pub(crate) fn new(options: SqliteConnectOptions, count: usize) -> ReadLanes {
+    /// `count` lanes (at least one) over connections opened with `options`; a read waits at
+    /// most `wait` for one.
+    pub(crate) fn new(options: SqliteConnectOptions, count: usize, wait: Duration) -> ReadLanes {
         ReadLanes {
             lanes: (0..count.max(1)).map(|_| Mutex::default()).collect(),
             next: AtomicUsize::new(0),
             options,
+            wait,
         }
     }
 
-    /// A free lane, or the next one in turn once it is free.
-    async fn take(&self) -> MutexGuard<'_, Lane> {
+    /// A free lane, or the next one in turn once it is free (within `wait`).
+    async fn take(&self) -> Result<MutexGuard<'_, Lane>, sqlx::Error> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.lanes.len();
         for i in 0..n {
             if let Ok(lane) = self.lanes[(start + i) % n].try_lock() {
-                return lane;
+                return Ok(lane);
             }
         }
-        self.lanes[start % n].lock().await
+        tokio::time::timeout(self.wait, self.lanes[start % n].lock())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
     /// Runs `query` on a lane; at most one row.
@@ -74,7 +84,7 @@ impl ReadLanes {
         &self,
         query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<Option<SqliteRow>, sqlx::Error> {
-        let mut lane = self.take().await;
+        let mut lane = self.take().await?;
         let was_clean = std::mem::replace(&mut lane.clean, false);
         let result = match lane.conn.as_mut() {
             Some(conn) if was_clean => query.fetch_optional(conn).await,
@@ -147,7 +157,7 @@ mod tests {
             .await
             .unwrap();
         setup.close().await.unwrap();
-        (dir, ReadLanes::new(options, count))
+        (dir, ReadLanes::new(options, count, Duration::from_secs(5)))
     }
 
     async fn read_n(lanes: &ReadLanes) -> i64 {
@@ -196,6 +206,19 @@ mod tests {
         let (open, busy) = lanes.stats();
         assert!((1..=3).contains(&open), "{open} lanes open");
         assert_eq!(busy, 0);
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_a_busy_lane_at_most_its_wait() {
+        let (_dir, mut lanes) = lanes(1).await;
+        lanes.wait = Duration::from_millis(50);
+        let held = lanes.lanes[0].lock().await;
+        let Err(e) = lanes.fetch_optional(sqlx::query("SELECT n FROM t")).await else {
+            panic!("a read went through a lane held by another");
+        };
+        assert!(matches!(e, sqlx::Error::PoolTimedOut), "{e}");
+        drop(held);
+        assert_eq!(read_n(&lanes).await, 7);
     }
 
     #[tokio::test]

@@ -261,6 +261,7 @@ impl SqliteStore {
         let lanes = std::sync::Arc::new(lanes::ReadLanes::new(
             base.create_if_missing(false),
             options.max_connections.max(1) as usize,
+            options.acquire_timeout,
         ));
         let (writer, jobs) = mpsc::channel(writer::QUEUE);
         let cfg = writer::Config {
