@@ -376,8 +376,7 @@ async fn healthz_from(local: std::net::IpAddr, addr: SocketAddr) -> Result<u16, 
 async fn held_from(local: std::net::IpAddr, addr: SocketAddr) -> tokio::net::TcpStream {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let mut last = String::new();
-        match connect_from(local, addr).await {
+        let last = match connect_from(local, addr).await {
             Ok(mut stream) => {
                 let reply = send_and_read(
                     &mut stream,
@@ -387,12 +386,12 @@ async fn held_from(local: std::net::IpAddr, addr: SocketAddr) -> tokio::net::Tcp
                 .await;
                 match reply {
                     Ok(r) if r.status == 200 => return stream,
-                    Ok(r) => last = format!("status {}", r.status),
-                    Err(e) => last = e,
+                    Ok(r) => format!("status {}", r.status),
+                    Err(e) => e,
                 }
             }
-            Err(e) => last.push_str(&e.to_string()),
-        }
+            Err(e) => e.to_string(),
+        };
         assert!(
             Instant::now() < deadline,
             "no connection from {local} was held within 60 s: {last}"

@@ -12,11 +12,14 @@
 //! connection failed (I/O, a crashed worker) drops it and opens a new one on next use.
 //!
 //! Lanes open their connections lazily; a read takes the first free lane, or waits for one
-//! in turn, at most the store's acquire timeout (then it fails as a pool acquire would). Reads never write, so a lane's snapshot rules are the read pool's: each
-//! statement reads one snapshot, and sees every write committed before it began.
+//! in turn, at most the store's acquire timeout (then it fails as a pool acquire would).
+//! Once the lanes are closed, reads fail as on a closed pool: a lane never reopens behind
+//! the store's final WAL checkpoint. Reads never write, so a lane's snapshot rules are the
+//! read pool's: each statement reads one snapshot, and sees every write committed before it
+//! began.
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     time::Duration,
 };
 
@@ -35,6 +38,8 @@ pub(crate) struct ReadLanes {
     /// How long a read waits for a lane before failing as the pool would
     /// (`PoolTimedOut`, which the store reports as unavailable).
     wait: Duration,
+    /// Set by [`ReadLanes::close`]: reads then fail with `PoolClosed`.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -62,6 +67,7 @@ impl ReadLanes {
             next: AtomicUsize::new(0),
             options,
             wait,
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -85,6 +91,9 @@ impl ReadLanes {
         query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<Option<SqliteRow>, sqlx::Error> {
         let mut lane = self.take().await?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
         let was_clean = std::mem::replace(&mut lane.clean, false);
         let result = match lane.conn.as_mut() {
             Some(conn) if was_clean => query.fetch_optional(conn).await,
@@ -106,8 +115,9 @@ impl ReadLanes {
         result
     }
 
-    /// Closes every lane's connection (waiting for the reads on them).
+    /// Closes every lane's connection (waiting for the reads on them); later reads fail.
     pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         for lane in self.lanes.iter() {
             let conn = lane.lock().await.conn.take();
             if let Some(conn) = conn
@@ -193,6 +203,11 @@ mod tests {
         assert!(lanes.lanes[0].lock().await.clean);
         lanes.close().await;
         assert_eq!(lanes.stats(), (0, 0));
+        let Err(e) = lanes.fetch_optional(sqlx::query("SELECT n FROM t")).await else {
+            panic!("a read went through closed lanes");
+        };
+        assert!(matches!(e, sqlx::Error::PoolClosed), "{e}");
+        assert_eq!(lanes.stats(), (0, 0), "a closed lane reopened");
     }
 
     #[tokio::test]
