@@ -93,6 +93,7 @@ mod error;
 mod shares;
 pub mod statements;
 mod store;
+mod tool_tasks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -149,6 +150,8 @@ pub struct PostgresStore {
     lifetimes: Lifetimes,
     connect_options: PgConnectOptions,
     acquire_timeout: Duration,
+    /// This instance's listener of tool task changes (see `tool_tasks`).
+    changes: std::sync::Arc<tool_tasks::ChangeFeed>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -220,6 +223,16 @@ impl PostgresStore {
             .connect_with(connect_options.clone())
             .await
             .map_err(|e| error::from_sqlx("connect", e))?;
+        let changes = tool_tasks::ChangeFeed::start(&connect_options, options.acquire_timeout)
+            .await
+            .map(std::sync::Arc::new);
+        let changes = match changes {
+            Ok(changes) => changes,
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
         tracing::debug!(
             max_connections = options.max_connections,
             "connected to postgres"
@@ -229,6 +242,7 @@ impl PostgresStore {
             lifetimes: options.lifetimes,
             connect_options,
             acquire_timeout: options.acquire_timeout,
+            changes,
         })
     }
 
@@ -251,6 +265,7 @@ impl PostgresStore {
     /// Calls made afterwards fail with `Unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.changes.close().await;
     }
 }
 

@@ -34,7 +34,7 @@ impl Backend for Postgres {
     async fn open_fresh(&self, lifetimes: Lifetimes) -> PostgresStore {
         let store = self.db.store(lifetimes).await;
         sqlx::query(
-            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, research_append_keys, research_usage, research_grants, signing_keys, api_keys",
+            "TRUNCATE research_tasks, research_findings, research_idempotency_keys, research_append_keys, research_usage, research_grants, signing_keys, api_keys, tool_tasks",
         )
         .execute(store.pool())
         .await
@@ -48,6 +48,14 @@ impl Backend for Postgres {
         drop(store);
         self.db.store(lifetimes).await
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tool_task_conformance() {
+    let Some(backend) = Postgres::new().await else {
+        return;
+    };
+    testkit::run_tool_tasks(&backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -91,6 +91,7 @@ mod lanes;
 mod rows;
 mod shares;
 mod store;
+mod tool_tasks;
 mod writer;
 
 use error::{db_err, migrate_err};
@@ -128,6 +129,9 @@ impl Default for SqliteOptions {
     }
 }
 
+/// How many tool task changes a slow subscriber may fall behind before it loses the oldest.
+const TOOL_TASK_CHANGES: usize = 1024;
+
 /// baton's stores on one SQLite file. Cloning is cheap and shares the pools.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -141,6 +145,8 @@ pub struct SqliteStore {
     lanes: std::sync::Arc<lanes::ReadLanes>,
     options: SqliteOptions,
     filename: PathBuf,
+    /// Tool tasks that changed, published after their change committed.
+    tool_task_changes: tokio::sync::broadcast::Sender<baton_store::ToolTaskId>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -283,6 +289,7 @@ impl SqliteStore {
             lanes,
             options,
             filename,
+            tool_task_changes: tokio::sync::broadcast::channel(TOOL_TASK_CHANGES).0,
         })
     }
 

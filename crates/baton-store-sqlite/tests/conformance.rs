@@ -61,6 +61,11 @@ async fn share_conformance() {
     testkit::run_shares(&Sqlite::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_task_conformance() {
+    testkit::run_tool_tasks(&Sqlite::new()).await;
+}
+
 #[tokio::test]
 async fn task_counts_conformance() {
     testkit::run_task_counts(&Sqlite::new()).await;

@@ -50,6 +50,11 @@ pub enum Quota {
         /// The limit.
         limit: u64,
     },
+    /// The most live tool tasks (MCP Tasks extension) an owner may hold.
+    LiveToolTasks {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// An error from a [`crate::ResearchStore`] call.
@@ -81,6 +86,12 @@ impl StoreError {
     /// [`StoreErrorKind::NotFound`]: no live task with this id is owned by the caller.
     pub fn not_found() -> Self {
         StoreError::new(StoreErrorKind::NotFound, "research task not found")
+    }
+
+    /// [`StoreErrorKind::NotFound`] for a tool task: no live tool task with this id is
+    /// owned by the caller.
+    pub fn tool_task_not_found() -> Self {
+        StoreError::new(StoreErrorKind::NotFound, "task not found")
     }
 
     /// [`StoreErrorKind::WrongStatus`]: the task is final and was left unchanged.
@@ -118,6 +129,9 @@ impl StoreError {
             }
             Quota::GrantsPerTask { limit } => {
                 format!("the research task already has {limit} live shares")
+            }
+            Quota::LiveToolTasks { limit } => {
+                format!("the owner already holds {limit} live tool tasks")
             }
         };
         StoreError::new(StoreErrorKind::QuotaExceeded(quota), message)

@@ -2,7 +2,8 @@
 //! the rules every backend applies alike, store errors, and a conformance kit.
 //!
 //! A backend implements [`ResearchStore`] (research tasks), [`KeyStore`] (handle-signing
-//! keys) and, optionally, [`ShareStore`] (delegation grants) and [`BulkImport`]; baton ships SQLite (`baton-store-sqlite`) and
+//! keys) and, optionally, [`ShareStore`] (delegation grants), [`ToolTaskStore`] (the MCP
+//! Tasks extension's durable tool calls) and [`BulkImport`]; baton ships SQLite (`baton-store-sqlite`) and
 //! Postgres (`baton-store-postgres`). Every state change is one conditional statement or one
 //! short transaction, so that racing callers, on one instance or many, get defined outcomes.
 //!
@@ -62,6 +63,7 @@ mod shares;
 mod stores;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tool_tasks;
 
 pub use counts::{PoolStats, StoreStats, WriterStats};
 pub use error::{Quota, StoreError, StoreErrorKind};
@@ -76,7 +78,10 @@ pub use shares::{
     Access, Grant, GrantId, MAX_GRANT_DEPTH, NewGrant, ShareRight, SharedListCursor, SharedTask,
     SharedTasksPage,
 };
-pub use stores::{BulkImport, KeyStore, ResearchStore, ShareStore};
+pub use stores::{BulkImport, KeyStore, ResearchStore, ShareStore, ToolTaskStore};
+pub use tool_tasks::{
+    Claim, NewToolTask, Progress, ToolTask, ToolTaskId, ToolTaskOutcome, ToolTaskStatus,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

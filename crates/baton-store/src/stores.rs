@@ -9,7 +9,9 @@ use crate::{
     NewResearchTask, ResearchListCursor, ResearchStatus, ResearchTask, ResearchTaskId,
     ResearchTasksPage, SharedListCursor, SharedTasksPage, SigningKeyRecord, StartOutcome,
     StoreError, StoredApiKey,
+    tool_tasks::{Claim, NewToolTask, Progress, ToolTask, ToolTaskId, ToolTaskOutcome},
 };
+use serde_json::{Map, Value};
 
 /// A durable store of research tasks, keyed by [`ResearchTaskId`] and always scoped by
 /// owner.
@@ -234,4 +236,115 @@ pub trait BulkImport: Send + Sync + 'static {
     /// Imported tasks count against their owners' live-task quota (quotas are not checked).
     /// Backends write in large batches, so a million tasks take seconds, not hours.
     async fn import_research_tasks(&self, tasks: &[ResearchTask]) -> Result<u64, StoreError>;
+}
+
+/// A durable store of tool tasks: the MCP Tasks extension's tasks, one tool call each,
+/// shared by every instance on one database (see [`crate::tool_tasks`] for the model and
+/// the lease).
+///
+/// Reads and client-side changes name the owner and are scoped by it: a task owned by
+/// someone else, an expired task and a missing task are all
+/// [`crate::StoreErrorKind::NotFound`]. Worker-side changes name a [`Claim`] and apply only
+/// while it holds (they return `false` otherwise, and change nothing). Expired tasks
+/// (`expires_at` at or before `now`) are invisible, never claimed, and deleted by
+/// [`ToolTaskStore::sweep_tool_tasks`].
+///
+/// Every change a client can see is published to [`ToolTaskStore::tool_task_changes`]
+/// after it commits, on every instance sharing the database where the backend can (the
+/// Postgres backend uses `LISTEN/NOTIFY`), so that push notifications reach subscribers
+/// whichever instance made the change. Delivery is best effort: polling stays correct.
+#[async_trait]
+pub trait ToolTaskStore: Send + Sync + 'static {
+    /// Stores a new task (status `working`, no lease), durably, before returning it. Fails
+    /// with [`crate::StoreErrorKind::QuotaExceeded`] when the owner already holds
+    /// `new.max_live` live tasks.
+    async fn create_tool_task(
+        &self,
+        new: NewToolTask,
+        now: DateTime<Utc>,
+    ) -> Result<ToolTask, StoreError>;
+
+    /// Reads a live task of `owner`'s.
+    async fn tool_task(
+        &self,
+        owner: &str,
+        id: &ToolTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ToolTask, StoreError>;
+
+    /// Moves a task that is not final to `cancelled` (its holder's next write then fails,
+    /// and it stops), and returns the task; a final task is returned unchanged.
+    async fn cancel_tool_task(
+        &self,
+        owner: &str,
+        id: &ToolTaskId,
+        now: DateTime<Utc>,
+    ) -> Result<ToolTask, StoreError>;
+
+    /// Stores the answers to outstanding input requests: keys that are not outstanding
+    /// (unknown, answered before, or of a final task) are ignored, and a partial set is
+    /// kept. When no request is left outstanding, an `input_required` task becomes
+    /// `working` again, so that a worker claims it and the work goes on with the answers.
+    async fn answer_tool_task(
+        &self,
+        owner: &str,
+        id: &ToolTaskId,
+        responses: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<ToolTask, StoreError>;
+
+    /// Claims the oldest live `working` task that no live lease holds, for `lease`, as
+    /// `worker`: the attempt count goes up by one. `None` when there is nothing to do.
+    /// Racing claims (on any instance) never get the same attempt.
+    async fn claim_tool_task(
+        &self,
+        worker: &str,
+        lease: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Claim>, StoreError>;
+
+    /// Extends the claim's lease to `now + lease`; `false` when the claim no longer holds
+    /// (the task was cancelled, finished, expired, or taken over after the lease ran out).
+    async fn renew_tool_task_lease(
+        &self,
+        claim: &Claim,
+        lease: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Saves progress while the claim holds; `false` (and nothing saved) otherwise.
+    async fn save_tool_task_progress(
+        &self,
+        claim: &Claim,
+        progress: Progress,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves the task to `input_required` with `requests` outstanding (added to its asked
+    /// keys) and releases the lease, while the claim holds; `false` otherwise.
+    async fn request_tool_task_input(
+        &self,
+        claim: &Claim,
+        requests: &Map<String, Value>,
+        progress: Progress,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores the outcome and moves the task to `completed` or `failed`, while the claim
+    /// holds; `false` otherwise. A task is finished at most once.
+    async fn finish_tool_task(
+        &self,
+        claim: &Claim,
+        outcome: ToolTaskOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes up to `batch` expired tasks and returns how many it deleted. Safe to run on
+    /// every instance at once.
+    async fn sweep_tool_tasks(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
+
+    /// A receiver of the ids of tasks that changed (created, cancelled, answered, asked for
+    /// input, progressed, finished), after their change committed. A receiver that lags
+    /// loses the oldest ids (`RecvError::Lagged`): re-read what you watch then.
+    fn tool_task_changes(&self) -> tokio::sync::broadcast::Receiver<ToolTaskId>;
 }

@@ -1,6 +1,7 @@
 //! The conformance kit: one suite of checks every backend must pass, in parts that follow
 //! the store traits: [`ResearchStore`] ([`run_research`]), [`KeyStore`] ([`run_keys`]), and
-//! the optional [`crate::ShareStore`] ([`run_shares`]), [`BulkImport`] ([`run_bulk_import`])
+//! the optional [`crate::ShareStore`] ([`run_shares`]), [`crate::ToolTaskStore`]
+//! ([`run_tool_tasks`]), [`BulkImport`] ([`run_bulk_import`])
 //! and [`crate::StoreStats`] ([`run_task_counts`]).
 //!
 //! A backend's test implements [`Backend`] (how to open a fresh, empty store and how to
@@ -85,6 +86,7 @@ pub mod import;
 pub mod keys;
 pub mod research;
 pub mod shares;
+pub mod tool_tasks;
 
 /// How a backend's test gives the kit stores to check.
 #[async_trait]
@@ -196,6 +198,31 @@ part!(
         shared_listing_order_filter_and_pages,
     ]
 );
+
+part!(
+    /// The checks of [`crate::ToolTaskStore`], in the order [`run_tool_tasks`] runs them.
+    TOOL_TASK_CHECKS, collect_tool_tasks, tool_tasks, [crate::ToolTaskStore],
+    [
+        tool_tasks_round_trip,
+        tool_tasks_survive_reopen,
+        leases_fence_out_a_lost_holder,
+        cancel_stops_the_holder,
+        input_requests_round_trip,
+        racing_claims_take_each_task_once,
+        tool_task_expiry_sweep_and_quota,
+        changes_are_published,
+    ]
+);
+
+/// Runs [`TOOL_TASK_CHECKS`]; panics naming each failed check.
+pub async fn run_tool_tasks<B: Backend>(backend: &B)
+where
+    B::Store: crate::ToolTaskStore,
+{
+    let mut run = Run::new("tool task store conformance");
+    collect_tool_tasks(backend, &mut run).await;
+    run.finish();
+}
 
 part!(
     /// The checks of [`BulkImport`], in the order [`run_bulk_import`] runs them.
