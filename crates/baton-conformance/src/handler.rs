@@ -19,6 +19,10 @@ use rmcp::{
 
 use crate::{Fixtures, primitives};
 
+/// The fixture that asks for input synchronously, then runs as a task of the wrapped
+/// server's (which must serve a tool of this name that requires the Tasks extension).
+pub const TASK_AFTER_INPUT_TOOL: &str = "test_tool_with_task";
+
 /// A server handler with the conformance fixtures added: fixture tools (called with their
 /// request's context), prompts, resources, completions and listen streams are answered
 /// here; everything else goes to the wrapped handler `H` unchanged. Cheap to clone when
@@ -103,6 +107,22 @@ impl<H: ServerHandler + Clone> ServerHandler for WithFixtures<H> {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if request.name == TASK_AFTER_INPUT_TOOL {
+            // MRTR first, synchronously; then the wrapped server's tool of that name runs
+            // as a task with the answer (the Tasks extension's MRTR composition).
+            return match crate::mrtr::name_before_task(&request)? {
+                Err(input_required) => Ok(input_required),
+                Ok(name) => {
+                    let mut request = request;
+                    request.input_responses = None;
+                    request.request_state = None;
+                    let mut arguments = rmcp::model::JsonObject::new();
+                    arguments.insert("name".to_owned(), name.into());
+                    request.arguments = Some(arguments);
+                    self.inner.call_tool(request, ctx).await
+                }
+            };
+        }
         if !self.fixtures.has_tool(&request.name) {
             return self.inner.call_tool(request, ctx).await;
         }

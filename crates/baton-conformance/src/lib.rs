@@ -42,7 +42,7 @@ mod primitives;
 mod tools;
 
 pub use fixtures::{Fixtures, ListChange};
-pub use handler::WithFixtures;
+pub use handler::{TASK_AFTER_INPUT_TOOL, WithFixtures};
 
 #[doc(no_inline)]
 pub use rmcp::ServerHandler;

@@ -159,6 +159,19 @@ pub struct HandleArgs {
     pub handle: String,
 }
 
+/// Arguments of `compile_research_report`.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompileResearchReport {
+    /// The research tasks to merge, by handle (`task_…`, or a `dtask_…` shared with you):
+    /// 1 to 20, each once.
+    pub handles: Vec<String>,
+    /// The most distinct findings the report lists (1-5000, default 1000), most repeated
+    /// first; the counts cover every finding read.
+    #[serde(default)]
+    pub max_findings: Option<u32>,
+}
+
 /// Arguments of `add_findings`.
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

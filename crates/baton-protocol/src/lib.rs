@@ -63,17 +63,18 @@ mod schema;
 pub mod strict_schema;
 
 pub use args::{
-    AddFindings, CompleteResearchTask, DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, DEFAULT_SHARE_EXPIRES_IN,
-    DEPTH_RANGE, GetTaskResults, HandleArgs, Limits, ListResearchTasks, MAX_PAGE_SIZE,
-    MAX_PRINCIPAL_BYTES, MAX_SHARE_EXPIRES_IN, MIN_SHARE_EXPIRES_IN, RevokeResearchTaskShare,
-    ShareResearchTask, StartResearchTask, ValidShare, ValidStart, page_size, parse_arguments,
-    validate_findings, validate_idempotency_key,
+    AddFindings, CompileResearchReport, CompleteResearchTask, DEFAULT_DEPTH, DEFAULT_PAGE_SIZE,
+    DEFAULT_SHARE_EXPIRES_IN, DEPTH_RANGE, GetTaskResults, HandleArgs, Limits, ListResearchTasks,
+    MAX_PAGE_SIZE, MAX_PRINCIPAL_BYTES, MAX_SHARE_EXPIRES_IN, MIN_SHARE_EXPIRES_IN,
+    RevokeResearchTaskShare, ShareResearchTask, StartResearchTask, ValidShare, ValidStart,
+    page_size, parse_arguments, validate_findings, validate_idempotency_key,
 };
 pub use error::{ToolError, UNKNOWN_HANDLE_MESSAGE};
 pub use results::{
-    CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, ResearchResults,
-    ResearchTaskList, ResearchTaskShare, ResearchTaskShares, ResearchTaskSummary, ResearchTaskView,
-    RevokedResearchTaskShare, SharedResearchTask, StartedResearchTask,
+    CancelledResearchTask, CompletedResearchTask, Finding, FindingsAdded, ReportFinding,
+    ReportSource, ResearchReport, ResearchResults, ResearchTaskList, ResearchTaskShare,
+    ResearchTaskShares, ResearchTaskSummary, ResearchTaskView, RevokedResearchTaskShare,
+    SharedResearchTask, StartedResearchTask,
 };
 
 use serde::{Deserialize, Serialize};
@@ -100,9 +101,11 @@ pub mod tool {
     pub const LIST_RESEARCH_TASK_SHARES: &str = "list_research_task_shares";
     /// Revokes a share, and every share made from it.
     pub const REVOKE_RESEARCH_TASK_SHARE: &str = "revoke_research_task_share";
+    /// Merges the findings of several tasks into one report (runs as an MCP task).
+    pub const COMPILE_RESEARCH_REPORT: &str = "compile_research_report";
 
     /// Every research-task tool name, in a stable order.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         START_RESEARCH_TASK,
         GET_TASK_STATUS,
         ADD_FINDINGS,
@@ -113,6 +116,7 @@ pub mod tool {
         SHARE_RESEARCH_TASK,
         LIST_RESEARCH_TASK_SHARES,
         REVOKE_RESEARCH_TASK_SHARE,
+        COMPILE_RESEARCH_REPORT,
     ];
 }
 

@@ -106,6 +106,55 @@ pub struct ResearchResults {
     pub next_cursor: Option<String>,
 }
 
+/// Result of `compile_research_report`: the findings of several research tasks, merged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResearchReport {
+    /// The tasks merged, in the order given.
+    pub sources: Vec<ReportSource>,
+    /// The distinct findings (equal up to case and whitespace count as one), most repeated
+    /// first, ties in the order first read.
+    pub findings: Vec<ReportFinding>,
+    /// Findings read, across every source.
+    #[schemars(transform = plain_integer)]
+    pub total_findings: u32,
+    /// Distinct findings among them.
+    #[schemars(transform = plain_integer)]
+    pub distinct_findings: u32,
+    /// Whether the report is shorter than the sources: `findings` was cut at `max_findings`,
+    /// or reading stopped at the report's size bound (a source's `findings_read` then falls
+    /// short of its `findings_count`).
+    pub truncated: bool,
+}
+
+/// One source of a [`ResearchReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReportSource {
+    /// The handle it was named by.
+    pub handle: String,
+    /// Its topic.
+    pub topic: String,
+    /// Its status when it was read.
+    pub status: ResearchStatus,
+    /// How many findings it held.
+    #[schemars(transform = plain_integer)]
+    pub findings_count: u32,
+    /// How many of them the report read.
+    #[schemars(transform = plain_integer)]
+    pub findings_read: u32,
+}
+
+/// One distinct finding of a [`ResearchReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReportFinding {
+    /// Its text, as first read.
+    pub text: String,
+    /// How many times it was read, across every source.
+    #[schemars(transform = plain_integer)]
+    pub count: u32,
+    /// The sources that hold it: indexes into `sources`.
+    pub sources: Vec<u32>,
+}
+
 /// One task in `list_research_tasks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 // The schema keeps its published name: tools' schemas must not change with a Rust rename.

@@ -9,9 +9,10 @@ use std::{borrow::Cow, sync::Arc};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CacheScope, CallToolRequestParams, CallToolResponse, DiscoverResult, Implementation,
+        CacheScope, CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities,
+        CreateTaskResult, DiscoverResult, GetTaskParams, GetTaskResult, Implementation,
         ListToolsResult, MetaObject, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-        ServerConfig, Tool,
+        ServerConfig, Tool, UpdateTaskParams,
     },
     service::RequestContext,
 };
@@ -21,6 +22,7 @@ use baton_protocol::{ToolError, parse_arguments};
 
 use crate::{
     principal::Principal,
+    tool_tasks::{TaskSupport, ToolTasks},
     tools::{
         ToolTable,
         discovery::{CallToolArgs, Discovery},
@@ -46,6 +48,8 @@ pub use crate::tools::listing::{ListedTools, TOOLS_PAGE_SIZE};
 pub struct BatonParts {
     /// Every callable tool.
     pub tools: ToolTable,
+    /// The tool task runtime (MCP Tasks extension), when the store keeps tool tasks.
+    pub tool_tasks: Option<Arc<ToolTasks>>,
     /// The tools `tools/list` shows (all of them, or the search entry points), paged by
     /// the catalog's cursors.
     pub listed: ListedTools,
@@ -59,6 +63,7 @@ pub struct BatonParts {
 
 struct Inner {
     tools: ToolTable,
+    tool_tasks: Option<Arc<ToolTasks>>,
     listed: ListedTools,
     info: ServerConfig,
     result_meta: MetaObject,
@@ -77,7 +82,14 @@ impl Baton {
     pub fn new(parts: BatonParts) -> Self {
         let server_info = Implementation::new("baton", env!("CARGO_PKG_VERSION"))
             .with_title("baton research-task server");
-        let capabilities = ServerCapabilities::builder().enable_tools().build();
+        // The Tasks extension is offered only when the store keeps tool tasks.
+        let capabilities = match parts.tool_tasks {
+            Some(_) => ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
         let info = ServerConfig::new(capabilities)
             .with_server_info(server_info.clone())
             .with_instructions(parts.instructions);
@@ -89,6 +101,7 @@ impl Baton {
         Baton {
             inner: Arc::new(Inner {
                 tools: parts.tools,
+                tool_tasks: parts.tool_tasks,
                 listed: parts.listed,
                 info,
                 result_meta,
@@ -101,6 +114,19 @@ impl Baton {
     /// Every callable tool.
     pub fn tools(&self) -> &ToolTable {
         &self.inner.tools
+    }
+
+    /// The tool task runtime, when the store keeps tool tasks.
+    pub fn tool_tasks(&self) -> Option<Arc<ToolTasks>> {
+        self.inner.tool_tasks.clone()
+    }
+
+    fn tasks_or_unknown(&self) -> Result<&ToolTasks, ErrorData> {
+        // rmcp answers -32601 before this when tasks are not advertised.
+        self.inner
+            .tool_tasks
+            .as_deref()
+            .ok_or_else(crate::tool_tasks::unknown_task)
     }
 
     /// The scopes each tool needs, the search meta-tools included when they are served.
@@ -144,6 +170,13 @@ impl Baton {
         };
         if let Err(e) = discovery.validate(&args.name, &target_arguments) {
             return Ok(tool_error(&e));
+        }
+        if target.task_support == TaskSupport::Required {
+            let reason = format!(
+                "`{}` runs only as a task: call it directly, with the io.modelcontextprotocol/tasks extension",
+                args.name
+            );
+            return Ok(tool_error(&ToolError::invalid("name", reason)));
         }
         (target.handler)(principal, target_arguments).await
     }
@@ -205,6 +238,23 @@ impl ServerHandler for Baton {
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
         let arguments = request.arguments.unwrap_or_default();
+        if let Some(tool) = self.inner.tools.get(&request.name) {
+            let declared = ctx
+                .client_capabilities()
+                .is_some_and(|caps| caps.supports_tasks());
+            match (tool.task_support, declared, &self.inner.tool_tasks) {
+                (TaskSupport::Required, false, _) => {
+                    return Err(ErrorData::missing_required_client_capability(
+                        ClientCapabilities::builder().enable_tasks().build(),
+                    ));
+                }
+                (TaskSupport::Optional | TaskSupport::Required, true, Some(tasks)) => {
+                    let task = tasks.create(&principal, &request.name, arguments).await?;
+                    return Ok(CallToolResponse::Task(CreateTaskResult::new(task)));
+                }
+                _ => {}
+            }
+        }
         let mut result = match (self.inner.tools.get(&request.name), &self.inner.discovery) {
             (Some(tool), _) => (tool.handler)(principal, arguments).await?,
             (None, Some(discovery)) if request.name == SEARCH_TOOLS_NAME => {
@@ -224,5 +274,41 @@ impl ServerHandler for Baton {
             result.meta = Some(self.inner.result_meta.clone());
         }
         Ok(result.into())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
+        let task = self
+            .tasks_or_unknown()?
+            .get(&principal, &request.task_id)
+            .await?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
+        let responses = request.input_responses.into_iter().collect();
+        self.tasks_or_unknown()?
+            .update(&principal, &request.task_id, responses)
+            .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = Principal::of_request(&ctx, &self.inner.stdio_principal);
+        self.tasks_or_unknown()?
+            .cancel(&principal, &request.task_id)
+            .await
     }
 }

@@ -14,7 +14,9 @@
 //!
 //! The research-task changes (start, add findings, complete, cancel, sweep) are recorded by
 //! the store wrapper ([`crate::observability::ObservedStore`]), so no tool has to remember to.
-//! Other state changes call [`record`]: the `baton keys` and `baton token` commands (as
+//! Tool tasks (the MCP Tasks extension) are recorded by their runtime
+//! ([`tool_task`]: `tool_task.create`, `.cancel`, `.complete`, `.fail`). Other state changes
+//! call [`record`]: the `baton keys` and `baton token` commands (as
 //! [`OPERATOR`]: `signing_key.add`, `.promote`, `.retire`, `.rotate`, `.encrypt`,
 //! `api_key.create`, `api_key.revoke`).
 
@@ -46,6 +48,17 @@ pub fn record(principal: &str, action: &str, task: Option<&ResearchTaskId>, outc
         task = %task,
         outcome,
         "audit"
+    );
+}
+
+/// Records a change of a tool task (MCP Tasks extension): `action` is `tool_task.create`,
+/// `.cancel`, `.complete` or `.fail`; the task is hashed as research tasks are.
+pub fn tool_task(principal: &str, action: &str, task: &baton_store::ToolTaskId, outcome: &str) {
+    record(
+        principal,
+        action,
+        Some(&ResearchTaskId::from_bytes(*task.as_bytes())),
+        outcome,
     );
 }
 

@@ -254,6 +254,10 @@ pub struct ServeArgs {
     /// Rate limits, slow-client timeouts and connection caps of the HTTP transport.
     #[command(flatten, next_help_heading = "HTTP limits")]
     pub http_limits: HttpLimitArgs,
+
+    /// How tool calls run as MCP tasks: lifetimes, leases, workers, limits.
+    #[command(flatten, next_help_heading = "Tool tasks (MCP Tasks extension)")]
+    pub tasks: crate::tool_tasks::TaskArgs,
 }
 
 impl ServeArgs {
@@ -359,6 +363,7 @@ impl ServeArgs {
     /// Checks every duration and size flag at start-up, so that a mistake is an error naming
     /// the flag rather than a panic, an overflow or a silently dead background task.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.tasks.validate()?;
         const MS: Duration = Duration::from_millis(1);
         const ZERO: Duration = Duration::ZERO;
         let limits = &self.http_limits;

@@ -44,6 +44,11 @@ pub const HANDLE_KIND: &str = "task";
 /// can pass for the other.
 pub const DELEGATED_KIND: &str = "dtask";
 
+/// The kind of tool task ids (the MCP Tasks extension's `taskId`): `tooltask_…`. Its id is
+/// the tool task's, its principal the caller's, so another principal's task id never
+/// verifies.
+pub const TOOL_TASK_KIND: &str = "tooltask";
+
 /// Which kind of handle a verified handle was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HandleKind {
@@ -51,6 +56,8 @@ pub enum HandleKind {
     Task,
     /// A delegated handle: its id is a grant's, held by the grant's delegate.
     Delegated,
+    /// A tool task id: its id is the tool task's, held by the caller that started it.
+    ToolTask,
 }
 
 /// The codecs of one key ring: one per handle kind.
@@ -59,6 +66,8 @@ pub struct Codecs {
     pub task: Codec,
     /// Delegated handles (`dtask_…`).
     pub delegated: Codec,
+    /// Tool task ids (`tooltask_…`).
+    pub tool_task: Codec,
 }
 
 impl Codecs {
@@ -66,9 +75,15 @@ impl Codecs {
     pub fn new(ring: KeyRing) -> anyhow::Result<Codecs> {
         let task = Codec::new(HANDLE_KIND, ring.clone())
             .map_err(|e| anyhow::anyhow!("handle codec: {e}"))?;
-        let delegated = Codec::new(DELEGATED_KIND, ring)
+        let delegated = Codec::new(DELEGATED_KIND, ring.clone())
             .map_err(|e| anyhow::anyhow!("delegated handle codec: {e}"))?;
-        Ok(Codecs { task, delegated })
+        let tool_task = Codec::new(TOOL_TASK_KIND, ring)
+            .map_err(|e| anyhow::anyhow!("tool task id codec: {e}"))?;
+        Ok(Codecs {
+            task,
+            delegated,
+            tool_task,
+        })
     }
 
     fn key_ring(&self) -> &KeyRing {
@@ -77,11 +92,15 @@ impl Codecs {
 
     /// The codec for a handle's text, by its prefix (the task codec rejects anything else).
     fn for_handle(&self, handle: &str) -> (HandleKind, &Codec) {
-        let delegated = handle
-            .strip_prefix(DELEGATED_KIND)
-            .is_some_and(|rest| rest.starts_with('_'));
-        if delegated {
+        let kind_is = |kind: &str| {
+            handle
+                .strip_prefix(kind)
+                .is_some_and(|rest| rest.starts_with('_'))
+        };
+        if kind_is(DELEGATED_KIND) {
             (HandleKind::Delegated, &self.delegated)
+        } else if kind_is(TOOL_TASK_KIND) {
+            (HandleKind::ToolTask, &self.tool_task)
         } else {
             (HandleKind::Task, &self.task)
         }

@@ -25,6 +25,7 @@ pub mod seed;
 pub mod store;
 pub mod sweeper;
 pub mod telemetry;
+pub mod tool_tasks;
 pub mod tools;
 
 use std::{sync::Arc, time::Instant};
@@ -101,6 +102,8 @@ pub struct ExtraTool {
     pub scopes: baton_auth::Scopes,
     /// What it does.
     pub handler: tools::ToolFn,
+    /// Whether it may run as a task (MCP Tasks extension); see [`ExtraTool::with_task_support`].
+    pub task_support: tool_tasks::TaskSupport,
 }
 
 impl ExtraTool {
@@ -124,7 +127,18 @@ impl ExtraTool {
             spec,
             scopes: baton_auth::Scopes::empty(),
             handler,
+            task_support: tool_tasks::TaskSupport::Never,
         }
+    }
+
+    /// Lets the tool run as a task: for clients that declare the MCP Tasks extension
+    /// (`Optional`), or only as one (`Required`: other clients get `-32021`). Its handler
+    /// then reports progress, saves checkpoints and asks for input through
+    /// [`tool_tasks::context`].
+    #[must_use]
+    pub fn with_task_support(mut self, support: tool_tasks::TaskSupport) -> Self {
+        self.task_support = support;
+        self
     }
 
     /// Requires `scopes` of its callers.
@@ -165,13 +179,16 @@ pub async fn build_with(
     ));
     let mut tools = ToolTable::default();
     research.register(&mut tools)?;
+    research.register_report(&mut tools)?;
     let mut specs = Vec::with_capacity(extra.len());
     for tool in extra {
+        let name = tool.spec.definition.name.clone();
         tools.register(
             tools::discovery::to_rmcp(&tool.spec.definition)?,
             tool.scopes,
             tool.handler,
         )?;
+        tools.set_task_support(&name, tool.task_support)?;
         specs.push(tool.spec);
     }
     if let Some(path) = &args.catalog {
@@ -190,8 +207,30 @@ pub async fn build_with(
             (discovery.listed()?, Some(discovery))
         }
     };
+    let tool_tasks = match &stores.tool_tasks {
+        Some(store) => Some(tool_tasks::ToolTasks::new(
+            Arc::clone(store),
+            Arc::clone(&handle_keys),
+            args.tasks.clone(),
+            tools.clone(),
+        )),
+        None => {
+            if let Some(name) = tools.requires_tasks() {
+                anyhow::bail!(
+                    "tool `{name}` runs only as a task, and this backend keeps no tool tasks \
+                     (use SQLite or Postgres)"
+                );
+            }
+            tracing::info!(
+                "this backend keeps no tool tasks: the MCP Tasks extension is not offered, \
+                 and every tool runs synchronously"
+            );
+            None
+        }
+    };
     let handler = Baton::new(BatonParts {
         tools,
+        tool_tasks,
         listed: app::ListedTools::new(listed)?,
         instructions: instructions(args.tool_exposure),
         discovery,
@@ -212,17 +251,20 @@ pub async fn serve_with(args: ServeArgs, mut extra: Vec<ExtraTool>) -> anyhow::R
     if args.conformance_fixtures {
         let fixtures = baton_conformance::Fixtures::new();
         extra.extend(conformance::fixture_tools(&fixtures)?);
+        extra.extend(conformance::task_fixture_tools()?);
         let (handler, stores) = build_with(&args, extra).await?;
         tracing::warn!("serving the conformance fixtures (test_* tools, prompts, resources)");
         let tools = tool_names(&handler);
         let scopes = handler.tool_scopes();
+        let tasks = handler.tool_tasks();
         let handler = baton_conformance::WithFixtures::new(handler, fixtures);
-        return run(args, handler, stores, tools, scopes, started).await;
+        return run(args, handler, stores, tasks, tools, scopes, started).await;
     }
     let (handler, stores) = build_with(&args, extra).await?;
     let tools = tool_names(&handler);
     let scopes = handler.tool_scopes();
-    run(args, handler, stores, tools, scopes, started).await
+    let tasks = handler.tool_tasks();
+    run(args, handler, stores, tasks, tools, scopes, started).await
 }
 
 /// The names of the tools a handler serves (the `tool` label set of the metrics).
@@ -239,6 +281,7 @@ async fn run<H>(
     args: ServeArgs,
     handler: H,
     stores: store::Stores,
+    tool_tasks: Option<Arc<tool_tasks::ToolTasks>>,
     tool_names: Vec<String>,
     scopes: auth::ToolScopes,
     started: Instant,
@@ -256,6 +299,15 @@ where
         args.sweep_batch,
         shutdown.clone(),
     );
+    if let Some(tasks) = tool_tasks {
+        tasks.spawn_workers(shutdown.clone());
+        sweeper::spawn_tool_task_sweeper(
+            tasks,
+            args.sweep_interval,
+            args.sweep_batch,
+            shutdown.clone(),
+        );
+    }
     if let Some(shares) = &stores.shares {
         sweeper::spawn_grant_sweeper(
             Arc::clone(shares),

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_store::{BulkImport, KeyStore, Lifetimes, ResearchStore, ShareStore, StoreStats};
+use baton_store::{
+    BulkImport, KeyStore, Lifetimes, ResearchStore, ShareStore, StoreStats, ToolTaskStore,
+};
 use baton_store_postgres::{PostgresOptions, PostgresStore};
 use baton_store_redis::{Persistence, RedisOptions, RedisStore};
 use baton_store_sqlite::{SqliteOptions, SqliteStore};
@@ -60,6 +62,8 @@ pub struct Stores {
     pub shares: Option<Arc<dyn ShareStore>>,
     /// Counting tasks by status (for `/metrics`), when the backend has it.
     pub counts: Option<Arc<dyn StoreStats>>,
+    /// Tool tasks (the MCP Tasks extension), when the backend keeps them.
+    pub tool_tasks: Option<Arc<dyn ToolTaskStore>>,
 }
 
 impl Stores {
@@ -72,11 +76,14 @@ impl Stores {
             shares: Some(store.clone()),
             import: Some(store),
             counts: None,
+            tool_tasks: None,
         }
     }
 
-    /// The stores of a backend that does every job, statistics included (`/metrics`).
-    fn with_stats<S: ResearchStore + KeyStore + BulkImport + ShareStore + StoreStats>(
+    /// The stores of a backend that does every job, statistics and tool tasks included.
+    fn with_everything<
+        S: ResearchStore + KeyStore + BulkImport + ShareStore + StoreStats + ToolTaskStore,
+    >(
         store: S,
     ) -> Stores {
         let store = Arc::new(store);
@@ -85,7 +92,8 @@ impl Stores {
             keys: store.clone(),
             shares: Some(store.clone()),
             import: Some(store.clone()),
-            counts: Some(store),
+            counts: Some(store.clone()),
+            tool_tasks: Some(store),
         }
     }
 }
@@ -113,7 +121,7 @@ pub async fn open(
                         redact(&db.database_url)
                     )
                 })?;
-            Ok(Stores::with_stats(store))
+            Ok(Stores::with_everything(store))
         }
         Backend::Postgres => {
             let options = PostgresOptions {
@@ -129,7 +137,7 @@ pub async fn open(
                 .with_context(|| {
                     format!("cannot connect to Postgres at {}", redact(&db.database_url))
                 })?;
-            Ok(Stores::with_stats(store))
+            Ok(Stores::with_everything(store))
         }
         Backend::Redis => {
             let options = RedisOptions {

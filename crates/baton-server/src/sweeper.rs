@@ -71,6 +71,33 @@ pub fn spawn_grant_sweeper(
     batch: u32,
     shutdown: CancellationToken,
 ) {
+    spawn_ticking(every, shutdown, "ended shares", move || {
+        let store = Arc::clone(&store);
+        async move { in_batches(batch, || store.sweep_grants(chrono::Utc::now(), batch)).await }
+    });
+}
+
+/// Spawns the sweeper of expired tool tasks (MCP Tasks extension); it stops when
+/// `shutdown` is cancelled. Expired tool tasks are already invisible; this only reclaims
+/// space.
+pub fn spawn_tool_task_sweeper(
+    tasks: Arc<crate::tool_tasks::ToolTasks>,
+    every: Duration,
+    batch: u32,
+    shutdown: CancellationToken,
+) {
+    spawn_ticking(every, shutdown, "expired tool tasks", move || {
+        let tasks = Arc::clone(&tasks);
+        async move { in_batches(batch, || tasks.sweep(batch)).await }
+    });
+}
+
+/// Runs `sweep` every `every` until `shutdown`, logging what it deleted (`what`).
+fn spawn_ticking<F, Fut>(every: Duration, shutdown: CancellationToken, what: &'static str, sweep: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, baton_store::StoreError>> + Send,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -79,11 +106,10 @@ pub fn spawn_grant_sweeper(
                 _ = shutdown.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            let swept = in_batches(batch, || store.sweep_grants(chrono::Utc::now(), batch)).await;
-            match swept {
+            match sweep().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "swept ended shares"),
-                Err(e) => tracing::warn!(error = %e, "sweeping ended shares failed; will retry"),
+                Ok(n) => tracing::info!(deleted = n, "swept {what}"),
+                Err(e) => tracing::warn!(error = %e, "sweeping {what} failed; will retry"),
             }
         }
     });

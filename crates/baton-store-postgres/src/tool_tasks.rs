@@ -232,10 +232,11 @@ fn parse_object(text: &str, column: &str) -> Result<Map<String, Value>, StoreErr
     }
 }
 
+/// A task with its lease holder and deadline.
+type Leased = (ToolTask, Option<String>, Option<DateTime<Utc>>);
+
 /// A task, and its lease holder and deadline, from a row of [`columns`].
-fn tool_task_from_row(
-    row: &PgRow,
-) -> Result<(ToolTask, Option<String>, Option<DateTime<Utc>>), StoreError> {
+fn tool_task_from_row(row: &PgRow) -> Result<Leased, StoreError> {
     let err = |e| from_sqlx("read tool task", e);
     let text = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(err) };
     let opt_text = |i: usize| -> Result<Option<String>, StoreError> { row.try_get(i).map_err(err) };

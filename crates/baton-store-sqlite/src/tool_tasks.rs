@@ -113,10 +113,11 @@ fn parse_object(text: &str, column: &str) -> Result<Map<String, Value>, StoreErr
     }
 }
 
+/// A task with its lease holder and deadline (milliseconds).
+type Leased = (ToolTask, Option<String>, Option<i64>);
+
 /// A task, and its lease holder and deadline, from a row of [`tool_task_columns`].
-fn tool_task_from_row(
-    row: &SqliteRow,
-) -> Result<(ToolTask, Option<String>, Option<i64>), StoreError> {
+fn tool_task_from_row(row: &SqliteRow) -> Result<Leased, StoreError> {
     let get_err = db_err("read tool task");
     let text = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(&get_err) };
     let opt_text =

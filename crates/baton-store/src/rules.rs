@@ -165,6 +165,30 @@ pub fn as_db_limit(limit: u64) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Applies a client's answers (`tasks/update`) to a tool task's outstanding input requests:
+/// a key that is outstanding moves from `input_requests` to `input_responses`; any other
+/// key (unknown, answered before) is ignored. When none is left outstanding, an
+/// `input_required` task is `working` again. Returns whether anything changed.
+pub fn take_answers(
+    task: &mut crate::ToolTask,
+    responses: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    let mut changed = false;
+    for (key, answer) in responses {
+        if task.input_requests.remove(key).is_some() {
+            task.input_responses.insert(key.clone(), answer.clone());
+            changed = true;
+        }
+    }
+    if changed
+        && task.input_requests.is_empty()
+        && task.status == crate::ToolTaskStatus::InputRequired
+    {
+        task.status = crate::ToolTaskStatus::Working;
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,28 +301,4 @@ mod tests {
             Ok(())
         );
     }
-}
-
-/// Applies a client's answers (`tasks/update`) to a tool task's outstanding input requests:
-/// a key that is outstanding moves from `input_requests` to `input_responses`; any other
-/// key (unknown, answered before) is ignored. When none is left outstanding, an
-/// `input_required` task is `working` again. Returns whether anything changed.
-pub fn take_answers(
-    task: &mut crate::ToolTask,
-    responses: &serde_json::Map<String, serde_json::Value>,
-) -> bool {
-    let mut changed = false;
-    for (key, answer) in responses {
-        if task.input_requests.remove(key).is_some() {
-            task.input_responses.insert(key.clone(), answer.clone());
-            changed = true;
-        }
-    }
-    if changed
-        && task.input_requests.is_empty()
-        && task.status == crate::ToolTaskStatus::InputRequired
-    {
-        task.status = crate::ToolTaskStatus::Working;
-    }
-    changed
 }

@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod listing;
+pub mod report;
 pub mod research;
 pub mod shares;
 
@@ -36,6 +37,8 @@ pub struct RegisteredTool {
     pub scopes: Scopes,
     /// Its handler.
     pub handler: ToolFn,
+    /// Whether it may run as a task (MCP Tasks extension).
+    pub task_support: crate::tool_tasks::TaskSupport,
 }
 
 /// All tools the server can call, by name.
@@ -72,9 +75,33 @@ impl ToolTable {
                 definition,
                 scopes,
                 handler,
+                task_support: crate::tool_tasks::TaskSupport::Never,
             },
         );
         Ok(())
+    }
+
+    /// Lets the registered tool `name` run as a task (see
+    /// [`crate::tool_tasks::TaskSupport`]).
+    pub fn set_task_support(
+        &mut self,
+        name: &str,
+        support: crate::tool_tasks::TaskSupport,
+    ) -> anyhow::Result<()> {
+        let tool = self
+            .tools
+            .get_mut(name)
+            .ok_or_else(|| anyhow::anyhow!("no tool `{name}` is registered"))?;
+        tool.task_support = support;
+        Ok(())
+    }
+
+    /// Whether any tool must run as a task.
+    pub fn requires_tasks(&self) -> Option<&str> {
+        self.tools
+            .iter()
+            .find(|(_, t)| t.task_support == crate::tool_tasks::TaskSupport::Required)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Looks a tool up.

@@ -179,6 +179,11 @@ fn map_store_error(action: &'static str, read_only: bool) -> impl Fn(StoreError)
             limit: *limit,
             advice: "revoke shares that are no longer needed with revoke_research_task_share",
         },
+        StoreErrorKind::QuotaExceeded(Quota::LiveToolTasks { limit }) => ToolError::QuotaExceeded {
+            what: "too many live tool tasks",
+            limit: *limit,
+            advice: "wait for running tool tasks to end, or cancel some with tasks/cancel",
+        },
         StoreErrorKind::Unavailable => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), action, "task store unavailable");
             ToolError::Unavailable
@@ -261,6 +266,8 @@ impl Research {
         };
         let bytes = *verified.id.as_bytes();
         match kind {
+            // A tool task id names no research task.
+            HandleKind::ToolTask => Err(ToolError::UnknownHandle),
             HandleKind::Task => Ok(Target {
                 owner: who.as_str().to_owned(),
                 id: ResearchTaskId::from_bytes(bytes),
@@ -284,7 +291,7 @@ impl Research {
     }
 
     /// [`Research::target`], then checks that the caller holds `needed` for `tool`.
-    async fn target_for(
+    pub(super) async fn target_for(
         &self,
         tool: &'static str,
         needed: ShareRight,
