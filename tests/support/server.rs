@@ -186,6 +186,11 @@ impl Server {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// The MCP endpoint URL.
     pub fn url(&self) -> String {
         format!("http://{}/mcp", self.addr)
