@@ -362,3 +362,48 @@ async fn a_task_on_a_postgres_pair_is_polled_answered_cancelled_and_taken_over_a
         "each killed instance's running tasks were taken over (attempts > 1): {taken_over}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_resume_after_a_restart_and_finished_ones_stay_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--conformance-fixtures", "--task-lease", "1s"];
+    let server = Server::sqlite(dir.path(), &flags);
+    let tasks = client(&server.url(), true).await;
+    let finished = start_task(
+        &tasks,
+        "slow_compute",
+        json!({"seconds": 0, "label": "before"}),
+    )
+    .await;
+    until_final(&tasks, &finished, Duration::from_secs(20)).await;
+    let running = start_task(
+        &tasks,
+        "slow_compute",
+        json!({"seconds": 3, "label": "across"}),
+    )
+    .await;
+    until(&tasks, &running, Duration::from_secs(10), |s| {
+        s == TaskStatus::Working
+    })
+    .await;
+    // Let the work start, then stop the server mid-task, and start it again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(tasks);
+    let stopped = server.terminate(Duration::from_secs(20));
+    assert!(stopped.exited_cleanly(), "{}", stopped.logs);
+    let server = Server::sqlite(dir.path(), &flags);
+    let tasks = client(&server.url(), true).await;
+    let done = until_final(&tasks, &running, Duration::from_secs(30)).await;
+    assert_eq!(result_text(&done), "across: computed for 3 s");
+    // The new process ran it again: its second claim.
+    assert!(
+        server
+            .logs()
+            .lines()
+            .any(|l| l.contains("running a tool task") && l.contains("attempt=2")),
+        "{}",
+        server.logs()
+    );
+    let before = get(&tasks, &finished).await;
+    assert_eq!(result_text(&before), "before: computed for 0 s");
+}

@@ -235,7 +235,21 @@ fn fuzz_briefly(
         seconds: crate::fuzz::CI_SECONDS,
         dev: true,
         targets: Vec::new(),
-    })
+    })?;
+    if ci_is_set() {
+        // A CI clone is thrown away after the run: the fuzz build (a few GB) is not needed
+        // again, and the release build of the bench comes next on a finite disk.
+        let built = workspace_root()?.join("fuzz").join("target");
+        if built.exists() {
+            std::fs::remove_dir_all(&built)
+                .with_context(|| format!("removing {}", built.display()))?;
+            eprintln!(
+                "CI: removed the fuzz build ({}) to free disk",
+                built.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `cargo xtask lint`.
