@@ -180,7 +180,8 @@ async fn full_mode_pages_a_large_catalog() {
     let first = client.list_tools(None).await.unwrap();
     assert_eq!(first.tools.len(), 100);
     assert!(first.next_cursor.is_some());
-    // Page by page, following the catalog's cursors: 510 tools in pages of 100.
+    // Page by page, following the catalog's cursors: 500 + baton's own tools in pages of 100.
+    let total = 500 + baton_protocol::tool::ALL.len();
     let (mut paged, mut pages, mut cursor) = (Vec::new(), 0, None);
     for _ in 0..20 {
         let page = client
@@ -194,7 +195,7 @@ async fn full_mode_pages_a_large_catalog() {
             break;
         }
     }
-    assert_eq!((paged.len(), pages), (510, 6), "every tool, in 6 pages");
+    assert_eq!((paged.len(), pages), (total, 6), "every tool, in 6 pages");
     let refused = client
         .list_tools(Some(
             PaginatedRequestParams::default().with_cursor(Some("not-a-cursor".to_owned())),
@@ -207,7 +208,11 @@ async fn full_mode_pages_a_large_catalog() {
         "{refused}"
     );
     let all = client.list_all_tools().await.unwrap();
-    assert_eq!(all.len(), 510, "500 catalog tools + 10 research tools");
+    assert_eq!(
+        all.len(),
+        500 + baton_protocol::tool::ALL.len(),
+        "500 catalog tools + baton's research tools"
+    );
     let mut names: Vec<_> = all.iter().map(|t| t.name.to_string()).collect();
     let sorted = {
         let mut s = names.clone();
@@ -217,7 +222,7 @@ async fn full_mode_pages_a_large_catalog() {
     assert_eq!(names, sorted, "deterministic name order");
     assert_eq!(names, paged, "list_all_tools sees the pages above");
     names.dedup();
-    assert_eq!(names.len(), 510);
+    assert_eq!(names.len(), 500 + baton_protocol::tool::ALL.len());
     client.cancel().await.unwrap();
 }
 

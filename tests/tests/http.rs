@@ -42,6 +42,7 @@ async fn modern_client_discovers_lists_and_runs_the_lifecycle() {
         [
             "add_findings",
             "cancel_research_task",
+            "compile_research_report",
             "complete_research_task",
             "get_task_results",
             "get_task_status",

@@ -165,10 +165,12 @@ pub struct HandleArgs {
 pub struct CompileResearchReport {
     /// The research tasks to merge, by handle (`task_…`, or a `dtask_…` shared with you):
     /// 1 to 20, each once.
+    #[schemars(length(min = 1, max = 20))]
     pub handles: Vec<String>,
     /// The most distinct findings the report lists (1-5000, default 1000), most repeated
     /// first; the counts cover every finding read.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 5000), transform = plain_integer)]
     pub max_findings: Option<u32>,
 }
 

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DEPTH_RANGE, ResearchStatus, ShareRight, schema::plain_integer};
+use crate::{
+    DEPTH_RANGE, ResearchStatus, ShareRight,
+    schema::{plain_integer, plain_integer_items},
+};
 
 /// Result of `start_research_task`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -152,6 +155,7 @@ pub struct ReportFinding {
     #[schemars(transform = plain_integer)]
     pub count: u32,
     /// The sources that hold it: indexes into `sources`.
+    #[schemars(transform = plain_integer_items)]
     pub sources: Vec<u32>,
 }
 

@@ -14,6 +14,17 @@ pub(crate) fn plain_integer(schema: &mut schemars::Schema) {
     }
 }
 
+/// [`plain_integer`] for the items of an array of integers.
+pub(crate) fn plain_integer_items(schema: &mut schemars::Schema) {
+    if let Some(items) = schema
+        .as_object_mut()
+        .and_then(|object| object.get_mut("items"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        items.remove("format");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use schemars::{JsonSchema, generate::SchemaSettings};

@@ -39,6 +39,7 @@ EXPECTED_TOOLS = {
     "share_research_task",
     "list_research_task_shares",
     "revoke_research_task_share",
+    "compile_research_report",
 }
 UNKNOWN_HANDLE = (
     "unknown or expired handle: no research task with this handle is available; "

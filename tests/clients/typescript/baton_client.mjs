@@ -33,6 +33,7 @@ const UNKNOWN_HANDLE =
 const RESEARCH_TOOLS = [
   'add_findings',
   'cancel_research_task',
+  'compile_research_report',
   'complete_research_task',
   'get_task_results',
   'get_task_status',
