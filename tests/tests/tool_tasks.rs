@@ -213,6 +213,23 @@ async fn compile_research_report_runs_as_a_durable_task_with_the_synchronous_res
             .is_some_and(|t| t.contains("handles[1]")),
         "{result:?}"
     );
+
+    // Two tasks made, two completed (a tool error is a completed task).
+    let metrics = baton_e2e::support::http::client(Duration::from_secs(10))
+        .get(server.http_url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for event in ["created", "completed"] {
+        let line = format!("baton_tool_tasks_total{{event=\"{event}\"}} 2");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
     drop(server);
 }
 

@@ -75,6 +75,9 @@ pub mod names {
     pub const SHED: &str = "baton_shed_requests_total";
     /// Sweeps by outcome (counter).
     pub const SWEEPS: &str = "baton_sweeps_total";
+    /// Tool tasks (MCP Tasks extension) by event: `created`, `resumed` (claimed again after
+    /// an answer, a takeover or a restart), `completed`, `failed`, `cancelled` (counter).
+    pub const TOOL_TASKS: &str = "baton_tool_tasks_total";
     /// Expired tasks deleted by sweeps (counter).
     pub const SWEPT: &str = "baton_swept_tasks_total";
     /// When the last sweep succeeded, in Unix seconds (gauge).
@@ -120,6 +123,10 @@ fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     use names::*;
     describe_counter!(HTTP_REQUESTS, "HTTP requests by route and status.");
+    describe_counter!(
+        TOOL_TASKS,
+        "Tool tasks (MCP Tasks extension) by event: created, resumed, completed, failed, cancelled."
+    );
     describe_histogram!(
         HTTP_DURATION,
         Unit::Seconds,
@@ -317,6 +324,11 @@ pub fn handle_rejected(error: &baton_handle::Error) {
         _ => "other",
     };
     metrics::counter!(names::HANDLE_FAILURES, "reason" => reason).increment(1);
+}
+
+/// Counts a tool task event (`created`, `resumed`, `completed`, `failed`, `cancelled`).
+pub fn tool_task(event: &'static str) {
+    metrics::counter!(names::TOOL_TASKS, "event" => event).increment(1);
 }
 
 /// Counts a sweep (`Ok(deleted)` or a failure).

@@ -206,6 +206,7 @@ impl ToolTasks {
             .await
             .map_err(|e| store_error("create a task", e))?;
         crate::audit::tool_task(who.as_str(), "tool_task.create", &created.id, "ok");
+        crate::observability::tool_task("created");
         self.wake.notify_one();
         Ok(wire_task(&minted.handle, &created))
     }
@@ -250,6 +251,7 @@ impl ToolTasks {
             .map_err(|e| store_error("cancel a task", e))?;
         if task.status == ToolTaskStatus::Cancelled {
             crate::audit::tool_task(who.as_str(), "tool_task.cancel", &task.id, "ok");
+            crate::observability::tool_task("cancelled");
         }
         Ok(())
     }

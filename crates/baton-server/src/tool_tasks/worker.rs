@@ -91,6 +91,9 @@ impl ToolTasks {
     async fn run(self: Arc<Self>, claim: Claim, _slot: OwnedSemaphorePermit) {
         let task = claim.task.clone();
         tracing::debug!(tool = %task.tool, attempt = claim.attempt(), "running a tool task");
+        if claim.attempt() > 1 {
+            crate::observability::tool_task("resumed");
+        }
         let run = Run::new(Arc::clone(&self.store), claim);
         let heartbeat = tokio::spawn(Arc::clone(&self).heartbeat(Arc::clone(&run)));
         let outcome = match self.tools.get(&task.tool) {
@@ -135,9 +138,9 @@ impl ToolTasks {
             },
             Some(Err(error)) => ToolTaskOutcome::Failed(error_value(&error)),
         };
-        let action = match &outcome {
-            ToolTaskOutcome::Completed(_) => "tool_task.complete",
-            ToolTaskOutcome::Failed(_) => "tool_task.fail",
+        let (action, event) = match &outcome {
+            ToolTaskOutcome::Completed(_) => ("tool_task.complete", "completed"),
+            ToolTaskOutcome::Failed(_) => ("tool_task.fail", "failed"),
         };
         let claim = run.claim().await;
         // A store that is briefly unavailable gets a few tries; after that the lease runs
@@ -150,6 +153,7 @@ impl ToolTasks {
             {
                 Ok(true) => {
                     crate::audit::tool_task(&task.owner, action, &task.id, "ok");
+                    crate::observability::tool_task(event);
                     return;
                 }
                 Ok(false) => {
