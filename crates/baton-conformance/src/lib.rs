@@ -43,6 +43,7 @@ mod tools;
 
 pub use fixtures::{Fixtures, ListChange};
 pub use handler::{TASK_AFTER_INPUT_TOOL, WithFixtures};
+pub use mrtr::elicit;
 
 #[doc(no_inline)]
 pub use rmcp::ServerHandler;

@@ -8,10 +8,7 @@ use baton_conformance::Fixtures;
 
 use rmcp::{
     ErrorData,
-    model::{
-        CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams, ElicitationSchema,
-        InputRequest,
-    },
+    model::{CallToolResult, ContentBlock},
 };
 
 use crate::{
@@ -190,21 +187,7 @@ async fn ask<const N: usize>(
 ) -> Result<serde_json::Map<String, serde_json::Value>, ErrorData> {
     let mut asked = serde_json::Map::new();
     for (key, message, field, boolean) in requests {
-        let schema = if boolean {
-            ElicitationSchema::builder().required_bool_property(field, |b| b)
-        } else {
-            ElicitationSchema::builder().required_string(field)
-        };
-        let requested_schema = schema
-            .build()
-            .map_err(|e| ErrorData::internal_error(format!("elicitation schema: {e}"), None))?;
-        let request = InputRequest::Elicitation(ElicitRequest::new(
-            ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message,
-                requested_schema,
-            },
-        ));
+        let request = baton_conformance::elicit(&message, field, boolean)?;
         let value = serde_json::to_value(request)
             .map_err(|e| ErrorData::internal_error(format!("input request: {e}"), None))?;
         asked.insert(key.to_owned(), value);
