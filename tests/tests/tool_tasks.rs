@@ -293,23 +293,49 @@ async fn a_task_on_a_postgres_pair_is_polled_answered_cancelled_and_taken_over_a
     let done = until_final(&a, &id, Duration::from_secs(20)).await;
     assert_eq!(result_text(&done), "Deleted notes.txt");
 
-    // Cancelled through B while it runs: final at once, on both.
+    // Cancelled through the instance that is not running it: final at once on both, and
+    // the running work stops.
     let id = start_task(
         &a,
         "slow_compute",
         json!({"seconds": 60, "label": "cancel"}),
     )
     .await;
-    b.cancel_task(CancelTaskParams::new(id.clone()))
+    let db_url = fleet.db().url(None);
+    let holder_sql = "SELECT lease_owner FROM tool_tasks \
+         WHERE arguments->>'label' = 'cancel' AND lease_owner IS NOT NULL";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holder = loop {
+        let owner = psql(&db_url, holder_sql).unwrap_or_default();
+        if !owner.is_empty() || Instant::now() >= deadline {
+            break owner;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let pids: Vec<u32> = fleet.instances.iter().flatten().map(Server::pid).collect();
+    let running_on = pids
+        .iter()
+        .position(|pid| holder.ends_with(&format!(":{pid}")))
+        .unwrap_or_else(|| panic!("the task is held by {holder:?}, not by {pids:?}"));
+    let (runner, other) = match running_on {
+        0 => (&a, &b),
+        _ => (&b, &a),
+    };
+    other
+        .cancel_task(CancelTaskParams::new(id.clone()))
         .await
         .expect("tasks/cancel");
-    assert_eq!(get(&a, &id).await.status(), TaskStatus::Cancelled);
-    assert_eq!(get(&b, &id).await.status(), TaskStatus::Cancelled);
+    assert_eq!(get(runner, &id).await.status(), TaskStatus::Cancelled);
+    assert_eq!(get(other, &id).await.status(), TaskStatus::Cancelled);
+    // (Panics with the runner's logs when its work did not stop.)
+    fleet.instances[running_on].as_ref().unwrap().wait_for_log(
+        "tool task stopped: cancelled or taken over",
+        Duration::from_secs(10),
+    );
 
     // SIGKILL an instance with tasks in flight, five times over (a new instance each
     // round): B takes their tasks over after the lease; no task is lost and none is
     // completed twice.
-    let db_url = fleet.db().url(None);
     let args = [
         "--database-url",
         db_url.as_str(),
