@@ -44,23 +44,45 @@ struct Draft {
     total: u32,
     bytes: usize,
     truncated: bool,
+    /// Each finding's normal form to its place in `findings`: derived, so not saved.
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+/// Findings equal up to case and runs of whitespace are one.
+fn normal(text: &str) -> String {
+    text.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Draft {
-    fn add(&mut self, index: map::Index, text: &str, source: u32) {
-        let finding = match index.get(text) {
-            Some(&i) => &mut self.findings[i],
-            None => {
-                self.findings.push(ReportFinding {
-                    text: text.to_owned(),
-                    count: 0,
-                    sources: Vec::new(),
-                });
-                let i = self.findings.len() - 1;
-                index.insert(text, i);
-                &mut self.findings[i]
-            }
-        };
+    /// The draft a checkpoint saved (an empty one when there is none), with its index.
+    fn restored(saved: Option<serde_json::Value>) -> Draft {
+        let mut draft: Draft = saved
+            .and_then(|saved| serde_json::from_value(saved).ok())
+            .unwrap_or_default();
+        draft.index = draft
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (normal(&f.text), i))
+            .collect();
+        draft
+    }
+
+    fn add(&mut self, text: &str, source: u32) {
+        let next = self.findings.len();
+        let i = *self.index.entry(normal(text)).or_insert(next);
+        if i == next {
+            self.findings.push(ReportFinding {
+                text: text.to_owned(),
+                count: 0,
+                sources: Vec::new(),
+            });
+        }
+        let finding = &mut self.findings[i];
         finding.count += 1;
         if finding.sources.last() != Some(&source) {
             finding.sources.push(source);
@@ -81,31 +103,6 @@ impl Draft {
             total_findings: self.total,
             distinct_findings: distinct,
             truncated: self.truncated || cut,
-        }
-    }
-}
-
-/// The lookup from a finding's normal form to its place in the draft.
-mod map {
-    use std::collections::HashMap;
-
-    /// Findings equal up to case and runs of whitespace are one.
-    pub(super) fn normal(text: &str) -> String {
-        text.split_whitespace()
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    pub(super) struct Index<'a>(pub(super) &'a mut HashMap<String, usize>);
-
-    impl Index<'_> {
-        pub(super) fn get(&self, text: &str) -> Option<&usize> {
-            self.0.get(&normal(text))
-        }
-
-        pub(super) fn insert(self, text: &str, at: usize) {
-            self.0.insert(normal(text), at);
         }
     }
 }
@@ -190,15 +187,7 @@ impl Research {
         args: CompileResearchReport,
     ) -> Result<ResearchReport, ToolError> {
         let max_findings = validate(&args)?;
-        let mut draft: Draft = context::saved_checkpoint()
-            .and_then(|saved| serde_json::from_value(saved).ok())
-            .unwrap_or_default();
-        let mut index: HashMap<String, usize> = draft
-            .findings
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (map::normal(&f.text), i))
-            .collect();
+        let mut draft = Draft::restored(context::saved_checkpoint());
         let count = args.handles.len();
         for (i, handle) in args.handles.iter().enumerate().skip(draft.sources.len()) {
             let now = Utc::now();
@@ -230,7 +219,7 @@ impl Research {
                         draft.truncated = true;
                         break;
                     }
-                    draft.add(map::Index(&mut index), &finding.text, source);
+                    draft.add(&finding.text, source);
                     read += 1;
                 }
                 after = page.findings.last().map_or(after, |f| f.index);
@@ -267,9 +256,8 @@ mod tests {
 
     fn draft(texts: &[(&str, u32)]) -> ResearchReport {
         let mut draft = Draft::default();
-        let mut index = HashMap::new();
         for (text, source) in texts {
-            draft.add(map::Index(&mut index), text, *source);
+            draft.add(text, *source);
         }
         draft.into_report(10)
     }
@@ -302,11 +290,25 @@ mod tests {
     }
 
     #[test]
+    fn a_restored_checkpoint_goes_on_merging_into_the_findings_it_saved() {
+        let mut before = Draft::default();
+        before.add("Rust is fast", 0);
+        before.add("Cargo builds", 0);
+        let saved = serde_json::to_value(&before).unwrap();
+        let mut after = Draft::restored(Some(saved));
+        after.add("rust IS fast", 1);
+        let report = after.into_report(10);
+        assert_eq!((report.total_findings, report.distinct_findings), (3, 2));
+        assert_eq!(report.findings[0].text, "Rust is fast");
+        assert_eq!(report.findings[0].sources, [0, 1]);
+        assert_eq!(Draft::restored(None).findings.len(), 0);
+    }
+
+    #[test]
     fn the_list_is_cut_at_max_findings_and_says_so() {
         let mut d = Draft::default();
-        let mut index = HashMap::new();
         for n in 0..5 {
-            d.add(map::Index(&mut index), &format!("finding {n}"), 0);
+            d.add(&format!("finding {n}"), 0);
         }
         let report = d.into_report(2);
         assert_eq!(report.findings.len(), 2);
