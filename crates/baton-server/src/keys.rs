@@ -453,6 +453,25 @@ impl HandleKeys {
         verify(&self.codecs.load())
     }
 
+    /// [`HandleKeys::verify`] for a caller: a refused handle is logged (at debug; the
+    /// reason stays in the server's logs) and counted by reason, and becomes `None`, the
+    /// one answer every handle that leads nowhere gets.
+    pub async fn accept(
+        &self,
+        handle: &str,
+        principal: &str,
+        now: u64,
+    ) -> Option<(HandleKind, Verified)> {
+        match self.verify(handle, principal, now).await {
+            Ok(verified) => Some(verified),
+            Err(e) => {
+                tracing::debug!(reason = %e, "handle rejected");
+                crate::observability::handle_rejected(&e);
+                None
+            }
+        }
+    }
+
     /// Reloads the ring every `every` until `shutdown`.
     pub fn spawn_reloader(self: &Arc<Self>, every: Duration, shutdown: CancellationToken) {
         if !matches!(self.source, Source::Stored { .. }) {

@@ -29,7 +29,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use baton_store::{Claim, Progress, ToolTaskStore};
+use baton_store::{Claim, Progress, StoreError, ToolTaskId, ToolTaskStore};
 use chrono::Utc;
 use rmcp::{
     ErrorData,
@@ -50,6 +50,8 @@ const LOST: ErrorCode = ErrorCode(-32099);
 /// One claimed run of a task's work.
 pub(crate) struct Run {
     store: Arc<dyn ToolTaskStore>,
+    /// The task claimed.
+    pub(crate) id: ToolTaskId,
     claim: Mutex<Claim>,
     /// Cancelled when the claim no longer holds: the worker stops the work.
     pub(crate) lost: CancellationToken,
@@ -61,6 +63,7 @@ impl Run {
     pub(crate) fn new(store: Arc<dyn ToolTaskStore>, claim: Claim) -> Arc<Run> {
         Arc::new(Run {
             store,
+            id: *claim.id(),
             claim: Mutex::new(claim),
             lost: CancellationToken::new(),
             suspended: AtomicBool::new(false),
@@ -74,6 +77,14 @@ impl Run {
 
     pub(crate) async fn claim(&self) -> Claim {
         self.claim.lock().await.clone()
+    }
+
+    /// Extends the claim's lease to `now + lease`; `false` when it no longer holds.
+    pub(crate) async fn renew(&self, lease: chrono::Duration) -> Result<bool, StoreError> {
+        let claim = self.claim.lock().await;
+        self.store
+            .renew_tool_task_lease(&claim, lease, Utc::now())
+            .await
     }
 
     fn lost_error(&self) -> ErrorData {

@@ -171,11 +171,6 @@ impl ToolTasks {
         })
     }
 
-    /// The settings.
-    pub fn args(&self) -> &TaskArgs {
-        &self.args
-    }
-
     /// Stores a call of `tool` as a task of `who`'s, durably, and returns its wire form:
     /// `tasks/get` resolves it on any instance as soon as this returns.
     pub async fn create(
@@ -259,49 +254,17 @@ impl ToolTasks {
     /// The task a `taskId` names, if it is a tool task id of `who`'s.
     async fn resolve(&self, who: &Principal, task_id: &str) -> Result<ToolTaskId, ErrorData> {
         let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
-        match self.keys.verify(task_id, who.as_str(), now).await {
-            Ok((HandleKind::ToolTask, verified)) => {
+        match self.keys.accept(task_id, who.as_str(), now).await {
+            Some((HandleKind::ToolTask, verified)) => {
                 Ok(ToolTaskId::from_bytes(*verified.id.as_bytes()))
             }
-            Ok(_) => Err(unknown_task()),
-            Err(e) => {
-                // The reason stays in the server's logs; the caller gets the uniform answer.
-                tracing::debug!(reason = %e, "task id rejected");
-                crate::observability::handle_rejected(&e);
-                Err(unknown_task())
-            }
+            _ => Err(unknown_task()),
         }
     }
 
     /// Deletes expired tasks, up to `batch`.
     pub async fn sweep(&self, batch: u32) -> Result<u64, StoreError> {
         self.store.sweep_tool_tasks(Utc::now(), batch).await
-    }
-
-    /// The wire form of a stored task, for a subscriber of `who`'s that named it by
-    /// `task_id` (push notifications).
-    pub async fn detailed_for(
-        &self,
-        who: &Principal,
-        id: &ToolTaskId,
-        task_id: &str,
-    ) -> Result<DetailedTask, ErrorData> {
-        let task = self
-            .store
-            .tool_task(who.as_str(), id, Utc::now())
-            .await
-            .map_err(|e| store_error("read a task", e))?;
-        detailed(task_id, &task)
-    }
-
-    /// The store's change feed.
-    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<ToolTaskId> {
-        self.store.tool_task_changes()
-    }
-
-    /// The id of a task id of `who`'s, or the uniform unknown-task error.
-    pub async fn id_of(&self, who: &Principal, task_id: &str) -> Result<ToolTaskId, ErrorData> {
-        self.resolve(who, task_id).await
     }
 }
 

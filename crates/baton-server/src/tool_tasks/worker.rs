@@ -71,7 +71,7 @@ impl ToolTasks {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = self.wake.notified() => {}
-                        _ = next_change(&mut changes) => {}
+                        _ = next_change(&mut changes, None) => {}
                         _ = tokio::time::sleep(IDLE_POLL) => {}
                     }
                 }
@@ -175,18 +175,12 @@ impl ToolTasks {
         let lease = self.args.lease();
         let every = self.args.task_lease / 3;
         let mut changes = self.store.tool_task_changes();
-        let id = *run.claim().await.id();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
-                _ = change_of(&mut changes, id) => {}
+                _ = next_change(&mut changes, Some(run.id)) => {}
             }
-            let claim = run.claim().await;
-            match self
-                .store
-                .renew_tool_task_lease(&claim, lease, Utc::now())
-                .await
-            {
+            match run.renew(lease).await {
                 Ok(true) => {}
                 Ok(false) => {
                     run.lost.cancel();
@@ -198,27 +192,19 @@ impl ToolTasks {
     }
 }
 
-/// Waits for a change of task `id` on the feed (a lagging receiver counts as one).
-async fn change_of(
+/// Waits for a change on the feed, of task `of` when given (a lagging receiver counts as
+/// one: it may have missed it).
+async fn next_change(
     changes: &mut tokio::sync::broadcast::Receiver<baton_store::ToolTaskId>,
-    id: baton_store::ToolTaskId,
+    of: Option<baton_store::ToolTaskId>,
 ) {
     loop {
         match changes.recv().await {
-            Ok(changed) if changed != id => continue,
+            Ok(changed) if of.is_some_and(|id| id != changed) => continue,
             Ok(_) | Err(RecvError::Lagged(_)) => return,
-            // No feed: never fires (the timer remains).
+            // No feed: never fires (the other wake-ups remain).
             Err(RecvError::Closed) => std::future::pending().await,
         }
-    }
-}
-
-/// Waits for any change on the feed (a lagging receiver counts as one).
-async fn next_change(changes: &mut tokio::sync::broadcast::Receiver<baton_store::ToolTaskId>) {
-    match changes.recv().await {
-        Ok(_) | Err(RecvError::Lagged(_)) => {}
-        // No feed: never fires (the other wake-ups remain).
-        Err(RecvError::Closed) => std::future::pending().await,
     }
 }
 

@@ -255,15 +255,11 @@ impl Research {
         now: DateTime<Utc>,
     ) -> Result<Target, ToolError> {
         let now_secs = u64::try_from(now.timestamp()).unwrap_or(0);
-        let (kind, verified) = match self.keys.verify(handle, who.as_str(), now_secs).await {
-            Ok(verified) => verified,
-            Err(e) => {
-                // The reason stays in the server's logs; the caller gets the uniform answer.
-                tracing::debug!(reason = %e, "handle rejected");
-                crate::observability::handle_rejected(&e);
-                return Err(ToolError::UnknownHandle);
-            }
-        };
+        let (kind, verified) = self
+            .keys
+            .accept(handle, who.as_str(), now_secs)
+            .await
+            .ok_or(ToolError::UnknownHandle)?;
         let bytes = *verified.id.as_bytes();
         match kind {
             // A tool task id names no research task.
