@@ -15,6 +15,7 @@
 //!
 //! # async fn body() -> Result<(), rmcp::ErrorData> {
 //! let start = context::saved_checkpoint()
+//!     .await
 //!     .and_then(|c| c["done"].as_u64())
 //!     .unwrap_or(0);
 //! for step in start..10 {
@@ -148,10 +149,11 @@ pub async fn checkpoint(message: impl Into<String>, state: Value) -> Result<(), 
 }
 
 /// The checkpoint the task's work saved last (`None` on its first run, or synchronously).
-pub fn saved_checkpoint() -> Option<Value> {
+pub async fn saved_checkpoint() -> Option<Value> {
     let run = current()?;
-    // The claim is only locked around a save, never across the tool's own awaits.
-    run.claim.try_lock().ok()?.task.checkpoint.clone()
+    // Waits out a save or a lease renewal in flight (the claim is locked around each).
+    let claim = run.claim.lock().await;
+    claim.task.checkpoint.clone()
 }
 
 /// Asks the client for input: `requests` maps new keys (never used before by this task) to

@@ -187,7 +187,7 @@ impl Research {
         args: CompileResearchReport,
     ) -> Result<ResearchReport, ToolError> {
         let max_findings = validate(&args)?;
-        let mut draft = Draft::restored(context::saved_checkpoint());
+        let mut draft = Draft::restored(context::saved_checkpoint().await);
         let count = args.handles.len();
         for (i, handle) in args.handles.iter().enumerate().skip(draft.sources.len()) {
             let now = Utc::now();
