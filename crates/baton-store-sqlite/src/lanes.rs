@@ -1,127 +1,144 @@
-//! Read lanes: connections kept apart from the read pool for the hottest read (one task by
-//! id, behind `get_task_status`), reached without a pool acquire and released without a
-//! ping.
+//! Read lanes: the hottest read (one task by id, behind `get_task_status`) runs on the
+//! calling thread, on `rusqlite` connections of its own, without sqlx's hand-off to a
+//! per-connection worker thread.
 //!
-//! sqlx's pool tests every connection it gets back with a ping, in a task it spawns for
-//! that: one more round trip to the connection's worker thread per query, because a query
-//! future dropped half-way may leave a connection mid-statement. On SQLite the worker runs
-//! commands in order, each answered on its own channel, and resets a statement whose reader
-//! went away (sqlx-sqlite 0.8, `connection/worker.rs`), so a cut read harms nothing; a lane
-//! still remembers whether its last read ran to the end and, when it did not, pings first
-//! (the next read then waits for the cut one to stop, as it would in the pool). A lane whose
-//! connection failed (I/O, a crashed worker) drops it and opens a new one on next use.
+//! Why: with sqlx every statement is sent to the connection's worker thread, which wakes,
+//! steps the statement and sends the row back, and the pool pings the connection when it is
+//! given back. For a point read by primary key that is ≈ 50 µs of CPU and two thread
+//! switches around ≈ 6 µs of SQLite's own work (bench/README.md, "Where a request's CPU
+//! goes"). A lane read is a mutex `try_lock` and one cached statement.
 //!
-//! Lanes open their connections lazily; a read takes the first free lane, or waits for one
-//! in turn, at most the store's acquire timeout (then it fails as a pool acquire would).
-//! Once the lanes are closed, reads fail as on a closed pool: a lane never reopens behind
-//! the store's final WAL checkpoint. Reads never write, so a lane's snapshot rules are the
-//! read pool's: each statement reads one snapshot, and sees every write committed before it
-//! began.
+//! A lane read must never hold up the async worker thread it runs on, so it never waits:
+//!
+//! - its connection has no busy handler (`busy_timeout` 0): if SQLite cannot take the read
+//!   lock at once (WAL recovery, an exclusive locker), the read returns at once;
+//! - it only takes a lane that is free (`try_lock`); a lane is held only for one read, never
+//!   across an `.await`.
+//!
+//! Whenever a lane cannot answer (every lane taken, the database busy, a connection that
+//! cannot be opened, a statement or a row that fails), it says [`LaneRead::Elsewhere`] and
+//! the store runs the same statement on its sqlx read pool, which waits for locks and
+//! connections within its time-outs and reports errors as every other read does: a lane
+//! is a shortcut, never a second source of answers or of errors. A failed lane drops its
+//! connection (a busy one keeps it) and opens a new one on next use.
+//!
+//! Lanes open their connections lazily, read-only. A store that is not a file (an in-memory
+//! database) has no lanes: every read goes to the pool. Once closed, lanes answer
+//! [`LaneRead::Closed`] and never reopen behind the store's final WAL checkpoint. Reads never
+//! write, so a lane's snapshot rules are the pool's: each statement reads one snapshot and
+//! sees every write committed before it began.
 
 use std::{
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    path::PathBuf,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
-use sqlx::{
-    Connection,
-    sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow},
-};
-use tokio::sync::{Mutex, MutexGuard};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row};
 
 /// A fixed set of read connections.
 pub(crate) struct ReadLanes {
-    lanes: Box<[Mutex<Lane>]>,
-    /// Where the next read starts looking for a free lane (spreads the waits).
-    next: AtomicUsize,
-    options: SqliteConnectOptions,
-    /// How long a read waits for a lane before failing as the pool would
-    /// (`PoolTimedOut`, which the store reports as unavailable).
-    wait: Duration,
-    /// Set by [`ReadLanes::close`]: reads then fail with `PoolClosed`.
+    lanes: Box<[Mutex<Option<Connection>>]>,
+    /// The database file; `None` when the store is not a file (no lanes then).
+    file: Option<PathBuf>,
+    /// Set by [`ReadLanes::close`]: reads then answer [`LaneRead::Closed`].
     closed: AtomicBool,
 }
 
-#[derive(Default)]
-struct Lane {
-    conn: Option<SqliteConnection>,
-    /// False while a query runs: still false at the next use means the last one was
-    /// dropped half-way, so the connection is pinged (flushed) before it is used again.
-    clean: bool,
+/// What a lane read came to.
+#[derive(Debug)]
+pub(crate) enum LaneRead<T> {
+    /// The statement ran: its first row, if any.
+    Row(Option<T>),
+    /// No answer here: run the statement on the pool.
+    Elsewhere,
+    /// The store is closed.
+    Closed,
 }
 
-/// Whether an error means the connection itself is gone (not just this statement failed).
-fn breaks_connection(e: &sqlx::Error) -> bool {
+/// Whether a lane error only means "not now" (a lock SQLite could not take at once), so
+/// the connection is kept.
+fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
-        e,
-        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_)
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
 }
 
 impl ReadLanes {
-    /// `count` lanes (at least one) over connections opened with `options`; a read waits at
-    /// most `wait` for one.
-    pub(crate) fn new(options: SqliteConnectOptions, count: usize, wait: Duration) -> ReadLanes {
+    /// `count` lanes (at least one) over the database `file` (`None`: no lanes).
+    pub(crate) fn new(file: Option<PathBuf>, count: usize) -> ReadLanes {
         ReadLanes {
-            lanes: (0..count.max(1)).map(|_| Mutex::default()).collect(),
-            next: AtomicUsize::new(0),
-            options,
-            wait,
+            lanes: (0..count.max(1)).map(|_| Mutex::new(None)).collect(),
+            file,
             closed: AtomicBool::new(false),
         }
     }
 
-    /// A free lane, or the next one in turn once it is free (within `wait`).
-    async fn take(&self) -> Result<MutexGuard<'_, Lane>, sqlx::Error> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.lanes.len();
-        for i in 0..n {
-            if let Ok(lane) = self.lanes[(start + i) % n].try_lock() {
-                return Ok(lane);
-            }
-        }
-        tokio::time::timeout(self.wait, self.lanes[start % n].lock())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)
-    }
-
-    /// Runs `query` on a lane; at most one row.
-    pub(crate) async fn fetch_optional<'q>(
+    /// Runs `sql` with `params` on a free lane and maps its first row with `map`, on the
+    /// calling thread, without waiting for anything.
+    pub(crate) fn query_row<T>(
         &self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> Result<Option<SqliteRow>, sqlx::Error> {
-        let mut lane = self.take().await?;
+        sql: &str,
+        params: impl Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> LaneRead<T> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
+            return LaneRead::Closed;
         }
-        let was_clean = std::mem::replace(&mut lane.clean, false);
-        let result = match lane.conn.as_mut() {
-            Some(conn) if was_clean => query.fetch_optional(conn).await,
-            Some(conn) => match conn.ping().await {
-                Ok(()) => query.fetch_optional(conn).await,
-                Err(e) => Err(e),
-            },
-            None => match SqliteConnection::connect_with(&self.options).await {
-                Ok(conn) => query.fetch_optional(lane.conn.insert(conn)).await,
-                Err(e) => Err(e),
+        let Some(file) = &self.file else {
+            return LaneRead::Elsewhere;
+        };
+        // The first free lane: lanes after the first open only under concurrent reads.
+        let Some(mut lane) = self.lanes.iter().find_map(|lane| lane.try_lock().ok()) else {
+            return LaneRead::Elsewhere;
+        };
+        // Checked again under the lane: `close` takes every lane after setting the flag, so
+        // a read that got its lane before that finishes first, and none opens one after.
+        if self.closed.load(Ordering::Acquire) {
+            return LaneRead::Closed;
+        }
+        let conn = match lane.as_mut() {
+            Some(conn) => conn,
+            None => match open(file) {
+                Ok(conn) => lane.insert(conn),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not open a read lane; reading from the pool");
+                    return LaneRead::Elsewhere;
+                }
             },
         };
-        if let Err(e) = &result
-            && breaks_connection(e)
-        {
-            lane.conn = None;
+        let result = conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_row(params, map));
+        match result {
+            Ok(row) => LaneRead::Row(Some(row)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => LaneRead::Row(None),
+            Err(e) => {
+                if !is_busy(&e) {
+                    tracing::debug!(error = %e, "a read lane failed; reading from the pool");
+                    *lane = None;
+                }
+                LaneRead::Elsewhere
+            }
         }
-        lane.clean = true;
-        result
     }
 
-    /// Closes every lane's connection (waiting for the reads on them); later reads fail.
-    pub(crate) async fn close(&self) {
+    /// Closes every lane's connection (after the reads on them); later reads answer
+    /// [`LaneRead::Closed`].
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         for lane in self.lanes.iter() {
-            let conn = lane.lock().await.conn.take();
+            // A poisoned lane only means a read panicked while holding it: close it too.
+            let conn = match lane.lock() {
+                Ok(mut lane) => lane.take(),
+                Err(poisoned) => poisoned.into_inner().take(),
+            };
             if let Some(conn) = conn
-                && let Err(e) = conn.close().await
+                && let Err((_, e)) = conn.close()
             {
                 tracing::debug!(error = %e, "closing a read lane's connection failed");
             }
@@ -133,7 +150,7 @@ impl ReadLanes {
         let (mut open, mut busy) = (0, 0);
         for lane in self.lanes.iter() {
             match lane.try_lock() {
-                Ok(lane) => open += u32::from(lane.conn.is_some()),
+                Ok(lane) => open += u32::from(lane.is_some()),
                 Err(_) => {
                     open += 1;
                     busy += 1;
@@ -145,109 +162,130 @@ impl ReadLanes {
 }
 
 #[cfg(test)]
+impl ReadLanes {
+    /// Takes every lane (reads then go elsewhere) until the guards are dropped.
+    pub(crate) fn hold_all(&self) -> Vec<std::sync::MutexGuard<'_, Option<Connection>>> {
+        self.lanes.iter().map(|lane| lane.lock().unwrap()).collect()
+    }
+}
+
+/// A read-only connection to `file` that never waits for a lock.
+fn open(file: &std::path::Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::ZERO)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::time::Duration;
-
     use super::*;
 
-    async fn lanes(count: usize) -> (tempfile::TempDir, ReadLanes) {
+    fn lanes(count: usize) -> (tempfile::TempDir, PathBuf, ReadLanes) {
         let dir = tempfile::tempdir().unwrap();
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("lanes.db"))
-            .create_if_missing(true);
-        let mut setup = SqliteConnection::connect_with(&options).await.unwrap();
-        sqlx::query("CREATE TABLE t (n INTEGER)")
-            .execute(&mut setup)
-            .await
+        let file = dir.path().join("lanes.db");
+        let setup = Connection::open(&file).unwrap();
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (7);",
+            )
             .unwrap();
-        sqlx::query("INSERT INTO t VALUES (7)")
-            .execute(&mut setup)
-            .await
-            .unwrap();
-        setup.close().await.unwrap();
-        (dir, ReadLanes::new(options, count, Duration::from_secs(5)))
+        drop(setup);
+        let lanes = ReadLanes::new(Some(file.clone()), count);
+        (dir, file, lanes)
     }
 
-    async fn read_n(lanes: &ReadLanes) -> i64 {
-        use sqlx::Row;
-        let row = lanes
-            .fetch_optional(sqlx::query("SELECT n FROM t"))
-            .await
-            .unwrap()
-            .unwrap();
-        row.get(0)
+    fn read_n(lanes: &ReadLanes) -> LaneRead<i64> {
+        lanes.query_row("SELECT n FROM t WHERE n = ?1", [7], |row| row.get(0))
     }
 
-    #[tokio::test]
-    async fn a_read_dropped_half_way_leaves_the_lane_to_be_flushed_and_reads_go_on() {
-        let (_dir, lanes) = lanes(1).await;
-        assert_eq!(read_n(&lanes).await, 7);
-        // Dropped after its first poll: the query was sent, its answer never read.
-        let cut = tokio::time::timeout(
-            Duration::ZERO,
-            lanes.fetch_optional(sqlx::query(
-                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) \
-                 SELECT count(*) FROM c",
-            )),
-        )
-        .await;
-        assert!(cut.is_err(), "the read was meant to be cut");
-        assert!(
-            !lanes.lanes[0].lock().await.clean,
-            "the cut read left it clean"
-        );
-        // The next read flushes the lane and gets its own answer, not the cut one's.
-        assert_eq!(read_n(&lanes).await, 7);
-        assert!(lanes.lanes[0].lock().await.clean);
-        lanes.close().await;
-        assert_eq!(lanes.stats(), (0, 0));
-        let Err(e) = lanes.fetch_optional(sqlx::query("SELECT n FROM t")).await else {
-            panic!("a read went through closed lanes");
-        };
-        assert!(matches!(e, sqlx::Error::PoolClosed), "{e}");
-        assert_eq!(lanes.stats(), (0, 0), "a closed lane reopened");
-    }
-
-    #[tokio::test]
-    async fn lanes_open_lazily_and_concurrent_reads_spread_over_them() {
-        let (_dir, lanes) = lanes(3).await;
+    #[test]
+    fn a_read_runs_on_a_lane_opened_on_first_use() {
+        let (_dir, _file, lanes) = lanes(2);
         assert_eq!(lanes.stats(), (0, 0), "no connection before the first read");
-        let reads: Vec<_> = (0..12).map(|_| read_n(&lanes)).collect();
-        for n in futures::future::join_all(reads).await {
-            assert_eq!(n, 7);
-        }
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+        let none = lanes.query_row("SELECT n FROM t WHERE n = ?1", [8], |row| {
+            row.get::<_, i64>(0)
+        });
+        assert!(matches!(none, LaneRead::Row(None)), "{none:?}");
         let (open, busy) = lanes.stats();
-        assert!((1..=3).contains(&open), "{open} lanes open");
+        assert!((1..=2).contains(&open), "{open} lanes open");
         assert_eq!(busy, 0);
     }
 
-    #[tokio::test]
-    async fn a_read_waits_for_a_busy_lane_at_most_its_wait() {
-        let (_dir, mut lanes) = lanes(1).await;
-        lanes.wait = Duration::from_millis(50);
-        let held = lanes.lanes[0].lock().await;
-        let Err(e) = lanes.fetch_optional(sqlx::query("SELECT n FROM t")).await else {
-            panic!("a read went through a lane held by another");
-        };
-        assert!(matches!(e, sqlx::Error::PoolTimedOut), "{e}");
-        drop(held);
-        assert_eq!(read_n(&lanes).await, 7);
+    #[test]
+    fn a_read_sees_every_write_committed_before_it() {
+        let (_dir, file, lanes) = lanes(1);
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+        let writer = Connection::open(&file).unwrap();
+        writer.execute("UPDATE t SET n = 9", []).unwrap();
+        let read = lanes.query_row("SELECT n FROM t", [], |row| row.get::<_, i64>(0));
+        assert!(matches!(read, LaneRead::Row(Some(9))), "{read:?}");
     }
 
-    #[tokio::test]
-    async fn a_statement_error_keeps_the_connection_and_the_lane() {
-        let (_dir, lanes) = lanes(1).await;
-        assert_eq!(read_n(&lanes).await, 7);
-        let Err(e) = lanes
-            .fetch_optional(sqlx::query("SELECT * FROM missing"))
-            .await
-        else {
-            panic!("a query of a missing table succeeded");
-        };
-        assert!(!breaks_connection(&e), "{e}");
-        assert_eq!(lanes.stats(), (1, 0));
-        assert_eq!(read_n(&lanes).await, 7);
+    #[test]
+    fn a_locked_database_sends_the_read_elsewhere_at_once_and_keeps_the_lane() {
+        let (_dir, file, lanes) = lanes(1);
+        // An exclusive-mode writer keeps every other connection out, even WAL readers (it
+        // can only take its lock while no other connection is open: every WAL connection
+        // holds a shared lock on the file).
+        let locker = Connection::open(&file).unwrap();
+        locker
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE t SET n = 7;")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let read = read_n(&lanes);
+        assert!(matches!(read, LaneRead::Elsewhere), "{read:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the read waited {:?} for the lock",
+            started.elapsed()
+        );
+        assert_eq!(lanes.stats(), (1, 0), "a busy lane dropped its connection");
+        drop(locker);
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+    }
+
+    #[test]
+    fn a_taken_lane_sends_the_read_elsewhere() {
+        let (_dir, _file, lanes) = lanes(1);
+        let held = lanes.lanes[0].lock().unwrap();
+        assert!(matches!(read_n(&lanes), LaneRead::Elsewhere));
+        drop(held);
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+    }
+
+    #[test]
+    fn a_failed_statement_drops_the_connection_and_reads_go_on() {
+        let (_dir, _file, lanes) = lanes(1);
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+        let missing = lanes.query_row("SELECT * FROM missing", [], |row| row.get::<_, i64>(0));
+        assert!(matches!(missing, LaneRead::Elsewhere), "{missing:?}");
+        assert_eq!(lanes.stats(), (0, 0));
+        // A row the mapping cannot read is not an answer either.
+        let wrong = lanes.query_row("SELECT 'text'", [], |row| row.get::<_, i64>(0));
+        assert!(matches!(wrong, LaneRead::Elsewhere), "{wrong:?}");
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+    }
+
+    #[test]
+    fn a_store_that_is_not_a_file_has_no_lanes() {
+        let lanes = ReadLanes::new(None, 4);
+        assert!(matches!(read_n(&lanes), LaneRead::Elsewhere));
+        assert_eq!(lanes.stats(), (0, 0));
+    }
+
+    #[test]
+    fn closed_lanes_answer_closed_and_never_reopen() {
+        let (_dir, _file, lanes) = lanes(2);
+        assert!(matches!(read_n(&lanes), LaneRead::Row(Some(7))));
+        lanes.close();
+        assert_eq!(lanes.stats(), (0, 0));
+        assert!(matches!(read_n(&lanes), LaneRead::Closed));
+        assert_eq!(lanes.stats(), (0, 0), "a closed lane reopened");
     }
 }

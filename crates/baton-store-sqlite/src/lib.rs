@@ -8,10 +8,11 @@
 //! SQLite has one writer at a time, so the store keeps two pools: a write pool of a single
 //! connection and a read pool of [`SqliteOptions::max_connections`] connections. Concurrent
 //! writes queue in the process instead of failing with `SQLITE_BUSY`, and reads never wait
-//! for writes. The hottest read (a task by id) has as many connections again of its own,
-//! opened on first use, outside the pool: the pool pings each connection it gets back (one
-//! more round trip to the connection's thread per query), these only after a read was cut
-//! off half-way.
+//! for writes. The hottest read (a task by id) has as many read-only connections again of
+//! its own, opened on first use, outside the pool, and runs on the calling thread (through
+//! `rusqlite`) instead of sqlx's per-connection worker thread: a read never waits there (no
+//! busy handler, only a free connection is taken), and when one cannot answer at once the
+//! same statement runs on the read pool. An in-memory database has none.
 //!
 //! Research-task writes (`start`, `append_findings`, `complete`, `cancel`, and a read's
 //! expiry refresh) go through a writer task spawned by [`SqliteStore::open`] (so the store
@@ -264,10 +265,11 @@ impl SqliteStore {
             .connect_with(base.clone().create_if_missing(false))
             .await
             .map_err(db_err("open"))?;
+        // An in-memory database (no file) has no lanes: a lane's connection would open
+        // another database.
         let lanes = std::sync::Arc::new(lanes::ReadLanes::new(
-            base.create_if_missing(false),
+            filename.is_file().then(|| filename.clone()),
             options.max_connections.max(1) as usize,
-            options.acquire_timeout,
         ));
         let (writer, jobs) = mpsc::channel(writer::QUEUE);
         let cfg = writer::Config {
@@ -306,7 +308,7 @@ impl SqliteStore {
     /// Closes both pools and the read lanes, waiting for calls in flight, and checkpoints
     /// the WAL.
     pub async fn close(&self) {
-        self.lanes.close().await;
+        self.lanes.close();
         self.read.close().await;
         self.write.close().await;
     }

@@ -60,23 +60,67 @@ pub(crate) fn task_from_row_at(row: &SqliteRow, at: usize) -> Result<ResearchTas
     let get_err = |e: sqlx::Error| {
         StoreError::new(StoreErrorKind::Internal, "sqlite: corrupt task row").with_source(e)
     };
-    let id: Vec<u8> = row.try_get(at).map_err(get_err)?;
-    let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("id"))?;
-    let depth: i64 = row.try_get(at + 3).map_err(get_err)?;
-    let status: String = row.try_get(at + 4).map_err(get_err)?;
-    let count: i64 = row.try_get(at + 5).map_err(get_err)?;
-    Ok(ResearchTask {
-        id,
-        owner: row.try_get(at + 1).map_err(get_err)?,
-        topic: row.try_get(at + 2).map_err(get_err)?,
-        depth: u8::try_from(depth).map_err(|_| corrupt("depth"))?,
-        status: ResearchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        findings_count: u32::try_from(count).map_err(|_| corrupt("findings_count"))?,
-        created_at: from_ms(row.try_get(at + 6).map_err(get_err)?)?,
-        updated_at: from_ms(row.try_get(at + 7).map_err(get_err)?)?,
-        expires_at: from_ms(row.try_get(at + 8).map_err(get_err)?)?,
-        hard_expires_at: from_ms(row.try_get(at + 9).map_err(get_err)?)?,
-    })
+    macro_rules! get {
+        ($i:expr) => {
+            row.try_get(at + $i).map_err(get_err)?
+        };
+    }
+    TaskColumns {
+        id: get!(0),
+        owner: get!(1),
+        topic: get!(2),
+        depth: get!(3),
+        status: get!(4),
+        findings_count: get!(5),
+        times: [get!(6), get!(7), get!(8), get!(9)],
+    }
+    .into_task()
+}
+
+/// A task's [`task_columns!`] as stored, before they are checked.
+pub(crate) struct TaskColumns {
+    id: Vec<u8>,
+    owner: String,
+    topic: String,
+    depth: i64,
+    status: String,
+    findings_count: i64,
+    /// created, updated, expires and hard expires, in milliseconds.
+    times: [i64; 4],
+}
+
+impl TaskColumns {
+    /// The columns of a read lane's row (see `lanes`); the values are checked by
+    /// [`TaskColumns::into_task`].
+    pub(crate) fn from_lane_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TaskColumns> {
+        Ok(TaskColumns {
+            id: row.get(0)?,
+            owner: row.get(1)?,
+            topic: row.get(2)?,
+            depth: row.get(3)?,
+            status: row.get(4)?,
+            findings_count: row.get(5)?,
+            times: [row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
+        })
+    }
+
+    /// The task, or an internal error naming the column that makes no sense.
+    pub(crate) fn into_task(self) -> Result<ResearchTask, StoreError> {
+        let [created_at, updated_at, expires_at, hard_expires_at] = self.times;
+        Ok(ResearchTask {
+            id: ResearchTaskId::from_slice(&self.id).ok_or_else(|| corrupt("id"))?,
+            owner: self.owner,
+            topic: self.topic,
+            depth: u8::try_from(self.depth).map_err(|_| corrupt("depth"))?,
+            status: ResearchStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            findings_count: u32::try_from(self.findings_count)
+                .map_err(|_| corrupt("findings_count"))?,
+            created_at: from_ms(created_at)?,
+            updated_at: from_ms(updated_at)?,
+            expires_at: from_ms(expires_at)?,
+            hard_expires_at: from_ms(hard_expires_at)?,
+        })
+    }
 }
 
 /// Milliseconds since the epoch (sub-millisecond parts are dropped).

@@ -15,8 +15,10 @@ use tokio::sync::oneshot;
 
 use crate::SqliteStore;
 use crate::error::{corrupt, db_err, mismatch, writer_stopped};
+use crate::lanes::LaneRead;
 use crate::rows::{
-    api_key_columns, api_key_from_row, from_ms, ms, t_task_columns, task_columns, task_from_row,
+    TaskColumns, api_key_columns, api_key_from_row, from_ms, ms, t_task_columns, task_columns,
+    task_from_row,
 };
 use crate::writer::{Done, Job, Op};
 
@@ -111,23 +113,33 @@ impl SqliteStore {
         }
     }
 
-    /// A live task of `owner`'s, from a read lane.
+    /// A live task of `owner`'s: from a read lane when one answers, else from the pool.
     async fn read_task(
         &self,
         owner: &str,
         id: &ResearchTaskId,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        let query = sqlx::query(SELECT_TASK)
-            .bind(&id.as_bytes()[..])
-            .bind(owner)
-            .bind(ms(now));
-        let row = self
-            .lanes
-            .fetch_optional(query)
-            .await
-            .map_err(db_err("read task"))?;
-        match row {
+        let id_bytes = &id.as_bytes()[..];
+        let lane = self.lanes.query_row(
+            SELECT_TASK,
+            (id_bytes, owner, ms(now)),
+            TaskColumns::from_lane_row,
+        );
+        let row = match lane {
+            LaneRead::Row(Some(columns)) => return columns.into_task(),
+            LaneRead::Row(None) => return Err(StoreError::not_found()),
+            LaneRead::Closed => Err(sqlx::Error::PoolClosed),
+            LaneRead::Elsewhere => {
+                sqlx::query(SELECT_TASK)
+                    .bind(id_bytes)
+                    .bind(owner)
+                    .bind(ms(now))
+                    .fetch_optional(&self.read)
+                    .await
+            }
+        };
+        match row.map_err(db_err("read task"))? {
             Some(row) => task_from_row(&row),
             None => Err(StoreError::not_found()),
         }
@@ -517,5 +529,57 @@ impl BulkImport for SqliteStore {
         .map_err(db_err("import tasks"))?;
         tx.commit().await.map_err(db_err("import tasks"))?;
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::SqliteOptions;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_read_is_the_same_from_a_lane_and_from_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lanes.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default())
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let id = ResearchTaskId::from_bytes([7; 16]);
+        let started = store
+            .start(
+                NewResearchTask {
+                    id,
+                    owner: "alice".into(),
+                    topic: "lanes".into(),
+                    depth: 2,
+                    idempotency_key: None,
+                    max_live_tasks: u64::MAX,
+                },
+                now,
+            )
+            .await
+            .unwrap()
+            .task;
+        let missing = ResearchTaskId::from_bytes([8; 16]);
+
+        let from_lane = store.read_task("alice", &id, now).await.unwrap();
+        assert_eq!(from_lane, started);
+        assert_eq!(store.lanes.stats().0, 1, "the read did not use a lane");
+        let foreign = store.read_task("bob", &id, now).await.unwrap_err();
+        assert_eq!(foreign.kind(), &StoreErrorKind::NotFound);
+
+        // Every lane taken: the same answers come from the pool.
+        let held: Vec<_> = store.lanes.hold_all();
+        assert_eq!(store.read_task("alice", &id, now).await.unwrap(), started);
+        let unknown = store.read_task("alice", &missing, now).await.unwrap_err();
+        assert_eq!(unknown.kind(), &StoreErrorKind::NotFound);
+        drop(held);
+
+        store.close().await;
+        let closed = store.read_task("alice", &id, now).await.unwrap_err();
+        assert_eq!(closed.kind(), &StoreErrorKind::Unavailable, "{closed}");
     }
 }
