@@ -159,11 +159,18 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     config = config
         .with_allowed_origins(origins)
         .enforce_origin_validation();
-    let mcp = StreamableHttpService::new(
+    let mcp = Arc::new(StreamableHttpService::new(
         move || Ok(handler.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
-    );
+    ));
+    // Shared, not cloned: tower clones a service for every request, and every layer above
+    // clones the one it wraps, and rmcp's service clones its whole configuration (the
+    // allowed hosts and origins) each time. A clone of this one is a reference count.
+    let mcp = tower::service_fn(move |request: Request| {
+        let mcp = Arc::clone(&mcp);
+        async move { Ok::<_, std::convert::Infallible>(mcp.handle(request).await) }
+    });
 
     let overload = ServiceBuilder::new()
         .layer(axum::error_handling::HandleErrorLayer::new(
@@ -198,13 +205,18 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     } else {
         router
     };
-    let mut router = router
-        .layer(middleware::from_fn_with_state(body_check, check_body))
-        .layer(overload)
-        .layer(middleware::from_fn_with_state(body_read, read_body))
+    // One stack for the guards, applied to the router at once: axum boxes the service at
+    // every `Router::layer`, and each layer clones what it wraps for every request, so one
+    // box here instead of one per layer saves a box and a clone of the chain below it per
+    // layer and request. The first layer listed runs first.
+    let guards = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            guard,
+            origin::check_host_and_origin,
+        ))
         .layer(middleware::from_fn_with_state(
             options.rate_limits.clone(),
-            limits::limit_principal,
+            limits::limit_auth_failures,
         ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&auth),
@@ -212,12 +224,13 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         ))
         .layer(middleware::from_fn_with_state(
             options.rate_limits.clone(),
-            limits::limit_auth_failures,
+            limits::limit_principal,
         ))
-        .layer(middleware::from_fn_with_state(
-            guard,
-            origin::check_host_and_origin,
-        ))
+        .layer(middleware::from_fn_with_state(body_read, read_body))
+        .layer(overload)
+        .layer(middleware::from_fn_with_state(body_check, check_body));
+    let mut router = router
+        .layer(guards)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if let Some((paths, document)) = auth.metadata() {
