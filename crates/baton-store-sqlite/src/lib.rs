@@ -183,6 +183,25 @@ fn tuned(base: SqliteConnectOptions, options: &SqliteOptions) -> SqliteConnectOp
         .pragma("wal_autocheckpoint", "8000")
 }
 
+/// Creates the database `file` of `url_or_path` (not an in-memory one), if missing, readable and writable by its owner only (0600 on Unix): it
+/// holds every task and the handle-signing keys. SQLite gives its WAL and shared-memory files
+/// the database file's mode. Best effort: when this fails, opening the database reports why.
+/// An existing file keeps the mode it has.
+fn create_private(url_or_path: &str, file: &Path) {
+    if url_or_path.contains(":memory:") || url_or_path.contains("mode=memory") {
+        return;
+    }
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    if let Err(e) = create.open(file)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        tracing::debug!(error = %e, file = %file.display(), "could not create the database file");
+    }
+}
+
 /// Applies every pending migration to the database at `url_or_path`, creating the file if
 /// it is missing.
 pub async fn migrate(url_or_path: &str) -> Result<(), StoreError> {
@@ -190,6 +209,7 @@ pub async fn migrate(url_or_path: &str) -> Result<(), StoreError> {
         connect_options(url_or_path)?.create_if_missing(true),
         &SqliteOptions::default(),
     );
+    create_private(url_or_path, options.get_filename());
     let mut conn = SqliteConnection::connect_with(&options)
         .await
         .map_err(db_err("connect"))?;
@@ -249,6 +269,7 @@ impl SqliteStore {
     pub async fn open(url_or_path: &str, options: SqliteOptions) -> Result<Self, StoreError> {
         let base = tuned(connect_options(url_or_path)?, &options);
         let filename = base.get_filename().to_path_buf();
+        create_private(url_or_path, &filename);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

@@ -85,6 +85,13 @@ async fn open_creates_the_file_in_wal_mode() {
         .unwrap();
     assert!(std::path::Path::new(&path).exists(), "file not created");
     store.ping().await.unwrap();
+    // Tasks and signing keys are in it (and in the WAL beside it): the owner's alone.
+    #[cfg(unix)]
+    for file in [path.clone(), format!("{path}-wal")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} has mode {mode:o}");
+    }
     store.close().await;
 
     // Read the journal mode from a fresh connection: WAL is persistent in the file.
