@@ -10,7 +10,7 @@ use baton_server::{
 };
 use clap::{CommandFactory, Parser, Subcommand};
 
-/// mimalloc rather than glibc's malloc: see the `mimalloc` feature in Cargo.toml.
+/// mimalloc rather than glibc's malloc (the `mimalloc` feature, on by default): see Cargo.toml.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
