@@ -101,9 +101,10 @@ pub struct DatabaseArgs {
     #[arg(long, env = "BATON_DATABASE_URL", default_value = "sqlite://baton.db")]
     pub database_url: String,
 
-    /// Most open database connections (default: 16 on Postgres; 4 readers on SQLite, whose
-    /// one writer is separate, and as many again for the task-by-id read, opened on first
-    /// use; more readers than cores only cost memory).
+    /// Most open database connections (default: 16 on Postgres, one of them (one per 32
+    /// above that, at most 4) a pipelined read lane for the task-by-id read; 4 readers on
+    /// SQLite, whose one writer is separate, and as many again for the task-by-id read,
+    /// opened on first use; more readers than cores only cost memory).
     #[arg(long, env = "BATON_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
 

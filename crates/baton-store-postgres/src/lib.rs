@@ -44,6 +44,14 @@
 //!   doubles a busy pool's round trips. So one that broke while in use fails the call it
 //!   was handed to, with `Unavailable` (or `Interrupted` for a write in flight), and is
 //!   discarded; the next call gets a fresh one.
+//! * **Read lanes:** one of `max_connections` (from 4 on; one per 32 above that, at most 4)
+//!   is not pooled but kept for the task-by-id read behind `get` (`get_task_status`): a
+//!   `tokio-postgres` connection that pipelines the reads in flight, so one system call and
+//!   one wake-up of the Postgres backend carry several of them, and no release ping follows
+//!   each. Lanes connect with the pool, show in `pg_stat_activity` as
+//!   `baton (read lane)`, and hand a read they cannot answer (not connected, a broken
+//!   connection, any error) to the pool; a lost lane reconnects in the background. Below 4
+//!   connections there are none; nor when the URL asks for TLS.
 //! * `migrate_on_connect` (default true) runs [`migrate`] before the pool opens.
 //!
 //! # Migrations
@@ -90,6 +98,7 @@
 
 mod counts;
 mod error;
+mod lanes;
 mod shares;
 pub mod statements;
 mod store;
@@ -152,6 +161,8 @@ pub struct PostgresStore {
     acquire_timeout: Duration,
     /// This instance's listener of tool task changes (see `tool_tasks`).
     changes: std::sync::Arc<tool_tasks::ChangeFeed>,
+    /// Pipelined connections for the task-by-id read (see `lanes`).
+    lanes: std::sync::Arc<lanes::ReadLanes>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -160,7 +171,21 @@ impl std::fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("lifetimes", &self.lifetimes)
             .field("pool_size", &self.pool.size())
+            .field("read_lanes", &self.lanes.count())
             .finish_non_exhaustive()
+    }
+}
+
+/// How many of `max_connections` are read lanes rather than pooled: one from 4 connections
+/// on, one per 32 beyond that, at most 4. A pipelined lane carries many reads at once, and
+/// fewer lanes batch more reads per system call (one lane served get_task_status @16 with
+/// 10–20 % less CPU than two, bench/README.md); more only spread a very busy instance's reads
+/// over several Postgres backends.
+fn read_lanes_for(max_connections: u32) -> u32 {
+    if max_connections < 4 {
+        0
+    } else {
+        (max_connections / 32).clamp(1, 4)
     }
 }
 
@@ -196,8 +221,10 @@ impl PostgresStore {
             migrate_with(&connect_options, options.acquire_timeout).await?;
         }
         let timeout_ms = options.statement_timeout.as_millis();
+        let max_connections = options.max_connections.max(1);
+        let read_lanes = read_lanes_for(max_connections);
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(max_connections - read_lanes)
             .min_connections(options.min_connections)
             .acquire_timeout(options.acquire_timeout)
             // A ping before every acquire doubles the round trips of a busy pool. Ping only
@@ -233,8 +260,16 @@ impl PostgresStore {
                 return Err(e);
             }
         };
+        let lanes = lanes::ReadLanes::new(
+            &connect_options,
+            read_lanes as usize,
+            options.acquire_timeout,
+            options.statement_timeout,
+        );
+        lanes.connect_all().await;
         tracing::debug!(
             max_connections = options.max_connections,
+            read_lanes = lanes.connected(),
             "connected to postgres"
         );
         Ok(PostgresStore {
@@ -243,6 +278,7 @@ impl PostgresStore {
             connect_options,
             acquire_timeout: options.acquire_timeout,
             changes,
+            lanes,
         })
     }
 
@@ -261,9 +297,16 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// How many read lanes (pipelined connections outside the pool for the task-by-id read)
+    /// are connected now, for diagnostics and tests.
+    pub fn read_lanes_connected(&self) -> usize {
+        self.lanes.connected()
+    }
+
     /// Closes the pool: waits for checked-out connections to come back, then closes all.
     /// Calls made afterwards fail with `Unavailable`.
     pub async fn close(&self) {
+        self.lanes.close();
         self.pool.close().await;
         self.changes.close().await;
     }
@@ -362,6 +405,20 @@ async fn applied_migrations(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map_err(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_lanes_for;
+
+    #[test]
+    fn read_lanes_grow_slowly_with_the_pool_and_never_take_a_small_one() {
+        let lanes: Vec<u32> = [1, 3, 4, 16, 31, 32, 64, 127, 128, 10_000]
+            .into_iter()
+            .map(read_lanes_for)
+            .collect();
+        assert_eq!(lanes, [0, 0, 1, 1, 1, 1, 2, 3, 4, 4]);
+    }
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -17,6 +17,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::PostgresStore;
 use crate::error::{corrupt, from_sqlx};
+use crate::lanes::LaneRead;
 use crate::statements::*;
 
 /// How many times a change that lost a race against a concurrent change (for example, a
@@ -32,28 +33,59 @@ pub(crate) fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
 
 pub(crate) fn task_from_row(row: &PgRow) -> Result<ResearchTask, StoreError> {
     let get = |e: sqlx::Error| from_sqlx("row decoding", e);
-    let id: Vec<u8> = row.try_get("id").map_err(get)?;
-    let id = ResearchTaskId::from_slice(&id).ok_or_else(|| corrupt("task id is not 16 bytes"))?;
-    let depth: i16 = row.try_get("depth").map_err(get)?;
-    let depth = u8::try_from(depth).map_err(|_| corrupt(format!("task depth {depth}")))?;
-    let status: String = row.try_get("status").map_err(get)?;
-    let status =
-        ResearchStatus::parse(&status).ok_or_else(|| corrupt(format!("task status {status:?}")))?;
-    let count: i32 = row.try_get("findings_count").map_err(get)?;
-    let findings_count =
-        u32::try_from(count).map_err(|_| corrupt(format!("findings count {count}")))?;
-    Ok(ResearchTask {
-        id,
+    RawTask {
+        id: row.try_get("id").map_err(get)?,
         owner: row.try_get("owner").map_err(get)?,
         topic: row.try_get("topic").map_err(get)?,
-        depth,
-        status,
-        findings_count,
+        depth: row.try_get("depth").map_err(get)?,
+        status: row.try_get("status").map_err(get)?,
+        findings_count: row.try_get("findings_count").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
         expires_at: row.try_get("expires_at").map_err(get)?,
         hard_expires_at: row.try_get("hard_expires_at").map_err(get)?,
-    })
+    }
+    .into_task()
+}
+
+/// A task row's columns as Postgres types, whichever driver read them (the pool or a read
+/// lane), before they are checked against the task's rules.
+pub(crate) struct RawTask<'r> {
+    pub(crate) id: &'r [u8],
+    pub(crate) owner: String,
+    pub(crate) topic: String,
+    pub(crate) depth: i16,
+    pub(crate) status: &'r str,
+    pub(crate) findings_count: i32,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) hard_expires_at: DateTime<Utc>,
+}
+
+impl RawTask<'_> {
+    pub(crate) fn into_task(self) -> Result<ResearchTask, StoreError> {
+        let id = ResearchTaskId::from_slice(self.id)
+            .ok_or_else(|| corrupt("task id is not 16 bytes"))?;
+        let depth =
+            u8::try_from(self.depth).map_err(|_| corrupt(format!("task depth {}", self.depth)))?;
+        let status = ResearchStatus::parse(self.status)
+            .ok_or_else(|| corrupt(format!("task status {:?}", self.status)))?;
+        let findings_count = u32::try_from(self.findings_count)
+            .map_err(|_| corrupt(format!("findings count {}", self.findings_count)))?;
+        Ok(ResearchTask {
+            id,
+            owner: self.owner,
+            topic: self.topic,
+            depth,
+            status,
+            findings_count,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            hard_expires_at: self.hard_expires_at,
+        })
+    }
 }
 
 fn status_of(row: &PgRow) -> Result<ResearchStatus, StoreError> {
@@ -291,6 +323,9 @@ impl PostgresStore {
         id: &ResearchTaskId,
         now: DateTime<Utc>,
     ) -> Result<Option<ResearchTask>, StoreError> {
+        if let LaneRead::Row(task) = self.lanes.select_task(id, owner, now).await {
+            return Ok(task);
+        }
         let row = sqlx::query(SELECT_TASK)
             .bind(id.as_bytes().as_slice())
             .bind(owner)

@@ -141,6 +141,85 @@ async fn pool_recovers_after_connections_are_terminated() {
     store.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_through_the_lanes_and_outlive_them() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = PostgresOptions {
+        max_connections: 8,
+        acquire_timeout: Duration::from_secs(1),
+        ..common::options(Lifetimes::default())
+    };
+    let store = PostgresStore::connect(&db.url, options).await.unwrap();
+    assert_eq!(store.read_lanes_connected(), 1);
+    let task = store.start(new_task(3), t0()).await.unwrap().task;
+    let lanes_in_the_server = || async {
+        let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'baton (read lane)'",
+        )
+        .bind(&db.name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+        n
+    };
+    assert_eq!(lanes_in_the_server().await, 1);
+
+    // With every pooled connection held, a read can only be answered by a lane (the pool
+    // would time out after a second). Concurrent reads share the lanes.
+    let read_with_the_pool_taken = || async {
+        let mut held = Vec::new();
+        for _ in 0..7 {
+            held.push(store.pool().acquire().await.unwrap());
+        }
+        let reads = futures::future::join_all((0..32).map(|_| store.get("alice", &task.id, t0())));
+        for read in reads.await {
+            assert_eq!(read.unwrap(), task);
+        }
+        // Another owner's read and an expired task are "not found" on a lane too.
+        let err = store.get("bob", &task.id, t0()).await.unwrap_err();
+        assert_eq!(err.kind(), &StoreErrorKind::NotFound, "{err}");
+        let later = task.hard_expires_at + chrono::Duration::seconds(1);
+        let err = store.get("alice", &task.id, later).await.unwrap_err();
+        assert_eq!(err.kind(), &StoreErrorKind::NotFound, "{err}");
+        drop(held);
+    };
+    read_with_the_pool_taken().await;
+
+    // Lanes lost (a server restart, an administrator's pg_terminate_backend): every read is
+    // still answered, by the pool, and the lanes come back in the background.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND application_name = 'baton (read lane)'",
+    )
+    .bind(&db.name)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(store.get("alice", &task.id, t0()).await.unwrap(), task);
+        if store.read_lanes_connected() == 1 && lanes_in_the_server().await == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read lanes did not reconnect within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    read_with_the_pool_taken().await;
+
+    store.close().await;
+    assert_eq!(store.read_lanes_connected(), 0);
+}
+
 #[tokio::test]
 async fn unreachable_server_is_unavailable() {
     // Nothing listens on port 1.
