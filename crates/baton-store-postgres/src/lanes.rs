@@ -50,10 +50,10 @@ pub(crate) const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 
 /// A fixed set of pipelined read connections.
 pub(crate) struct ReadLanes {
-    /// How lanes connect; `None` when this store has no lanes.
+    /// How lanes connect; `None` when this store has no lanes (then `lanes` is empty).
     config: Option<Config>,
-    /// `SET statement_timeout` in milliseconds, as on pooled connections (0: none).
-    statement_timeout_ms: u128,
+    /// What each lane runs once connected, as pooled connections do (`SET statement_timeout`).
+    session_setup: String,
     lanes: Box<[Lane]>,
     /// Round-robin position.
     next: AtomicUsize,
@@ -95,13 +95,13 @@ struct Connected {
 }
 
 impl ReadLanes {
-    /// `count` lanes to the database of `options` (none when `count` is 0 or the options ask
-    /// for TLS).
+    /// `count` lanes to the database of `options`, each running `session_setup` once
+    /// connected (none when `count` is 0 or the options ask for TLS).
     pub(crate) fn new(
         options: &PgConnectOptions,
         count: usize,
         connect_timeout: Duration,
-        statement_timeout: Duration,
+        session_setup: String,
     ) -> Arc<ReadLanes> {
         let config = (count > 0)
             .then(|| lane_config(options, connect_timeout))
@@ -109,9 +109,10 @@ impl ReadLanes {
         if count > 0 && config.is_none() {
             tracing::debug!("the connection asks for TLS: no read lanes, reads use the pool");
         }
+        let count = if config.is_some() { count } else { 0 };
         Arc::new(ReadLanes {
             config,
-            statement_timeout_ms: statement_timeout.as_millis(),
+            session_setup,
             lanes: (0..count).map(|_| Lane::default()).collect(),
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -121,11 +122,7 @@ impl ReadLanes {
 
     /// How many lanes this store reads through (0: every read uses the pool).
     pub(crate) fn count(&self) -> usize {
-        if self.config.is_some() {
-            self.lanes.len()
-        } else {
-            0
-        }
+        self.lanes.len()
     }
 
     /// Connects every lane, waiting for all attempts to end (a failed one is retried by a
@@ -192,7 +189,7 @@ impl ReadLanes {
     }
 
     fn next_lane(&self) -> Option<usize> {
-        if self.config.is_none() || self.closed.load(Ordering::Acquire) {
+        if self.lanes.is_empty() || self.closed.load(Ordering::Acquire) {
             return None;
         }
         Some(self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len())
@@ -216,7 +213,7 @@ impl ReadLanes {
 
     async fn connect(&self, index: usize) {
         let outcome = match &self.config {
-            Some(config) => connect(config, self.statement_timeout_ms).await,
+            Some(config) => connect(config, &self.session_setup).await,
             None => return,
         };
         let mut state = self.lanes[index].lock();
@@ -293,19 +290,17 @@ fn lane_config(options: &PgConnectOptions, connect_timeout: Duration) -> Option<
     Some(config)
 }
 
-async fn connect(config: &Config, statement_timeout_ms: u128) -> Result<Connected, String> {
+async fn connect(config: &Config, session_setup: &str) -> Result<Connected, String> {
     let (client, connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "read lane connection ended");
         }
     });
-    if statement_timeout_ms > 0 {
-        client
-            .batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    client
+        .batch_execute(session_setup)
+        .await
+        .map_err(|e| e.to_string())?;
     let select_task = client
         .prepare_typed(SELECT_TASK, &[Type::BYTEA, Type::TEXT, Type::TIMESTAMPTZ])
         .await

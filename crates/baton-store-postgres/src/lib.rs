@@ -189,6 +189,12 @@ fn read_lanes_for(max_connections: u32) -> u32 {
     }
 }
 
+/// The statement every connection of the store (pooled or read lane) runs once connected:
+/// `SET statement_timeout` (`0` disables it, whatever the role's or database's default).
+fn session_setup(statement_timeout: Duration) -> String {
+    format!("SET statement_timeout = {}", statement_timeout.as_millis())
+}
+
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE_CAPACITY: usize = 256;
 
@@ -220,7 +226,7 @@ impl PostgresStore {
         if options.migrate_on_connect {
             migrate_with(&connect_options, options.acquire_timeout).await?;
         }
-        let timeout_ms = options.statement_timeout.as_millis();
+        let session_setup = session_setup(options.statement_timeout);
         let max_connections = options.max_connections.max(1);
         let read_lanes = read_lanes_for(max_connections);
         let pool = PgPoolOptions::new()
@@ -240,12 +246,15 @@ impl PostgresStore {
                     Ok(conn.ping().await.is_ok())
                 })
             })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(format!("SET statement_timeout = {timeout_ms}").as_str())
-                        .await?;
-                    Ok(())
-                })
+            .after_connect({
+                let session_setup = session_setup.clone();
+                move |conn, _meta| {
+                    let session_setup = session_setup.clone();
+                    Box::pin(async move {
+                        conn.execute(session_setup.as_str()).await?;
+                        Ok(())
+                    })
+                }
             })
             .connect_with(connect_options.clone())
             .await
@@ -264,7 +273,7 @@ impl PostgresStore {
             &connect_options,
             read_lanes as usize,
             options.acquire_timeout,
-            options.statement_timeout,
+            session_setup,
         );
         lanes.connect_all().await;
         tracing::debug!(
