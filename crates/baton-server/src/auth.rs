@@ -1,4 +1,4 @@
-//! Who is calling over HTTP, as layers around the MCP endpoint: authentication from the
+//! Who is calling over HTTP, checked by the layers around the MCP endpoint: authentication from the
 //! request's headers (before its body is read), the scopes each tool needs (checked once the
 //! JSON-RPC method and tool name are known), and the Protected Resource Metadata documents.
 //!
@@ -12,8 +12,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use axum::{
     body::Body,
-    extract::{Request, State},
-    middleware::Next,
+    extract::Request,
     response::{IntoResponse, Response},
 };
 use baton_auth::{
@@ -172,17 +171,14 @@ fn oauth_verifier(args: &AuthArgs, resource: &str) -> anyhow::Result<OAuthVerifi
 pub struct Granted(pub Scopes);
 
 /// Authenticates a request from its headers, before its body is read: puts the caller's
-/// [`Principal`] and [`Granted`] scopes in the request's extensions, or answers 401 (400 for a
-/// malformed header, 503 when keys cannot be looked up) with the challenge the spec asks for.
-pub async fn authenticate(
-    State(auth): State<Arc<HttpAuth>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// [`Principal`] and [`Granted`] scopes in the request's extensions, or returns the refusal:
+/// 401 (400 for a malformed header, 503 when keys cannot be looked up) with the challenge the
+/// spec asks for.
+pub async fn authenticate(auth: &HttpAuth, request: &mut Request) -> Option<Response> {
     let Some(authenticator) = &auth.authenticator else {
         request.extensions_mut().insert(Principal::anonymous());
         request.extensions_mut().insert(Granted(Scopes::all()));
-        return next.run(request).await;
+        return None;
     };
     match authenticator.authenticate(request.headers()).await {
         Ok(identity) => {
@@ -190,12 +186,12 @@ pub async fn authenticate(
             let extensions = request.extensions_mut();
             extensions.insert(Principal::new(identity.principal()));
             extensions.insert(Granted(identity.scopes()));
-            next.run(request).await
+            None
         }
         Err(error) => {
             // The reason stays here (never the token); the caller gets the challenge.
             tracing::info!(reason = %error, status = error.status().as_u16(), "request refused by authentication");
-            authenticator.rejection(&error).into_response::<Body>()
+            Some(authenticator.rejection(&error).into_response::<Body>())
         }
     }
 }

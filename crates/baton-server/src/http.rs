@@ -48,6 +48,7 @@ use crate::{
     limits::{self, RateLimits},
     listener::{self, ConnectionLimits},
     origin::{self, OriginGuard},
+    rpc_head::RequestHead,
 };
 
 /// What the HTTP app needs besides the handler.
@@ -148,7 +149,7 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         config.with_allowed_hosts(options.allowed_hosts.iter().cloned())
     };
     let origins = allowed_origins(options);
-    let guard = Arc::new(OriginGuard::new(
+    let origin_guard = Arc::new(OriginGuard::new(
         if options.any_host {
             &[]
         } else {
@@ -183,10 +184,16 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     let body_check = BodyCheck {
         auth: Arc::clone(&auth),
         scopes,
+        labels: options.mcp_labels.clone(),
     };
-    let body_read = BodyRead {
-        max_body_bytes: options.max_body_bytes,
-        timeout: options.body_read_timeout,
+    let guards = Guards {
+        origin: origin_guard,
+        rate_limits: options.rate_limits.clone(),
+        auth: Arc::clone(&auth),
+        body: BodyRead {
+            max_body_bytes: options.max_body_bytes,
+            timeout: options.body_read_timeout,
+        },
     };
     // `layer` wraps what is there so far: the last one added runs first.
     let router = Router::new()
@@ -206,31 +213,15 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
         router
     };
     // One stack for the guards, applied to the router at once: axum boxes the service at
-    // every `Router::layer`, and each layer clones what it wraps for every request, so one
-    // box here instead of one per layer saves a box and a clone of the chain below it per
-    // layer and request. The first layer listed runs first.
-    let guards = ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(
-            guard,
-            origin::check_host_and_origin,
-        ))
-        .layer(middleware::from_fn_with_state(
-            options.rate_limits.clone(),
-            limits::limit_auth_failures,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&auth),
-            auth::authenticate,
-        ))
-        .layer(middleware::from_fn_with_state(
-            options.rate_limits.clone(),
-            limits::limit_principal,
-        ))
-        .layer(middleware::from_fn_with_state(body_read, read_body))
+    // every `Router::layer`, and each `from_fn` layer clones what it wraps and boxes its
+    // future for every request, so steps 2 to 5 are one layer and the stack has three.
+    // The first layer listed runs first.
+    let layers = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(guards, run_guards))
         .layer(overload)
         .layer(middleware::from_fn_with_state(body_check, check_body));
     let mut router = router
-        .layer(guards)
+        .layer(layers)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if let Some((paths, document)) = auth.metadata() {
@@ -258,7 +249,10 @@ pub fn app<H: rmcp::ServerHandler + Clone>(
     }
     router
         .with_state(store)
-        .layer(middleware::from_fn(crate::observability::track_http))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(crate::observability::HttpMetrics::default()),
+            crate::observability::track_http,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 tracing::info_span!(
@@ -317,6 +311,35 @@ fn overloaded(e: tower::BoxError) -> Response {
     }
 }
 
+/// What steps 2 to 5 of the request flow need.
+#[derive(Clone)]
+struct Guards {
+    origin: Arc<OriginGuard>,
+    rate_limits: RateLimits,
+    auth: Arc<HttpAuth>,
+    body: BodyRead,
+}
+
+/// Steps 2 to 5, each before the next: Host and Origin, authentication (a refusal spends the
+/// client address's failure budget, see [`limits::after_auth_refusal`]), the caller's rate
+/// limit, the body read whole. The first refusal is the answer.
+async fn run_guards(State(guards): State<Guards>, mut request: Request, next: Next) -> Response {
+    if let Some(refused) = origin::check(&guards.origin, &request) {
+        return refused;
+    }
+    let client = limits::client_of(&request);
+    if let Some(refused) = auth::authenticate(&guards.auth, &mut request).await {
+        return limits::after_auth_refusal(&guards.rate_limits, client, refused);
+    }
+    if let Some(refused) = limits::check_principal(&guards.rate_limits, &request) {
+        return refused;
+    }
+    match read_body(guards.body, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
 /// What reading the body needs.
 #[derive(Clone, Copy)]
 struct BodyRead {
@@ -330,7 +353,7 @@ struct BodyRead {
 /// concurrency slot yet. (A body declared too large is still read up to the limit rather
 /// than refused from its `Content-Length`: closing a connection with unread data makes the
 /// kernel reset it, and the client would lose the 413.)
-async fn read_body(State(read): State<BodyRead>, request: Request, next: Next) -> Response {
+async fn read_body(read: BodyRead, request: Request) -> Result<Request, Response> {
     let max = read.max_body_bytes;
     let too_large = || {
         (
@@ -345,14 +368,14 @@ async fn read_body(State(read): State<BodyRead>, request: Request, next: Next) -
         Ok(Err(e)) => {
             // Over the limit, or the client went away (then nobody reads this answer).
             tracing::debug!(error = %e, "could not read a request body");
-            return too_large();
+            return Err(too_large());
         }
         Err(_) => {
             tracing::info!(
                 timeout_ms = read.timeout.as_millis() as u64,
                 "request body not received in time"
             );
-            return (
+            return Err((
                 StatusCode::REQUEST_TIMEOUT,
                 [(axum::http::header::CONNECTION, "close")],
                 format!(
@@ -360,11 +383,10 @@ async fn read_body(State(read): State<BodyRead>, request: Request, next: Next) -
                     humantime::format_duration(read.timeout)
                 ),
             )
-                .into_response();
+                .into_response());
         }
     };
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// What the body check needs.
@@ -372,17 +394,21 @@ async fn read_body(State(read): State<BodyRead>, request: Request, next: Next) -
 struct BodyCheck {
     auth: Arc<HttpAuth>,
     scopes: Arc<ToolScopes>,
+    labels: crate::observability::McpLabels,
 }
 
 /// Checks a JSON-RPC body before rmcp reads it. JSON-RPC says a body that is not JSON gets
 /// `-32700 Parse error`, but rmcp answers such a body with a plain-text 415, so the body
-/// (already read whole by [`read_body`]) is checked here first (a validating pass that builds
-/// nothing). Then a `tools/call` by a caller whose scopes do not cover the tool gets 403
-/// `insufficient_scope` (callers holding every scope skip that parse).
+/// (already read whole by [`read_body`]) is checked here first. Then a `tools/call` by a
+/// caller whose scopes do not cover the tool gets 403 `insufficient_scope`.
 ///
-/// The scope check looks at every POST of such a caller, whatever its `Content-Type`: media
-/// types are case-insensitive, and a body rmcp accepts must never skip the check because
-/// this layer spelled the type differently (`Application/JSON` once did).
+/// One pass ([`RequestHead`]) validates the JSON and reads what the scopes and the request
+/// metrics need; the metrics' labels are left in the request's extensions for
+/// [`crate::observability::track_mcp`], so the body is parsed here and by rmcp, no more.
+///
+/// The scope check looks at every POST of a caller who lacks a scope, whatever its
+/// `Content-Type`: media types are case-insensitive, and a body rmcp accepts must never skip
+/// the check because this layer spelled the type differently (`Application/JSON` once did).
 async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
@@ -399,31 +425,38 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
     if !is_json && holds_every_scope {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     // The body is in memory already: this only takes it.
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return (StatusCode::BAD_REQUEST, "unreadable request body\n").into_response();
     };
-    if is_json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        let body = serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": {"code": -32700, "message": format!("Parse error: {e}")}
-        });
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-    }
-    let granted = parts.extensions.get::<Granted>();
-    if !holds_every_scope
-        && let Some((tool, target)) = called_tool(&bytes)
-        && let Some(refused) = auth::check_scopes(
-            &check.auth,
-            &check.scopes,
-            granted,
-            &tool,
-            target.as_deref(),
-        )
-    {
-        return refused;
+    match RequestHead::parse(&bytes) {
+        Err(e) if is_json => {
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": -32700, "message": format!("Parse error: {e}")}
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+        // Not JSON, and not sent as JSON: rmcp refuses its media type; it calls no tool.
+        Err(_) => {}
+        Ok(head) => {
+            if !holds_every_scope
+                && let Some((tool, target)) = head.called_tool()
+                && let Some(refused) = auth::check_scopes(
+                    &check.auth,
+                    &check.scopes,
+                    parts.extensions.get::<Granted>(),
+                    tool,
+                    target,
+                )
+            {
+                return refused;
+            }
+            let labels = check.labels.of_head(&head);
+            parts.extensions.insert(labels);
+        }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
@@ -434,22 +467,6 @@ async fn check_body(State(check): State<BodyCheck>, request: Request, next: Next
 fn is_json_media_type(value: &str) -> bool {
     let essence = value.split_once(';').map_or(value, |(essence, _)| essence);
     essence.trim().eq_ignore_ascii_case("application/json")
-}
-
-/// The tool a `tools/call` body names, and the target a call-through (`call_tool`) names.
-fn called_tool(body: &[u8]) -> Option<(String, Option<String>)> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if value.get("method")?.as_str()? != "tools/call" {
-        return None;
-    }
-    let params = value.get("params")?;
-    let tool = params.get("name")?.as_str()?.to_owned();
-    let target = params
-        .get("arguments")
-        .and_then(|a| a.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_owned);
-    Some((tool, target))
 }
 
 async fn healthz() -> &'static str {

@@ -21,6 +21,7 @@ pub mod listener;
 pub mod observability;
 pub mod origin;
 pub mod principal;
+mod rpc_head;
 pub mod seed;
 pub mod store;
 pub mod sweeper;

@@ -1,7 +1,8 @@
-//! Rate limits of the HTTP transport, as layers around `/mcp`: one budget per authenticated
-//! principal (`--rate-limit`, `--rate-burst`), and one per client address for requests that
-//! fail authentication (`--auth-failure-rate-limit`, `--auth-failure-burst`). Over budget, a
-//! request is answered `429 Too Many Requests` with `Retry-After` (whole seconds, rounded up).
+//! Rate limits of the HTTP transport, checked by the guard layer around `/mcp`: one budget per
+//! authenticated principal (`--rate-limit`, `--rate-burst`), and one per client address for
+//! requests that fail authentication (`--auth-failure-rate-limit`, `--auth-failure-burst`).
+//! Over budget, a request is answered `429 Too Many Requests` with `Retry-After` (whole
+//! seconds, rounded up).
 //!
 //! The budgets are GCRA (`governor`): a caller may send `burst` requests at once, then one
 //! per `1/rate`. Each instance keeps its own budgets in memory, so a fleet of N instances
@@ -20,9 +21,8 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{StatusCode, header::RETRY_AFTER},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
@@ -123,7 +123,7 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 
 /// The client address of a request, as the listener recorded it (unspecified when the app
 /// runs without one, e.g. in-process).
-fn client_of(request: &Request) -> IpAddr {
+pub fn client_of(request: &Request) -> IpAddr {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -214,13 +214,9 @@ pub fn too_many_requests(wait: Duration, what: &str) -> Response {
         .into_response()
 }
 
-/// Layer inside authentication: spends one unit of the caller's budget per request, or
-/// answers 429 when it is spent.
-pub async fn limit_principal(
-    State(limits): State<RateLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Inside authentication: spends one unit of the caller's budget; the refusal (429) when it
+/// is spent.
+pub fn check_principal(limits: &RateLimits, request: &Request) -> Option<Response> {
     if let Some(budgets) = &limits.per_principal
         && let Some(principal) = request.extensions().get::<Principal>()
         && let Some(wait) = budgets.check(principal)
@@ -229,30 +225,25 @@ pub async fn limit_principal(
             retry_after_ms = wait.as_millis() as u64,
             "request refused: the caller's rate limit is spent"
         );
-        return too_many_requests(wait, "rate limit exceeded");
+        return Some(too_many_requests(wait, "rate limit exceeded"));
     }
-    next.run(request).await
+    None
 }
 
-/// Layer around authentication: a request that authentication answers 401 spends one unit of
-/// its client address's failure budget; when that is spent, the answer is 429 instead. A
-/// request that authenticates is never refused here, so a misbehaving client cannot lock out
-/// others behind the same address (a proxy, a NAT).
-pub async fn limit_auth_failures(
-    State(limits): State<RateLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(budgets) = limits.auth_failures.clone() else {
-        return next.run(request).await;
+/// Around authentication: a request that authentication refuses with 401 spends one unit of
+/// its client address's failure budget (`client`, taken with [`client_of`] before
+/// authentication); when that is spent, the answer is 429 instead. A request that
+/// authenticates is never refused here, so a misbehaving client cannot lock out others
+/// behind the same address (a proxy, a NAT).
+pub fn after_auth_refusal(limits: &RateLimits, client: IpAddr, refusal: Response) -> Response {
+    let Some(budgets) = &limits.auth_failures else {
+        return refusal;
     };
-    let client = client_of(&request);
-    let response = next.run(request).await;
-    if response.status() != StatusCode::UNAUTHORIZED {
-        return response;
+    if refusal.status() != StatusCode::UNAUTHORIZED {
+        return refusal;
     }
     match budgets.check(&client) {
-        None => response,
+        None => refusal,
         Some(wait) => {
             tracing::info!(
                 retry_after_ms = wait.as_millis() as u64,

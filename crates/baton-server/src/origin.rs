@@ -1,8 +1,9 @@
-//! The DNS-rebinding and cross-origin guard of `/mcp`, as a layer that runs before the caller
-//! is authenticated and before the body is read: a `Host` not in the allowed hosts, or an
-//! `Origin` not in the allowed origins, gets 403 at once, whatever the body.
+//! The DNS-rebinding and cross-origin guard of `/mcp`, the first check of the guard layer
+//! (`http::run_guards`), before the caller is authenticated and before the body is read: a
+//! `Host` not in the allowed hosts, or an `Origin` not in the allowed origins, gets 403 at
+//! once, whatever the body.
 //!
-//! The rules are rmcp's (which still checks both again, behind this layer):
+//! The rules are rmcp's (which still checks both again, behind this check):
 //! - `Host` (or the URI's authority when there is none) is an authority; its host part is
 //!   compared without case and without IPv6 brackets; an allowed entry without a port admits
 //!   any port, one with a port only that port. An empty list admits every host
@@ -13,12 +14,10 @@
 //!   scheme's default port). An `Origin` that does not parse gets 403.
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderMap, StatusCode, Uri, header, uri::Authority},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
-use std::sync::Arc;
 
 /// The allowed hosts and origins, parsed once.
 #[derive(Debug, Default)]
@@ -217,16 +216,10 @@ fn refuse(status: StatusCode, text: &'static str) -> Refusal {
     (status, text)
 }
 
-/// The layer: checks Host and Origin from the headers alone.
-pub async fn check_host_and_origin(
-    State(guard): State<Arc<OriginGuard>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match guard.check(request.uri(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err((status, text)) => (status, format!("{text}\n")).into_response(),
-    }
+/// Checks Host and Origin from the headers alone: the refusal to send, if any.
+pub fn check(guard: &OriginGuard, request: &Request) -> Option<Response> {
+    let (status, text) = guard.check(request.uri(), request.headers()).err()?;
+    Some((status, format!("{text}\n")).into_response())
 }
 
 #[cfg(test)]

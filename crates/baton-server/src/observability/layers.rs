@@ -1,17 +1,20 @@
 //! The HTTP layers that take request metrics.
 
-use std::{collections::HashSet, sync::Arc, time::Instant};
+use std::{collections::HashSet, fmt, sync::Arc, time::Instant};
 
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    http::{Extensions, HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::Response,
 };
 use serde::Deserialize;
 
-use super::names;
+use metrics::{Counter, Histogram};
+
+use super::{handles::Handles, names};
+use crate::rpc_head::RequestHead;
 
 /// The JSON-RPC methods counted by name; any other is `other`.
 const METHODS: &[&str] = &[
@@ -40,17 +43,35 @@ const METHODS: &[&str] = &[
 ];
 
 /// The label sets of MCP requests: the tools this server has (a `tools/call` of any other
-/// name is counted as `other`, so callers cannot grow the label set).
-#[derive(Clone, Debug, Default)]
+/// name is counted as `other`, so callers cannot grow the label set), and the handles of the
+/// MCP request metrics by labels.
+#[derive(Clone, Default)]
 pub struct McpLabels {
-    tools: Arc<HashSet<String>>,
+    tools: Arc<HashSet<Arc<str>>>,
+    handles: Arc<McpHandles>,
+}
+
+impl fmt::Debug for McpLabels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpLabels")
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The handles of the MCP request metrics, by method, tool (and outcome).
+#[derive(Default)]
+struct McpHandles {
+    durations: Handles<(&'static str, Option<Arc<str>>), Histogram>,
+    requests: Handles<(&'static str, Option<Arc<str>>, &'static str), Counter>,
 }
 
 impl McpLabels {
     /// Labels for a server with these tools.
     pub fn new(tools: impl IntoIterator<Item = String>) -> Self {
         McpLabels {
-            tools: Arc::new(tools.into_iter().collect()),
+            tools: Arc::new(tools.into_iter().map(Arc::from).collect()),
+            handles: Arc::default(),
         }
     }
 
@@ -62,28 +83,59 @@ impl McpLabels {
             .unwrap_or("other")
     }
 
-    fn tool(&self, name: &str) -> String {
-        if self.tools.contains(name) {
-            name.to_owned()
-        } else {
-            "other".to_owned()
+    fn tool(&self, name: &str) -> Arc<str> {
+        match self.tools.get(name) {
+            Some(tool) => Arc::clone(tool),
+            None => Arc::from("other"),
         }
     }
 
-    /// The method and tool (empty unless `tools/call`) of a JSON-RPC request body.
-    pub(crate) fn of_body(&self, body: &[u8]) -> (&'static str, String) {
-        match serde_json::from_slice::<RpcRequest<'_>>(body) {
-            Ok(rpc) => {
-                let method = self.method(rpc.method.as_deref().unwrap_or(""));
-                let tool = match (method, rpc.params.and_then(|p| p.name)) {
-                    ("tools/call", Some(name)) => self.tool(&name),
-                    _ => String::new(),
-                };
-                (method, tool)
-            }
-            Err(_) => ("other", String::new()),
+    /// The labels of a JSON-RPC request read by [`RequestHead::parse`].
+    pub(crate) fn of_head(&self, head: &RequestHead<'_>) -> RequestLabels {
+        let method = self.method(head.method.as_deref().unwrap_or(""));
+        let tool = match (method, head.name.as_deref()) {
+            ("tools/call", Some(name)) => Some(self.tool(name)),
+            _ => None,
+        };
+        RequestLabels { method, tool }
+    }
+
+    /// The labels of a request whose body is in memory: those the body check left in its
+    /// extensions (it reads every JSON body once, see [`crate::http`]), else read from the
+    /// body.
+    pub(crate) fn of_request(&self, extensions: &Extensions, body: &[u8]) -> RequestLabels {
+        if let Some(labels) = extensions.get::<RequestLabels>() {
+            return labels.clone();
+        }
+        match RequestHead::parse(body) {
+            Ok(head) => self.of_head(&head),
+            Err(_) => RequestLabels {
+                method: "other",
+                tool: None,
+            },
         }
     }
+}
+
+/// The method and tool labels of an MCP request (`tool` is `None` unless `tools/call`).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestLabels {
+    pub(crate) method: &'static str,
+    pub(crate) tool: Option<Arc<str>>,
+}
+
+impl RequestLabels {
+    /// The `tool` label's value (empty unless `tools/call`).
+    pub(crate) fn tool(&self) -> &str {
+        self.tool.as_deref().unwrap_or("")
+    }
+}
+
+/// The handles of the HTTP request metrics, by route (and status).
+#[derive(Default)]
+pub struct HttpMetrics {
+    durations: Handles<&'static str, Histogram>,
+    requests: Handles<(&'static str, StatusCode), Counter>,
 }
 
 /// The route label of a path (a bounded set).
@@ -107,14 +159,27 @@ fn route(path: &str) -> &'static str {
 /// - 429: `baton_rate_limited_requests_total`;
 /// - 503 on `/mcp`: `baton_shed_requests_total{reason}`, `overloaded` when it carries
 ///   `Retry-After` (load shedding), `timeout` otherwise (`--request-timeout`).
-pub async fn track_http(request: Request, next: Next) -> Response {
+pub async fn track_http(
+    State(handles): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = route(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
-    metrics::histogram!(names::HTTP_DURATION, "route" => route)
+    handles
+        .durations
+        .get(
+            &route,
+            || metrics::histogram!(names::HTTP_DURATION, "route" => route),
+        )
         .record(started.elapsed().as_secs_f64());
-    metrics::counter!(names::HTTP_REQUESTS, "route" => route, "status" => status.as_str().to_owned())
+    handles
+        .requests
+        .get(&(route, status), || {
+            metrics::counter!(names::HTTP_REQUESTS, "route" => route, "status" => status.as_str().to_owned())
+        })
         .increment(1);
     if route == "/mcp" {
         match status {
@@ -152,21 +217,6 @@ fn auth_failure_reason(headers: &HeaderMap) -> &'static str {
     }
 }
 
-/// The parts of a JSON-RPC request the labels need.
-#[derive(Deserialize)]
-struct RpcRequest<'a> {
-    #[serde(borrow)]
-    method: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    params: Option<RpcParams<'a>>,
-}
-
-#[derive(Deserialize)]
-struct RpcParams<'a> {
-    #[serde(borrow)]
-    name: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// The parts of a JSON-RPC answer the outcome needs.
 #[derive(Deserialize)]
 struct RpcReply {
@@ -192,15 +242,27 @@ pub async fn track_mcp(State(labels): State<McpLabels>, request: Request, next: 
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return next.run(Request::from_parts(parts, Body::empty())).await;
     };
-    let (method, tool) = labels.of_body(&bytes);
+    let request_labels = labels.of_request(&parts.extensions, &bytes);
     let started = Instant::now();
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let (response, outcome) = outcome(response).await;
-    metrics::histogram!(names::MCP_DURATION, "method" => method, "tool" => tool.clone())
+    let RequestLabels { method, tool } = &request_labels;
+    let tool_label = request_labels.tool();
+    labels
+        .handles
+        .durations
+        .get(&(method, tool.clone()), || {
+            metrics::histogram!(names::MCP_DURATION, "method" => *method, "tool" => tool_label.to_owned())
+        })
         .record(started.elapsed().as_secs_f64());
-    metrics::counter!(names::MCP_REQUESTS, "method" => method, "tool" => tool, "outcome" => outcome)
+    labels
+        .handles
+        .requests
+        .get(&(method, tool.clone(), outcome), || {
+            metrics::counter!(names::MCP_REQUESTS, "method" => *method, "tool" => tool_label.to_owned(), "outcome" => outcome)
+        })
         .increment(1);
     response
 }
@@ -247,8 +309,8 @@ mod tests {
         let labels = McpLabels::new(["add_findings".to_owned()]);
         assert_eq!(labels.method("tools/call"), "tools/call");
         assert_eq!(labels.method("tools/call2"), "other");
-        assert_eq!(labels.tool("add_findings"), "add_findings");
-        assert_eq!(labels.tool("task_0123456789"), "other");
+        assert_eq!(&*labels.tool("add_findings"), "add_findings");
+        assert_eq!(&*labels.tool("task_0123456789"), "other");
         assert_eq!(route("/mcp"), "/mcp");
         assert_eq!(route("/secret/task_abc"), "other");
     }
@@ -293,7 +355,10 @@ mod tests {
                 "/readyz",
                 post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
             )
-            .layer(axum::middleware::from_fn(track_http));
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(HttpMetrics::default()),
+                track_http,
+            ));
         let scrape = || {
             let text = handle.render();
             let value = |series: &str| -> f64 {

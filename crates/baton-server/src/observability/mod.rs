@@ -19,12 +19,13 @@
 //! on counters, and labels from bounded sets only (never a handle, principal, topic or any
 //! other caller-chosen text: a method or tool name the server does not know is `other`).
 
+mod handles;
 mod layers;
 mod store;
 #[cfg(feature = "otel")]
 pub mod traces;
 
-pub use layers::{McpLabels, track_http, track_mcp};
+pub use layers::{HttpMetrics, McpLabels, track_http, track_mcp};
 pub use store::ObservedStore;
 
 use std::{

@@ -11,19 +11,32 @@ use baton_store::{
 };
 use chrono::{DateTime, Utc};
 
-use super::names;
+use metrics::{Counter, Histogram};
+
+use super::{handles::Handles, names};
 use crate::audit;
 
 /// A [`ResearchStore`] that counts and times every call (`baton_store_operations_total`,
 /// `baton_store_operation_duration_seconds`) and records every state change in the audit log.
 pub struct ObservedStore {
     inner: Arc<dyn ResearchStore>,
+    metrics: StoreMetrics,
+}
+
+/// The handles of the store metrics, by operation (and outcome).
+#[derive(Default)]
+struct StoreMetrics {
+    durations: Handles<&'static str, Histogram>,
+    operations: Handles<(&'static str, &'static str), Counter>,
 }
 
 impl ObservedStore {
     /// Wraps `inner`.
     pub fn wrap(inner: Arc<dyn ResearchStore>) -> Arc<dyn ResearchStore> {
-        Arc::new(ObservedStore { inner })
+        Arc::new(ObservedStore {
+            inner,
+            metrics: StoreMetrics::default(),
+        })
     }
 }
 
@@ -42,34 +55,47 @@ pub(crate) fn error_label(error: &StoreError) -> &'static str {
     }
 }
 
-/// Runs one store call, counting it by `op` and outcome and timing it (inside a span of its
-/// own when traces are exported).
-async fn observe<T>(
-    op: &'static str,
-    call: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    #[cfg(feature = "otel")]
-    if crate::telemetry::traces_enabled() {
-        return super::traces::store_call(op, measure(op, call)).await;
+impl ObservedStore {
+    /// Runs one store call, counting it by `op` and outcome and timing it (inside a span of
+    /// its own when traces are exported).
+    async fn observe<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        #[cfg(feature = "otel")]
+        if crate::telemetry::traces_enabled() {
+            return super::traces::store_call(op, self.measure(op, call)).await;
+        }
+        self.measure(op, call).await
     }
-    measure(op, call).await
-}
 
-async fn measure<T>(
-    op: &'static str,
-    call: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    let started = Instant::now();
-    let result = call.await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(e) => error_label(e),
-    };
-    metrics::histogram!(names::STORE_DURATION, "operation" => op)
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!(names::STORE_OPERATIONS, "operation" => op, "outcome" => outcome)
-        .increment(1);
-    result
+    async fn measure<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => error_label(e),
+        };
+        self.metrics
+            .durations
+            .get(
+                &op,
+                || metrics::histogram!(names::STORE_DURATION, "operation" => op),
+            )
+            .record(started.elapsed().as_secs_f64());
+        self.metrics
+            .operations
+            .get(&(op, outcome), || {
+                metrics::counter!(names::STORE_OPERATIONS, "operation" => op, "outcome" => outcome)
+            })
+            .increment(1);
+        result
+    }
 }
 
 /// The audit outcome of a write.
@@ -90,7 +116,7 @@ impl ResearchStore for ObservedStore {
     ) -> Result<StartOutcome, StoreError> {
         let owner = new.owner.clone();
         let id = new.id;
-        let result = observe("start", self.inner.start(new, now)).await;
+        let result = self.observe("start", self.inner.start(new, now)).await;
         // A replay names the task the key created first.
         let task = result.as_ref().map_or(id, |o| o.task.id);
         let outcome = audited(&result, |o| o.replayed);
@@ -104,7 +130,7 @@ impl ResearchStore for ObservedStore {
         id: &ResearchTaskId,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        observe("get", self.inner.get(owner, id, now)).await
+        self.observe("get", self.inner.get(owner, id, now)).await
     }
 
     async fn append_findings(
@@ -114,11 +140,12 @@ impl ResearchStore for ObservedStore {
         batch: FindingsBatch<'_>,
         now: DateTime<Utc>,
     ) -> Result<Appended, StoreError> {
-        let result = observe(
-            "append_findings",
-            self.inner.append_findings(owner, id, batch, now),
-        )
-        .await;
+        let result = self
+            .observe(
+                "append_findings",
+                self.inner.append_findings(owner, id, batch, now),
+            )
+            .await;
         let outcome = audited(&result, |a| a.replayed);
         audit::record(owner, "research.add_findings", Some(id), outcome);
         result
@@ -132,11 +159,12 @@ impl ResearchStore for ObservedStore {
         limits: FindingLimits,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        let result = observe(
-            "complete",
-            self.inner.complete(owner, id, findings, limits, now),
-        )
-        .await;
+        let result = self
+            .observe(
+                "complete",
+                self.inner.complete(owner, id, findings, limits, now),
+            )
+            .await;
         audit::record(
             owner,
             "research.complete",
@@ -152,7 +180,9 @@ impl ResearchStore for ObservedStore {
         id: &ResearchTaskId,
         now: DateTime<Utc>,
     ) -> Result<ResearchTask, StoreError> {
-        let result = observe("cancel", self.inner.cancel(owner, id, now)).await;
+        let result = self
+            .observe("cancel", self.inner.cancel(owner, id, now))
+            .await;
         audit::record(
             owner,
             "research.cancel",
@@ -170,7 +200,7 @@ impl ResearchStore for ObservedStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<FindingsPage, StoreError> {
-        observe(
+        self.observe(
             "list_findings",
             self.inner.list_findings(owner, id, after, limit, now),
         )
@@ -185,14 +215,16 @@ impl ResearchStore for ObservedStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<ResearchTasksPage, StoreError> {
-        observe("list", self.inner.list(owner, status, after, limit, now)).await
+        self.observe("list", self.inner.list(owner, status, after, limit, now))
+            .await
     }
 
     async fn sweep_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
-        observe("sweep_expired", self.inner.sweep_expired(now, batch)).await
+        self.observe("sweep_expired", self.inner.sweep_expired(now, batch))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        observe("ping", self.inner.ping()).await
+        self.observe("ping", self.inner.ping()).await
     }
 }

@@ -113,7 +113,8 @@ pub async fn trace_mcp(State(labels): State<McpLabels>, request: Request, next: 
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return next.run(Request::from_parts(parts, Body::empty())).await;
     };
-    let (method, tool) = labels.of_body(&bytes);
+    let request_labels = labels.of_request(&parts.extensions, &bytes);
+    let (method, tool) = (request_labels.method, request_labels.tool());
     let name = if tool.is_empty() {
         method.to_owned()
     } else {
@@ -132,7 +133,7 @@ pub async fn trace_mcp(State(labels): State<McpLabels>, request: Request, next: 
         http.response.status_code = Empty,
     );
     if !tool.is_empty() {
-        span.record("gen_ai.tool.name", tool.as_str());
+        span.record("gen_ai.tool.name", tool);
     }
     // Without a valid `traceparent` the context is empty and the span starts a trace.
     if let Err(e) = span.set_parent(parent) {
