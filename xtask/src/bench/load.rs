@@ -15,7 +15,12 @@ use crate::helpers::run_captured;
 
 impl Env {
     /// Runs the load generator (bounded) and returns its JSON line.
-    fn loadgen(&self, url: &str, workload: &str, extra: &[String]) -> anyhow::Result<Value> {
+    pub(super) fn loadgen(
+        &self,
+        url: &str,
+        workload: &str,
+        extra: &[String],
+    ) -> anyhow::Result<Value> {
         let mut cmd = Command::new(&self.loadgen);
         cmd.args(["--url", url, "--workload", workload]);
         cmd.args(extra);
@@ -39,8 +44,11 @@ impl Env {
         Ok(serde_json::from_str(line)?)
     }
 
-    fn seed_via_api(&self, url: &str, count: u64, out: &Path) -> anyhow::Result<Value> {
-        self.loadgen(
+    /// Fills a get_task_status pool of `count` handles (written to `out`) through
+    /// `start_research_task`; fails when no call or more than [`MAX_ERROR_SHARE`] of them
+    /// failed.
+    pub(super) fn seed_via_api(&self, url: &str, count: u64, out: &Path) -> anyhow::Result<Value> {
+        let s = self.loadgen(
             url,
             "seed",
             &[
@@ -55,7 +63,22 @@ impl Env {
                 "--warmup".into(),
                 "0".into(),
             ],
-        )
+        )?;
+        eprintln!(
+            "bench: seeded {} tasks via start_research_task ({} errors)",
+            s["ok"], s["errors"]
+        );
+        let share = error_share(&s).unwrap_or(1.0);
+        if s["ok"].as_u64().unwrap_or(0) == 0 || share > MAX_ERROR_SHARE {
+            bail!(
+                "seeding failed: {} of {} start_research_task calls failed (more than {:.0} %); first error: {}",
+                s["errors"],
+                s["requests"],
+                MAX_ERROR_SHARE * 100.0,
+                s["first_error"].as_str().unwrap_or("none recorded")
+            );
+        }
+        Ok(s)
     }
 }
 
@@ -75,13 +98,7 @@ fn cell_args(plan: &Plan, conc: usize) -> Vec<String> {
 /// whose load generator fails is recorded with its error and the run goes on.
 pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> anyhow::Result<()> {
     eprintln!("bench: == {} ==", kind.id());
-    let (db_url, _db_guard) = if kind.is_baton() {
-        let (u, g) = env.fresh_db(kind, kind.id())?;
-        env.migrate(&u)?;
-        (Some(u), g)
-    } else {
-        (None, None)
-    };
+    let (db_url, _db_guard) = env.migrated_db(kind, kind.id())?;
     let mut srv = env.start(kind, db_url.as_deref(), 0)?;
     let cold_ms = srv.cold_start.as_secs_f64() * 1e3;
     eprintln!(
@@ -94,22 +111,7 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
 
     let handles = env.work_dir.join(format!("{}-handles.txt", kind.id()));
     let seeded = if plan.workloads.iter().any(|w| w == "status") {
-        let s = env.seed_via_api(&srv.url, plan.pool, &handles)?;
-        eprintln!(
-            "bench: seeded {} tasks via start_research_task ({} errors)",
-            s["ok"], s["errors"]
-        );
-        let share = error_share(&s).unwrap_or(1.0);
-        if s["ok"].as_u64().unwrap_or(0) == 0 || share > MAX_ERROR_SHARE {
-            bail!(
-                "seeding failed: {} of {} start_research_task calls failed (more than {:.0} %); first error: {}",
-                s["errors"],
-                s["requests"],
-                MAX_ERROR_SHARE * 100.0,
-                s["first_error"].as_str().unwrap_or("none recorded")
-            );
-        }
-        Some(s)
+        Some(env.seed_via_api(&srv.url, plan.pool, &handles)?)
     } else {
         None
     };
@@ -257,8 +259,9 @@ pub fn bench_scaling(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> an
                 "`baton seed` is not available in this baton build: scaling needs it (handles are signed)"
             );
         }
-        let (url, _guard) = env.fresh_db(kind, &format!("{}-scale", kind.id()))?;
-        env.migrate(&url)?;
+        let (Some(url), _guard) = env.migrated_db(kind, &format!("{}-scale", kind.id()))? else {
+            bail!("{} keeps no database to scale", kind.id());
+        };
         env.baton_seed(&url, small, &h_small)?;
         let a = scaling_point(env, plan, kind, Some(&url), 0, &h_small, small)?;
         let secs = env.baton_seed(&url, large - small, &h_large)?;

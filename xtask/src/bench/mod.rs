@@ -17,9 +17,13 @@
 //! The steps, one module each: [`plan`], [`servers`], [`load`], [`report`] (with the picture,
 //! [`chart`], and the regression guard, [`guard`], which warns when a baton ÷ ceiling ratio
 //! falls more than 25 % below the committed figures without failing the run).
+//!
+//! `--instructions` replaces the timed run with [`instructions`]: each server's instructions
+//! per get_task_status under callgrind, a figure that does not move with the machine.
 
 mod chart;
 mod guard;
+mod instructions;
 mod load;
 mod plan;
 mod report;
@@ -55,6 +59,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         run_id,
     )?;
+    if args.instructions {
+        return instructions::run(&env, &kinds, args.duration.unwrap_or(4.0));
+    }
     let mut rep = Report::default();
     if env.baton.is_ok() && !env.baton_has_seed {
         rep.notes.push(

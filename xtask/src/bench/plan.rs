@@ -54,6 +54,12 @@ pub struct BenchArgs {
     /// regression guard compares later runs with.
     #[arg(long)]
     pub write_baseline: bool,
+    /// Instead of timing, count the instructions each server runs per get_task_status @16
+    /// under callgrind (needs valgrind): a figure that does not move with the machine's speed
+    /// or load, for comparing builds. baton and the ceiling only; `--duration` is the counted
+    /// window (default 4 s, ≈ 1,500 requests under valgrind).
+    #[arg(long, conflicts_with = "write_baseline")]
+    pub instructions: bool,
 }
 
 /// A server the bench can measure.

@@ -320,6 +320,18 @@ impl Env {
     /// Starts a server and waits (bounded) until its readiness route answers 200. `seed` is
     /// the number of tasks the ceiling and the Python peer pre-create in memory.
     pub fn start(&self, kind: Kind, db_url: Option<&str>, seed: u64) -> anyhow::Result<Running> {
+        self.start_under(kind, db_url, seed, &[])
+    }
+
+    /// [`Env::start`], the server's command run by `wrapper` (a program and its arguments,
+    /// e.g. valgrind) when that is not empty; the readiness wait is then 5 minutes.
+    pub fn start_under(
+        &self,
+        kind: Kind,
+        db_url: Option<&str>,
+        seed: u64,
+        wrapper: &[String],
+    ) -> anyhow::Result<Running> {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = match kind {
@@ -356,6 +368,20 @@ impl Env {
                 c
             }
         };
+        if let Some((program, args)) = wrapper.split_first() {
+            let mut wrapped = Command::new(program);
+            wrapped
+                .args(args)
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            for (name, value) in cmd.get_envs() {
+                match value {
+                    Some(value) => wrapped.env(name, value),
+                    None => wrapped.env_remove(name),
+                };
+            }
+            cmd = wrapped;
+        }
         let (log, log_path) = self.log_file(kind.id())?;
         let log2 = log.try_clone()?;
         cmd.stdin(Stdio::null())
@@ -370,7 +396,13 @@ impl Env {
             cold_start: Duration::ZERO,
             log: log_path,
         };
-        let limit = Duration::from_secs(if seed > 100_000 { 180 } else { 60 });
+        let limit = Duration::from_secs(if !wrapper.is_empty() {
+            300
+        } else if seed > 100_000 {
+            180
+        } else {
+            60
+        });
         loop {
             if let Some(why) = running.exited() {
                 bail!(
@@ -428,6 +460,21 @@ impl Env {
             Duration::from_secs(900),
         )?;
         Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// A fresh, migrated database for a baton backend (`None` for the other servers), and
+    /// the guard that drops it.
+    pub fn migrated_db(
+        &self,
+        kind: Kind,
+        tag: &str,
+    ) -> anyhow::Result<(Option<String>, Option<DbGuard>)> {
+        if !kind.is_baton() {
+            return Ok((None, None));
+        }
+        let (url, guard) = self.fresh_db(kind, tag)?;
+        self.migrate(&url)?;
+        Ok((Some(url), guard))
     }
 
     /// A storage location for one baton run: (URL, guard that removes it).
