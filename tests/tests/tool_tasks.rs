@@ -351,32 +351,42 @@ async fn a_task_on_a_postgres_pair_is_polled_answered_cancelled_and_taken_over_a
             _ => Server::start(&args),
         };
         let through_victim = client(&victim.url(), true).await;
-        for n in 0..4 {
-            let label = format!("k{round}.{n}");
-            ids.push(
-                start_task(
-                    &through_victim,
-                    "slow_compute",
-                    json!({"seconds": 2, "label": label}),
-                )
-                .await,
-            );
-        }
         let held_by_victim = format!(
             "SELECT count(*) FROM tool_tasks WHERE lease_owner LIKE '%:{}'",
             victim.pid()
         );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let holds = loop {
-            let n: u32 = psql(&db_url, &held_by_victim).map_or(0, |n| n.parse().unwrap_or(0));
-            if n > 0 || Instant::now() >= deadline {
-                break n;
+        // A task goes to whichever instance claims it first: B, told by the change feed,
+        // wins the race for all four of a batch about one time in sixteen. Another batch
+        // then gives the victim its turn; a victim that never claims fails below.
+        let mut holds = 0;
+        for batch in 0..3 {
+            for n in 0..4 {
+                let label = format!("k{round}.{batch}.{n}");
+                ids.push(
+                    start_task(
+                        &through_victim,
+                        "slow_compute",
+                        json!({"seconds": 2, "label": label}),
+                    )
+                    .await,
+                );
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            holds = loop {
+                let n: u32 = psql(&db_url, &held_by_victim).map_or(0, |n| n.parse().unwrap_or(0));
+                if n > 0 || Instant::now() >= deadline {
+                    break n;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            if holds > 0 {
+                break;
+            }
+        }
         assert!(
             holds > 0,
-            "round {round}: the instance to kill ran none of its tasks"
+            "round {round}: the instance to kill ran none of its tasks; its logs:\n{}",
+            victim.logs()
         );
         drop(through_victim);
         killed_logs.push_str(&victim.kill().logs);
@@ -398,8 +408,12 @@ async fn a_task_on_a_postgres_pair_is_polled_answered_cancelled_and_taken_over_a
         .lines()
         .filter(|l| l.contains("tool_task.complete"))
         .count();
-    // The first two tasks completed above; the twenty here each exactly once.
-    assert_eq!(completions, 2 + 20, "one completion per task:\n{logs}");
+    // The first two tasks completed above; the ones here each exactly once.
+    assert_eq!(
+        completions,
+        2 + ids.len(),
+        "one completion per task:\n{logs}"
+    );
     assert!(
         taken_over >= 5,
         "each killed instance's running tasks were taken over (attempts > 1): {taken_over}"
