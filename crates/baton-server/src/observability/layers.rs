@@ -45,10 +45,19 @@ const METHODS: &[&str] = &[
 /// The label sets of MCP requests: the tools this server has (a `tools/call` of any other
 /// name is counted as `other`, so callers cannot grow the label set), and the handles of the
 /// MCP request metrics by labels.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct McpLabels {
     tools: Arc<HashSet<Arc<str>>>,
+    /// The label of every tool this server does not have, made once.
+    other: Arc<str>,
     handles: Arc<McpHandles>,
+}
+
+impl Default for McpLabels {
+    /// Labels for a server without tools.
+    fn default() -> Self {
+        McpLabels::new([])
+    }
 }
 
 impl fmt::Debug for McpLabels {
@@ -71,6 +80,7 @@ impl McpLabels {
     pub fn new(tools: impl IntoIterator<Item = String>) -> Self {
         McpLabels {
             tools: Arc::new(tools.into_iter().map(Arc::from).collect()),
+            other: Arc::from("other"),
             handles: Arc::default(),
         }
     }
@@ -86,7 +96,7 @@ impl McpLabels {
     fn tool(&self, name: &str) -> Arc<str> {
         match self.tools.get(name) {
             Some(tool) => Arc::clone(tool),
-            None => Arc::from("other"),
+            None => Arc::clone(&self.other),
         }
     }
 
@@ -311,6 +321,7 @@ mod tests {
         assert_eq!(labels.method("tools/call2"), "other");
         assert_eq!(&*labels.tool("add_findings"), "add_findings");
         assert_eq!(&*labels.tool("task_0123456789"), "other");
+        assert_eq!(&*McpLabels::default().tool("add_findings"), "other");
         assert_eq!(route("/mcp"), "/mcp");
         assert_eq!(route("/secret/task_abc"), "other");
     }
