@@ -8,14 +8,15 @@
 //! machine: a slower machine or a busier moment moves both. Two kinds per baton backend and
 //! workload (`status` and `lifecycle` at concurrency 16): throughput (baton ÷ ceiling) and
 //! CPU efficiency (the ceiling's server CPU time per request ÷ baton's), which survives a
-//! busy machine better since waiting for a core costs no CPU time.
+//! busy machine better since waiting for a core costs no CPU time. For `status` they are the
+//! median of the interleaved rounds when those ran (`report::status_ratios`).
 
 use std::{fmt::Write as _, fs, path::Path};
 
 use anyhow::Context as _;
 use serde_json::{Map, Value, json};
 
-use super::report::{Report, cell, throughput};
+use super::report::{Report, cell, status_ratios, throughput};
 
 /// The committed figures, relative to the workspace root.
 pub const BASELINE: &str = "bench/baseline.json";
@@ -32,6 +33,19 @@ const CONCURRENCY: usize = 16;
 pub fn ratios(rep: &Report) -> Map<String, Value> {
     let mut out = Map::new();
     for w in WORKLOADS {
+        if w == "status" {
+            // The interleaved rounds' medians when they ran (the cells' ratios otherwise).
+            for b in BACKENDS {
+                let r = status_ratios(rep, b);
+                if let Some(x) = r.throughput {
+                    out.insert(throughput_name(w, b), json!(round3(x)));
+                }
+                if let Some(x) = r.cpu_efficiency {
+                    out.insert(cpu_name(w, b), json!(round3(x)));
+                }
+            }
+            continue;
+        }
         let Some(base) = cell(rep, "ceiling", w, CONCURRENCY) else {
             continue;
         };

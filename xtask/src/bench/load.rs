@@ -1,5 +1,6 @@
-//! Step 3, the load: run the load generator for every cell of one server, and the scaling
-//! points (get_task_status at 1 k vs many stored tasks).
+//! Step 3, the load: run the load generator for every cell of one server, the interleaved
+//! rounds (get_task_status @16 on every server in turn), and the scaling points
+//! (get_task_status at 1 k vs many stored tasks).
 
 use std::{fs, path::Path, process::Command, thread, time::Duration};
 
@@ -176,6 +177,112 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
     }));
     Ok(())
 }
+
+/// The interleaved rounds: every selected baton server and the ceiling, started and seeded
+/// side by side, then get_task_status @16 on each in turn, `plan.rounds` times, the order
+/// rotated every round. The cells measure one server after another, minutes apart, on a
+/// machine whose speed drifts by tens of percent within the hour (bench/README.md, "Fifth
+/// round"); in a round the servers are measured seconds apart, so each round's baton ÷
+/// ceiling ratio compares like with like, and the median of the rounds is the ratio the
+/// goals and the regression guard use (see [`super::report::status_ratios`]).
+///
+/// Skipped (`Ok`) unless the ceiling and a baton server are selected, status is a selected
+/// workload and `plan.rounds > 0`; a server that failed its cells is left out. An error means
+/// a server did not start or seed, or died; a failed load generator run is recorded with its
+/// error and the rounds go on.
+pub fn bench_rounds(
+    env: &Env,
+    plan: &Plan,
+    kinds: &[Kind],
+    rep: &mut Report,
+) -> anyhow::Result<()> {
+    let ran = |k: &Kind| {
+        !rep.servers
+            .iter()
+            .any(|r| r["server"] == k.id() && r.get("error").is_some())
+    };
+    let kinds: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| (k.is_baton() || *k == Kind::Ceiling) && ran(k))
+        .collect();
+    if plan.rounds == 0
+        || !plan.workloads.iter().any(|w| w == "status")
+        || !kinds.contains(&Kind::Ceiling)
+        || kinds.len() < 2
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "bench: == interleaved rounds: get_task_status @16 on {} servers, {} rounds ==",
+        kinds.len(),
+        plan.rounds
+    );
+    // Databases first: their guards must outlive the servers using them.
+    let mut dbs = Vec::new();
+    let mut servers = Vec::new();
+    for &k in &kinds {
+        let (db_url, guard) = env.migrated_db(k, &format!("{}-rounds", k.id()))?;
+        dbs.push(guard);
+        let srv = env.start(k, db_url.as_deref(), 0)?;
+        let handles = env.work_dir.join(format!("{}-rounds-handles.txt", k.id()));
+        env.seed_via_api(&srv.url, plan.pool, &handles)?;
+        servers.push((k, srv, handles));
+    }
+    for round in 0..plan.rounds {
+        for i in 0..servers.len() {
+            let at = (i + round) % servers.len();
+            let (kind, srv, handles) = &mut servers[at];
+            let mut args = cell_args(plan, ROUND_CONCURRENCY);
+            args.extend([
+                "--handles".into(),
+                handles.display().to_string(),
+                "--label".into(),
+                format!("{}-round-{}", kind.id(), round + 1),
+            ]);
+            let cpu_before = srv.cpu_seconds();
+            let res = env.loadgen(&srv.url, "status", &args);
+            let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
+            if let Some(why) = srv.exited() {
+                bail!(
+                    "{} {why} during round {}; log {}:\n{}",
+                    kind.id(),
+                    round + 1,
+                    srv.log.display(),
+                    log_tail(&srv.log)
+                );
+            }
+            let row = match res {
+                Ok(v) => {
+                    eprintln!(
+                        "bench: round {} {:<17} {:>9.0} req/s  p99 {:>7.3} ms  errors {}",
+                        round + 1,
+                        kind.id(),
+                        v["rps"].as_f64().unwrap_or(0.0),
+                        v["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                        v["errors"]
+                    );
+                    let cpu_us = cpu_per_request_us(cpu, &v);
+                    json!({"round": round + 1, "server": kind.id(), "workload": "status",
+                           "concurrency": ROUND_CONCURRENCY, "result": v,
+                           "server_cpu_s": cpu, "server_cpu_us_per_request": cpu_us})
+                }
+                Err(e) => {
+                    eprintln!("bench: round {} {} failed: {e:#}", round + 1, kind.id());
+                    json!({"round": round + 1, "server": kind.id(), "workload": "status",
+                           "concurrency": ROUND_CONCURRENCY, "error": format!("{e:#}")})
+                }
+            };
+            rep.rounds.push(row);
+        }
+    }
+    drop(servers);
+    drop(dbs);
+    Ok(())
+}
+
+/// The concurrency of the interleaved rounds: the goals' get_task_status @16.
+pub const ROUND_CONCURRENCY: usize = 16;
 
 /// The server's CPU time per request it answered during a load generator run, in µs: every
 /// request the run sent (warm-up and failures included) is work the server did. A figure

@@ -5,8 +5,11 @@
 //! For each server: build (release), start on a free 127.0.0.1 port, time spawn → first 200 on
 //! its readiness route (cold start), read idle RSS, seed a pool of task handles through
 //! `start_research_task`, then run every workload × concurrency cell (warm-up, then a bounded
-//! measured window) and read RSS after each cell and the peak (VmHWM) at the end. Without
-//! `--quick`, also the scaling cells: `get_task_status` at 1 k vs 1 M stored tasks per backend.
+//! measured window) and read RSS after each cell and the peak (VmHWM) at the end. Then the
+//! interleaved rounds: baton and the ceiling side by side, taking turns at get_task_status @16,
+//! whose median ratios the goals and the guard use (the machine's speed drifts between cells
+//! measured minutes apart). Without `--quick`, also the scaling cells: `get_task_status` at
+//! 1 k vs 1 M stored tasks per backend.
 //! Writes `<target>/bench/bench.md` and `bench.json` and prints the table and the goal ratios.
 //! Every figure is measured in this run; ratios are computed from them.
 //!
@@ -81,6 +84,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             rep.servers
                 .push(json!({"server": k.id(), "error": format!("{e:#}")}));
         }
+    }
+    if let Err(e) = load::bench_rounds(&env, &plan, &kinds, &mut rep) {
+        eprintln!("bench: interleaved rounds not run: {e:#}");
+        rep.failed_steps.push(format!("interleaved rounds: {e:#}"));
     }
     if plan.scaling {
         for &k in &kinds {

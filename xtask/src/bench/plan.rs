@@ -41,6 +41,11 @@ pub struct BenchArgs {
     /// Skip the 1 k vs 1 M scaling cells even without --quick.
     #[arg(long)]
     pub no_scaling: bool,
+    /// Interleaved rounds of get_task_status @16 over baton and the ceiling, run side by
+    /// side after the cells; the goals' and the guard's status ratios are the median of the
+    /// rounds' ratios (default 5; quick: 3; 0: no rounds, the ratios come from the cells).
+    #[arg(long)]
+    pub rounds: Option<usize>,
     /// Handles in the get_task_status pool.
     #[arg(long, default_value_t = 1000)]
     pub pool: u64,
@@ -152,6 +157,7 @@ pub struct Plan {
     pub concurrency: Vec<usize>,
     pub workloads: Vec<String>,
     pub pool: u64,
+    pub rounds: usize,
     pub scaling: bool,
     pub scale_count: u64,
 }
@@ -187,6 +193,10 @@ impl Plan {
         if a.pool == 0 || a.pool > 100_000 {
             bail!("--pool must be 1..=100000");
         }
+        let rounds = a.rounds.unwrap_or(if a.quick { 3 } else { 5 });
+        if rounds > 20 {
+            bail!("--rounds must be 0..=20");
+        }
         Ok(Self {
             quick: a.quick,
             duration,
@@ -194,6 +204,7 @@ impl Plan {
             concurrency,
             workloads,
             pool: a.pool,
+            rounds,
             scaling: !a.quick && !a.no_scaling,
             scale_count: a.scale_count.max(2000),
         })
