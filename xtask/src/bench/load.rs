@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{
     plan::{Kind, Plan},
     report::{MAX_ERROR_SHARE, Report, error_share},
-    servers::{Env, log_tail},
+    servers::{Env, Running, log_tail},
 };
 use crate::helpers::run_captured;
 
@@ -126,18 +126,8 @@ pub fn bench_server(env: &Env, plan: &Plan, kind: Kind, rep: &mut Report) -> any
             }
             args.push("--label".into());
             args.push(kind.id().into());
-            let cpu_before = srv.cpu_seconds();
-            let res = env.loadgen(&srv.url, w, &args);
-            let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
+            let (res, cpu) = load_once(env, &mut srv, kind, w, &args, &format!("{w} @{c}"))?;
             let rss = srv.rss_kb();
-            if let Some(why) = srv.exited() {
-                bail!(
-                    "{} {why} during {w} @{c}; log {}:\n{}",
-                    kind.id(),
-                    srv.log.display(),
-                    log_tail(&srv.log)
-                );
-            }
             let cell = match res {
                 Ok(v) => {
                     eprintln!(
@@ -240,18 +230,8 @@ pub fn bench_rounds(
                 "--label".into(),
                 format!("{}-round-{}", kind.id(), round + 1),
             ]);
-            let cpu_before = srv.cpu_seconds();
-            let res = env.loadgen(&srv.url, "status", &args);
-            let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
-            if let Some(why) = srv.exited() {
-                bail!(
-                    "{} {why} during round {}; log {}:\n{}",
-                    kind.id(),
-                    round + 1,
-                    srv.log.display(),
-                    log_tail(&srv.log)
-                );
-            }
+            let during = format!("round {}", round + 1);
+            let (res, cpu) = load_once(env, srv, *kind, "status", &args, &during)?;
             let row = match res {
                 Ok(v) => {
                     eprintln!(
@@ -283,6 +263,31 @@ pub fn bench_rounds(
 
 /// The concurrency of the interleaved rounds: the goals' get_task_status @16.
 pub const ROUND_CONCURRENCY: usize = 16;
+
+/// One load generator run of `workload` against `srv`: its result (an `Err` is recorded by
+/// the caller, and the run goes on) and the server's CPU seconds over it. Fails when the
+/// server died during the run (`during` names the run in that error).
+fn load_once(
+    env: &Env,
+    srv: &mut Running,
+    kind: Kind,
+    workload: &str,
+    args: &[String],
+    during: &str,
+) -> anyhow::Result<(anyhow::Result<Value>, Option<f64>)> {
+    let cpu_before = srv.cpu_seconds();
+    let res = env.loadgen(&srv.url, workload, args);
+    let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
+    if let Some(why) = srv.exited() {
+        bail!(
+            "{} {why} during {during}; log {}:\n{}",
+            kind.id(),
+            srv.log.display(),
+            log_tail(&srv.log)
+        );
+    }
+    Ok((res, cpu))
+}
 
 /// The server's CPU time per request it answered during a load generator run, in µs: every
 /// request the run sent (warm-up and failures included) is work the server did. A figure
