@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{
     plan::{Kind, Plan},
     report::{MAX_ERROR_SHARE, Report, error_share},
-    servers::{Env, Running, log_tail},
+    servers::{Env, Running},
 };
 use crate::helpers::run_captured;
 
@@ -278,14 +278,7 @@ fn load_once(
     let cpu_before = srv.cpu_seconds();
     let res = env.loadgen(&srv.url, workload, args);
     let cpu = cpu_before.zip(srv.cpu_seconds()).map(|(a, b)| b - a);
-    if let Some(why) = srv.exited() {
-        bail!(
-            "{} {why} during {during}; log {}:\n{}",
-            kind.id(),
-            srv.log.display(),
-            log_tail(&srv.log)
-        );
-    }
+    srv.ensure_alive(kind.id(), &format!("during {during}"))?;
     Ok((res, cpu))
 }
 

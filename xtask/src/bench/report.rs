@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, fmt::Write as _, fs, path::Path};
 
 use serde_json::{Value, json};
 
+use super::load::ROUND_CONCURRENCY;
 use super::plan::{Kind, Plan};
 use super::{chart, guard};
 use crate::helpers::{output_of, unix_now};
@@ -146,38 +147,20 @@ pub fn throughput(c: &Value) -> Option<f64> {
 /// ratios when rounds ran for both, else the ratios of the two cells. `None` where neither
 /// was measured.
 pub fn status_ratios(rep: &Report, server: &str) -> StatusRatios {
-    let row = |rows: &[Value], round: Option<&Value>, who: &str| -> Option<Value> {
-        rows.iter()
-            .find(|r| {
-                r["server"] == who
-                    && r["workload"] == "status"
-                    && r["concurrency"] == 16
-                    && round.is_none_or(|n| &r["round"] == n)
-                    && r.get("error").is_none()
-            })
-            .cloned()
-    };
-    let cpu = |v: &Value| v["server_cpu_us_per_request"].as_f64();
-    let pair = |b: &Value, c: &Value| -> (Option<f64>, Option<f64>) {
-        let thr = match (throughput(b), throughput(c)) {
-            (Some(x), Some(y)) if y > 0.0 => Some(x / y),
-            _ => None,
-        };
-        let eff = match (cpu(b), cpu(c)) {
-            (Some(x), Some(y)) if x > 0.0 => Some(y / x),
-            _ => None,
-        };
-        (thr, eff)
-    };
-    let mut rounds: Vec<&Value> = rep.rounds.iter().map(|r| &r["round"]).collect();
+    let mut rounds: Vec<u64> = rep
+        .rounds
+        .iter()
+        .filter_map(|r| r["round"].as_u64())
+        .collect();
+    rounds.sort_unstable();
     rounds.dedup();
     let (mut thr, mut eff) = (Vec::new(), Vec::new());
     for n in rounds {
         if let (Some(b), Some(c)) = (
-            row(&rep.rounds, Some(n), server),
-            row(&rep.rounds, Some(n), "ceiling"),
+            ran_status_row(&rep.rounds, Some(n), server),
+            ran_status_row(&rep.rounds, Some(n), "ceiling"),
         ) {
-            let (t, e) = pair(&b, &c);
+            let (t, e) = against_ceiling(b, c);
             thr.extend(t);
             eff.extend(e);
         }
@@ -190,11 +173,11 @@ pub fn status_ratios(rep: &Report, server: &str) -> StatusRatios {
         };
     }
     match (
-        row(&rep.cells, None, server),
-        row(&rep.cells, None, "ceiling"),
+        ran_status_row(&rep.cells, None, server),
+        ran_status_row(&rep.cells, None, "ceiling"),
     ) {
         (Some(b), Some(c)) => {
-            let (throughput, cpu_efficiency) = pair(&b, &c);
+            let (throughput, cpu_efficiency) = against_ceiling(b, c);
             StatusRatios {
                 throughput,
                 cpu_efficiency,
@@ -203,6 +186,34 @@ pub fn status_ratios(rep: &Report, server: &str) -> StatusRatios {
         }
         _ => StatusRatios::default(),
     }
+}
+
+/// The row of `who`'s get_task_status @16 in `rows` that ran (of round `round`; `None`
+/// for the cells, which have no round).
+fn ran_status_row<'a>(rows: &'a [Value], round: Option<u64>, who: &str) -> Option<&'a Value> {
+    rows.iter().find(|r| {
+        r["server"] == who
+            && r["workload"] == "status"
+            && r["concurrency"] == ROUND_CONCURRENCY
+            && r["round"].as_u64() == round
+            && r.get("error").is_none()
+    })
+}
+
+/// One baton row against the ceiling's row of the same load: (baton's throughput ÷ the
+/// ceiling's, the ceiling's server CPU µs per request ÷ baton's), each `None` when a figure
+/// is missing or zero.
+fn against_ceiling(baton: &Value, ceiling: &Value) -> (Option<f64>, Option<f64>) {
+    let cpu = |v: &Value| v["server_cpu_us_per_request"].as_f64();
+    let thr = match (throughput(baton), throughput(ceiling)) {
+        (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+        _ => None,
+    };
+    let eff = match (cpu(baton), cpu(ceiling)) {
+        (Some(x), Some(y)) if x > 0.0 => Some(y / x),
+        _ => None,
+    };
+    (thr, eff)
 }
 
 /// What [`status_ratios`] found.
@@ -615,19 +626,18 @@ fn render_rounds(s: &mut String, rep: &Report) {
                 );
                 continue;
             }
-            let ratio = |num: Option<f64>, den: Option<f64>| match (num, den) {
-                (Some(a), Some(b)) if b > 0.0 && *id != "ceiling" => Some(a / b),
-                _ => None,
+            let (thr, eff) = match base {
+                Some(c) if *id != "ceiling" => against_ceiling(r, c),
+                _ => (None, None),
             };
-            let cpu = |v: Option<&Value>| v.and_then(|v| v["server_cpu_us_per_request"].as_f64());
             let _ = writeln!(
                 s,
                 "| {n} | {id} | {} | {} | {} | {} | {} |",
                 f(throughput(r), 0),
                 f(r["result"]["latency_ms"]["p99"].as_f64(), 3),
-                f(cpu(Some(r)), 1),
-                f(ratio(throughput(r), base.and_then(throughput)), 2),
-                f(ratio(cpu(base), cpu(Some(r))), 2),
+                f(r["server_cpu_us_per_request"].as_f64(), 1),
+                f(thr, 2),
+                f(eff, 2),
             );
         }
     }

@@ -53,13 +53,19 @@ pub struct Running {
 }
 
 impl Running {
-    /// `Some("exited with …")` once the server has stopped.
-    pub fn exited(&mut self) -> Option<String> {
-        match self.proc.try_wait() {
-            Ok(Some(status)) => Some(format!("exited with {status}")),
-            Ok(None) => None,
-            Err(e) => Some(format!("cannot be waited for: {e}")),
-        }
+    /// Fails once the server has stopped: `"{name} exited with … {when}; log …:"` and the
+    /// log's tail (`when`: "before it was ready", "during status @16", …).
+    pub fn ensure_alive(&mut self, name: &str, when: &str) -> anyhow::Result<()> {
+        let why = match self.proc.try_wait() {
+            Ok(None) => return Ok(()),
+            Ok(Some(status)) => format!("exited with {status}"),
+            Err(e) => format!("cannot be waited for: {e}"),
+        };
+        bail!(
+            "{name} {why} {when}; log {}:\n{}",
+            self.log.display(),
+            log_tail(&self.log)
+        )
     }
 
     /// (VmRSS, VmHWM) of the server in KiB.
@@ -404,14 +410,7 @@ impl Env {
             60
         });
         loop {
-            if let Some(why) = running.exited() {
-                bail!(
-                    "{} {why} before it was ready; log {}:\n{}",
-                    kind.id(),
-                    running.log.display(),
-                    log_tail(&running.log)
-                );
-            }
+            running.ensure_alive(kind.id(), "before it was ready")?;
             if http_get_status(port, kind.ready_path()) == Some(200) {
                 break;
             }
