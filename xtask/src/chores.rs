@@ -4,6 +4,7 @@ use std::{
     fs,
     net::{TcpStream, ToSocketAddrs},
     path::PathBuf,
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -12,8 +13,8 @@ use baton_devtools::{PostgresAddress, redact_password};
 
 use crate::{
     helpers::{
-        cargo, cargo_command, ci_is_set, run_captured, target_dir, test_postgres_url,
-        workspace_root,
+        BackgroundBuild, cargo, cargo_command, ci_is_set, run_captured, target_dir,
+        test_postgres_url, workspace_root,
     },
     test_summary::{Summary, ignored_tests},
 };
@@ -170,7 +171,11 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
     };
     let fuzz_prebuild = match args.fast || fuzz_unavailable.is_some() {
         true => None,
-        false => Some(crate::fuzz::Prebuild::start(true)?),
+        false => Some(crate::fuzz::prebuild(true)?),
+    };
+    let bench_prebuild = match args.fast {
+        true => None,
+        false => Some(bench_prebuild()?),
     };
     cargo(&["test", "--doc", "--workspace", "--all-features"])?;
     if !args.fast {
@@ -203,6 +208,9 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
             "--report-only",
         ])?;
         fuzz_briefly(fuzz_prebuild, fuzz_unavailable)?;
+        if let Some(build) = bench_prebuild {
+            build.finish()?;
+        }
         xtask(&["bench", "--quick"])?;
     }
     eprintln!(
@@ -212,13 +220,24 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The quick bench's release build (≈ 12 minutes cold, its last link on one core: fat LTO,
+/// one codegen unit) started in the background, so it runs while the doctests, the
+/// conformance suite, the evaluations and the fuzzing leave a core idle. Not beside the
+/// Rust tests: their timing-sensitive end-to-end tests must have the cores.
+fn bench_prebuild() -> anyhow::Result<BackgroundBuild> {
+    let mut cmd = Command::new(std::env::current_exe().context("locating the xtask binary")?);
+    cmd.args(["bench", "--quick", "--build-only"]);
+    let log = target_dir(&workspace_root()?).join("bench-build.log");
+    BackgroundBuild::start("the bench's release binaries", &cmd, log)
+}
+
 /// Every fuzz target, coverage-guided, for [`crate::fuzz::CI_SECONDS`] each (the committed
 /// seeds are also replayed on stable by the nextest run). Without the nightly toolchain or
 /// cargo-fuzz this is a failure under CI and a warning elsewhere.
 ///
 /// `unavailable` is [`crate::fuzz::unavailable`]'s answer, asked once.
 fn fuzz_briefly(
-    prebuild: Option<crate::fuzz::Prebuild>,
+    prebuild: Option<BackgroundBuild>,
     unavailable: Option<String>,
 ) -> anyhow::Result<()> {
     if let Some(build) = prebuild {

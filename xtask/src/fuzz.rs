@@ -13,14 +13,14 @@
 
 use std::{
     fs,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::Instant,
 };
 
 use anyhow::{Context, bail};
 
-use crate::helpers::{describe, run_shown, target_dir, workspace_root};
+use crate::helpers::{BackgroundBuild, describe, run_shown, target_dir, workspace_root};
 
 /// The targets, as in `fuzz/Cargo.toml` and `baton_fuzz::TARGETS`.
 const TARGETS: [&str; 4] = [
@@ -114,72 +114,17 @@ fn build_args(dev: bool) -> Vec<&'static str> {
     args
 }
 
-/// The fuzz targets' build started early, at the lowest CPU priority, so that it uses the
-/// cores the doctests, conformance suites and evaluations leave idle while they wait on
-/// servers and clients; [`run`]'s own build is then a no-op. Dropping it before
-/// [`Prebuild::finish`] stops it.
-pub struct Prebuild {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Prebuild {
-    /// Starts `nice -n 19 cargo +nightly fuzz build …`, its output in
-    /// `target/fuzz-logs/build.log`.
-    pub fn start(dev: bool) -> anyhow::Result<Prebuild> {
-        let root = workspace_root()?;
-        let log = target_dir(&root).join("fuzz-logs").join("build.log");
-        if let Some(dir) = log.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut cmd = Command::new("nice");
-        cmd.args(["-n", "19", "cargo", "+nightly"])
-            .args(build_args(dev));
-        without_stable_cargo_env(&mut cmd)
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start `{}`", describe(&cmd)))?;
-        eprintln!(
-            "==> building the fuzz targets in the background at low priority (log: {})",
-            log.display()
-        );
-        Ok(Prebuild { child, log })
-    }
-
-    /// Waits for the build; a failed build is an error that shows the end of its log.
-    pub fn finish(mut self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let status = self.child.wait().context("waiting for the fuzz build")?;
-        eprintln!(
-            "<== background fuzz build done ({status}; waited {:.0}s for it)",
-            started.elapsed().as_secs_f64()
-        );
-        if !status.success() {
-            let text = fs::read_to_string(&self.log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            eprintln!("{}", lines[lines.len().saturating_sub(40)..].join("\n"));
-            bail!(
-                "building the fuzz targets failed (log: {})",
-                self.log.display()
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Prebuild {
-    fn drop(&mut self) {
-        // Already reaped after `finish`; otherwise the suite failed first: stop the build.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// The fuzz targets' build, started early at the lowest CPU priority (see
+/// [`BackgroundBuild`]) so that [`run`]'s own build is then a no-op.
+pub fn prebuild(dev: bool) -> anyhow::Result<BackgroundBuild> {
+    let root = workspace_root()?;
+    let mut cmd = nightly_cargo();
+    cmd.args(build_args(dev)).current_dir(&root);
+    BackgroundBuild::start(
+        "the fuzz targets",
+        &cmd,
+        target_dir(&root).join("fuzz-logs").join("build.log"),
+    )
 }
 
 /// Runs the chore.

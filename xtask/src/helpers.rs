@@ -4,8 +4,9 @@
 //! npm/PyPI installs are used straight from `baton-devtools`.
 
 use std::{
+    fs,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Child, Command, Stdio},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -82,4 +83,88 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A build started early at the lowest CPU priority, so that it uses the cores the steps
+/// running meanwhile leave idle (suites waiting on servers and clients, one-core fuzzing);
+/// the step that needs its output then finds the build done, or waits for the rest of it.
+/// Dropping it before [`BackgroundBuild::finish`] stops it.
+pub struct BackgroundBuild {
+    what: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl BackgroundBuild {
+    /// Starts `nice -n 19 PROGRAM ARGS` (`program` and `args` as in `cmd`, which also gives
+    /// the folder and the environment; the workspace root when it has no folder), its output
+    /// in `log`. `what` names the build in messages ("the fuzz targets").
+    pub fn start(what: &'static str, cmd: &Command, log: PathBuf) -> anyhow::Result<Self> {
+        if let Some(dir) = log.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut niced = Command::new("nice");
+        niced
+            .args(["-n", "19"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => niced.env(key, value),
+                None => niced.env_remove(key),
+            };
+        }
+        match cmd.get_current_dir() {
+            Some(dir) => niced.current_dir(dir),
+            None => niced.current_dir(workspace_root()?),
+        };
+        niced
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = niced
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", describe(&niced)))?;
+        eprintln!(
+            "==> building {what} in the background at low priority (log: {})",
+            log.display()
+        );
+        Ok(BackgroundBuild { what, child, log })
+    }
+
+    /// Waits for the build; a failed build is an error that shows the end of its log.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for the build of {}", self.what))?;
+        eprintln!(
+            "<== background build of {} done ({status}; waited {:.0}s for it)",
+            self.what,
+            started.elapsed().as_secs_f64()
+        );
+        if !status.success() {
+            let text = fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("{}", lines[lines.len().saturating_sub(40)..].join("\n"));
+            bail!(
+                "building {} failed (log: {})",
+                self.what,
+                self.log.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BackgroundBuild {
+    fn drop(&mut self) {
+        // Already reaped after `finish`; otherwise the suite failed first: stop the build.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

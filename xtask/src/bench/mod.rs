@@ -47,6 +47,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let plan = Plan::new(&args)?;
     let kinds = parse_servers(&args.servers)?;
     let root = workspace_root()?;
+    if args.build_only {
+        return servers::build(&root, &kinds)?.map_err(|e| anyhow!(e));
+    }
     let target = target_dir(&root);
     let out_dir = args.out_dir.clone().unwrap_or_else(|| target.join("bench"));
     let run_id = format!("{}_{}", unix_now(), std::process::id());

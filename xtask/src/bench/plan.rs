@@ -65,6 +65,11 @@ pub struct BenchArgs {
     /// window (default 4 s, ≈ 1,500 requests under valgrind).
     #[arg(long, conflicts_with = "write_baseline")]
     pub instructions: bool,
+    /// Only build the release binaries the run would use (for `--servers`), then stop:
+    /// `cargo xtask test` starts this early, in the background, so the bench finds them
+    /// built.
+    #[arg(long, conflicts_with_all = ["skip_build", "instructions", "write_baseline"])]
+    pub build_only: bool,
 }
 
 /// A server the bench can measure.

@@ -252,20 +252,16 @@ impl Env {
         let _ = fs::remove_dir_all(&log_dir);
         fs::create_dir_all(&work_dir)?;
         fs::create_dir_all(&log_dir)?;
-        if !skip_build {
-            cargo_build(root, &["baton-bench-ceiling", "baton-bench-loadgen"])?;
-        }
+        let built = match skip_build {
+            true => Ok(()),
+            false => build(root, kinds)?,
+        };
         let rel = target.join("release");
         let baton = if !kinds.iter().any(|k| k.is_baton()) {
             Err("not selected".to_string())
         } else {
-            let built = if skip_build {
-                Ok(())
-            } else {
-                cargo_build(root, &["baton-server"])
-            };
             match built {
-                Err(e) => Err(format!("baton-server did not build: {e:#}")),
+                Err(e) => Err(e),
                 Ok(()) if rel.join("baton").exists() => Ok(rel.join("baton")),
                 Ok(()) => Err(format!("{} not found", rel.join("baton").display())),
             }
@@ -506,6 +502,20 @@ impl Env {
             _ => bail!("{} has no database", kind.id()),
         }
     }
+}
+
+/// Builds the release binaries a run of `kinds` needs: the load generator and the ceiling
+/// (an error if they do not build), then baton when a baton server is selected (the inner
+/// `Err` says why it did not build). Two cargo runs, not one: together, cargo would unify
+/// the features of the harness's and baton's dependencies, and the measured `baton` would
+/// not be the binary a release builds.
+pub fn build(root: &Path, kinds: &[Kind]) -> anyhow::Result<Result<(), String>> {
+    cargo_build(root, &["baton-bench-ceiling", "baton-bench-loadgen"])?;
+    if !kinds.iter().any(|k| k.is_baton()) {
+        return Ok(Ok(()));
+    }
+    Ok(cargo_build(root, &["baton-server"])
+        .map_err(|e| format!("baton-server did not build: {e:#}")))
 }
 
 fn cargo_build(root: &Path, packages: &[&str]) -> anyhow::Result<()> {
