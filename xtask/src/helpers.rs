@@ -4,9 +4,10 @@
 //! npm/PyPI installs are used straight from `baton-devtools`.
 
 use std::{
+    ffi::OsStr,
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -85,47 +86,55 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// `cmd` run through `prefix` (a program and its arguments: `nice -n 19`, a valgrind
+/// command line): the same program, arguments, environment and folder, after the prefix.
+pub fn wrapped<S: AsRef<OsStr>>(prefix: &[S], cmd: &Command) -> Option<Command> {
+    let (program, args) = prefix.split_first()?;
+    let mut wrapped = Command::new(program);
+    wrapped
+        .args(args)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    Some(wrapped)
+}
+
 /// A build started early at the lowest CPU priority, so that it uses the cores the steps
 /// running meanwhile leave idle (suites waiting on servers and clients, one-core fuzzing);
 /// the step that needs its output then finds the build done, or waits for the rest of it.
-/// Dropping it before [`BackgroundBuild::finish`] stops it.
+/// Dropping it before [`BackgroundBuild::finish`] kills the process it started (its
+/// [`ChildGuard`]); a cargo that process had started already finishes on its own.
 pub struct BackgroundBuild {
     what: &'static str,
-    child: Child,
+    child: ChildGuard,
     log: PathBuf,
 }
 
 impl BackgroundBuild {
-    /// Starts `nice -n 19 PROGRAM ARGS` (`program` and `args` as in `cmd`, which also gives
-    /// the folder and the environment; the workspace root when it has no folder), its output
-    /// in `log`. `what` names the build in messages ("the fuzz targets").
+    /// Starts `cmd` under `nice -n 19` (in the workspace root when `cmd` has no folder), its
+    /// output in `log`. `what` names the build in messages ("the fuzz targets").
     pub fn start(what: &'static str, cmd: &Command, log: PathBuf) -> anyhow::Result<Self> {
         if let Some(dir) = log.parent() {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut niced = Command::new("nice");
-        niced
-            .args(["-n", "19"])
-            .arg(cmd.get_program())
-            .args(cmd.get_args());
-        for (key, value) in cmd.get_envs() {
-            match value {
-                Some(value) => niced.env(key, value),
-                None => niced.env_remove(key),
-            };
+        let mut niced = wrapped(&["nice", "-n", "19"], cmd).context("a non-empty prefix")?;
+        if cmd.get_current_dir().is_none() {
+            niced.current_dir(workspace_root()?);
         }
-        match cmd.get_current_dir() {
-            Some(dir) => niced.current_dir(dir),
-            None => niced.current_dir(workspace_root()?),
-        };
         niced
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
-        let child = niced
-            .spawn()
-            .with_context(|| format!("cannot start `{}`", describe(&niced)))?;
+        let child = ChildGuard::spawn(&mut niced)?;
         eprintln!(
             "==> building {what} in the background at low priority (log: {})",
             log.display()
@@ -159,12 +168,65 @@ impl BackgroundBuild {
     }
 }
 
-impl Drop for BackgroundBuild {
-    fn drop(&mut self) {
-        // Already reaped after `finish`; otherwise the suite failed first: stop the build.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_keeps_program_args_environment_and_folder() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "exit 0"])
+            .env("BATON_WRAPPED", "1")
+            .env_remove("BATON_GONE")
+            .current_dir("/tmp");
+        let w = wrapped(&["nice", "-n", "19"], &cmd).expect("a prefix");
+        assert_eq!(w.get_program(), "nice");
+        let args: Vec<&OsStr> = w.get_args().collect();
+        assert_eq!(args, ["-n", "19", "sh", "-c", "exit 0"]);
+        let envs: Vec<_> = w.get_envs().collect();
+        assert!(envs.contains(&(OsStr::new("BATON_WRAPPED"), Some(OsStr::new("1")))));
+        assert!(envs.contains(&(OsStr::new("BATON_GONE"), None)));
+        assert_eq!(w.get_current_dir(), Some(Path::new("/tmp")));
+        assert!(wrapped::<&str>(&[], &cmd).is_none());
+    }
+
+    /// A unique log path under the target folder (no temp-dir crate in xtask).
+    fn log_path(name: &str) -> PathBuf {
+        let root = workspace_root().expect("workspace root");
+        target_dir(&root)
+            .join("xtask-tests")
+            .join(format!("{name}-{}.log", std::process::id()))
+    }
+
+    #[test]
+    fn a_background_build_reports_its_status_and_log() -> anyhow::Result<()> {
+        let mut ok = Command::new("sh");
+        ok.args(["-c", "echo built"]);
+        BackgroundBuild::start("a passing build", &ok, log_path("ok"))?.finish()?;
+        assert_eq!(fs::read_to_string(log_path("ok"))?, "built\n");
+
+        let mut failing = Command::new("sh");
+        failing.args(["-c", "echo broken >&2; exit 3"]);
+        let err = BackgroundBuild::start("a failing build", &failing, log_path("failing"))?
+            .finish()
+            .expect_err("exit 3 is a failure");
+        assert!(
+            err.to_string()
+                .starts_with("building a failing build failed (log: "),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn dropping_a_background_build_stops_it() -> anyhow::Result<()> {
+        let mut slow = Command::new("sleep");
+        slow.arg("60");
+        let build = BackgroundBuild::start("a slow build", &slow, log_path("slow"))?;
+        let pid = build.child.id();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        drop(build);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+        Ok(())
     }
 }

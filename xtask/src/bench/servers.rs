@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context as _, anyhow, bail};
 
 use super::plan::Kind;
-use crate::helpers::{ChildGuard, cargo_command, output_of, run_captured};
+use crate::helpers::{ChildGuard, cargo_command, output_of, run_captured, wrapped};
 
 /// What a run has ready before it starts any server: folders, binaries, the Python peer.
 pub struct Env {
@@ -370,18 +370,7 @@ impl Env {
                 c
             }
         };
-        if let Some((program, args)) = wrapper.split_first() {
-            let mut wrapped = Command::new(program);
-            wrapped
-                .args(args)
-                .arg(cmd.get_program())
-                .args(cmd.get_args());
-            for (name, value) in cmd.get_envs() {
-                match value {
-                    Some(value) => wrapped.env(name, value),
-                    None => wrapped.env_remove(name),
-                };
-            }
+        if let Some(wrapped) = wrapped(wrapper, &cmd) {
             cmd = wrapped;
         }
         let (log, log_path) = self.log_file(kind.id())?;
