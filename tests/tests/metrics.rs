@@ -9,8 +9,9 @@ use std::{collections::BTreeMap, time::Duration};
 
 use baton_e2e::support::{
     auth::create_api_key,
+    fleet::{Fleet, FleetOptions},
     http::{self, free_port},
-    mcp::{lifecycle, modern_client},
+    mcp::{call, lifecycle, modern_client, ok},
     rpc::{Outcome, Rpc},
     server::{Server, sqlite_url},
     wait,
@@ -356,6 +357,15 @@ async fn metrics_listen_serves_metrics_apart_with_task_counts() {
         "{}",
         scraped.text
     );
+    // SQLite has no Postgres read lanes: no such series.
+    assert!(
+        !scraped
+            .samples
+            .keys()
+            .any(|(name, _)| name.contains("read_lanes") || name.contains("lane_reads")),
+        "{}",
+        scraped.text
+    );
     // Not on the main listener.
     let main = http::client(Duration::from_secs(10))
         .get(server.http_url("/metrics"))
@@ -363,6 +373,39 @@ async fn metrics_listen_serves_metrics_apart_with_task_counts() {
         .await
         .unwrap();
     assert_eq!(main.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_task_reads_are_counted_by_the_path_that_answered_them() {
+    let Some(fleet) = Fleet::start(FleetOptions {
+        instances: 1,
+        nginx: false,
+        proxy: false,
+        extra_args: &[],
+    }) else {
+        return;
+    };
+    let server = fleet.instances[0].as_ref().unwrap();
+    let metrics_url = server.http_url("/metrics");
+    let client = modern_client(&server.url()).await;
+    let handle = lifecycle(&client).await;
+    let before = scrape(&metrics_url).await;
+    for _ in 0..5 {
+        ok(&call(&client, "get_task_status", json!({"handle": handle})).await);
+    }
+    let after = scrape(&metrics_url).await;
+    let reads =
+        |scraped: &Scrape, path| scraped.value("baton_store_lane_reads_total", &[("path", path)]);
+    // The lanes connected at start-up and answer every task-by-id read; none fell back.
+    assert!(
+        reads(&after, "lane") - reads(&before, "lane") >= 5.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(reads(&after, "pool"), 0.0, "{}", after.text);
+    let lanes = |state| after.value("baton_store_read_lanes", &[("state", state)]);
+    assert!(lanes("connected") >= 1.0, "{}", after.text);
+    assert_eq!(lanes("down"), 0.0, "{}", after.text);
 }
 
 #[test]

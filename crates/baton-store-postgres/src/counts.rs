@@ -1,7 +1,7 @@
 //! [`StoreStats`] for Postgres: one aggregate statement.
 
 use async_trait::async_trait;
-use baton_store::{PoolStats, ResearchStatus, StoreError, StoreStats};
+use baton_store::{LaneReadStats, PoolStats, ResearchStatus, StoreError, StoreStats};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -41,5 +41,9 @@ impl StoreStats for PostgresStore {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
         }]
+    }
+
+    fn lane_reads(&self) -> Option<LaneReadStats> {
+        Some(self.lanes.stats())
     }
 }

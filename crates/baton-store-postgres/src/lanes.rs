@@ -31,11 +31,11 @@
 
 use std::sync::{
     Arc, Mutex, PoisonError,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 use std::time::{Duration, Instant};
 
-use baton_store::{ResearchTask, ResearchTaskId};
+use baton_store::{LaneReadStats, ResearchTask, ResearchTaskId};
 use chrono::{DateTime, Utc};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
@@ -57,6 +57,9 @@ pub(crate) struct ReadLanes {
     lanes: Box<[Lane]>,
     /// Round-robin position.
     next: AtomicUsize,
+    /// Reads a lane answered, and reads sent to the pool (for the metrics endpoint).
+    on_lane: AtomicU64,
+    on_pool: AtomicU64,
     /// Set by [`ReadLanes::close`]: reads then go to the (closed) pool.
     closed: AtomicBool,
     /// Whether a failed connection attempt was already logged at `warn`.
@@ -115,6 +118,8 @@ impl ReadLanes {
             session_setup,
             lanes: (0..count).map(|_| Lane::default()).collect(),
             next: AtomicUsize::new(0),
+            on_lane: AtomicU64::new(0),
+            on_pool: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             warned: AtomicBool::new(false),
         })
@@ -145,8 +150,33 @@ impl ReadLanes {
             .count()
     }
 
+    /// Lanes configured and connected, reads answered on a lane and sent to the pool.
+    pub(crate) fn stats(&self) -> LaneReadStats {
+        LaneReadStats {
+            lanes: u32::try_from(self.count()).unwrap_or(u32::MAX),
+            connected: u32::try_from(self.connected()).unwrap_or(u32::MAX),
+            on_lane: self.on_lane.load(Ordering::Relaxed),
+            on_pool: self.on_pool.load(Ordering::Relaxed),
+        }
+    }
+
     /// Reads the live task `id` of `owner` at `now` on the next lane.
     pub(crate) async fn select_task(
+        self: &Arc<Self>,
+        id: &ResearchTaskId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> LaneRead<ResearchTask> {
+        let read = self.select_task_on_lane(id, owner, now).await;
+        let counter = match read {
+            LaneRead::Row(_) => &self.on_lane,
+            LaneRead::Elsewhere => &self.on_pool,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        read
+    }
+
+    async fn select_task_on_lane(
         self: &Arc<Self>,
         id: &ResearchTaskId,
         owner: &str,

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use baton_store::{
-    FindingLimits, FindingsBatch, Lifetimes, NewResearchTask, ResearchStore, ResearchTaskId,
-    StoreErrorKind,
+    FindingLimits, FindingsBatch, LaneReadStats, Lifetimes, NewResearchTask, ResearchStore,
+    ResearchTaskId, StoreErrorKind, StoreStats,
 };
 use baton_store_postgres::{
     PostgresOptions, PostgresStore, migrate, pending_migrations, statements,
@@ -189,6 +189,14 @@ async fn reads_go_through_the_lanes_and_outlive_them() {
         drop(held);
     };
     read_with_the_pool_taken().await;
+    // Each of those reads is counted on the lane (the metrics endpoint shows these counts).
+    let lane_reads = |on_lane, on_pool, connected| LaneReadStats {
+        lanes: 1,
+        connected,
+        on_lane,
+        on_pool,
+    };
+    assert_eq!(store.lane_reads(), Some(lane_reads(34, 0, 1)));
 
     // Lanes lost (a server restart, an administrator's pg_terminate_backend): every read is
     // still answered, by the pool, and the lanes come back in the background.
@@ -203,8 +211,10 @@ async fn reads_go_through_the_lanes_and_outlive_them() {
     .unwrap();
     admin.close().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut reads_while_lost: u64 = 0;
     loop {
         assert_eq!(store.get("alice", &task.id, t0()).await.unwrap(), task);
+        reads_while_lost += 1;
         if store.read_lanes_connected() == 1 && lanes_in_the_server().await == 1 {
             break;
         }
@@ -215,9 +225,25 @@ async fn reads_go_through_the_lanes_and_outlive_them() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     read_with_the_pool_taken().await;
+    // The first read after the loss found its lane broken and went to the pool, as did every
+    // read before the lane was connected again; the rest were answered on the lane.
+    let stats = store.lane_reads().unwrap();
+    assert!(
+        (1..=reads_while_lost).contains(&stats.on_pool),
+        "{stats:?} after {reads_while_lost} reads while the lane was lost"
+    );
+    assert_eq!(
+        stats.on_lane + stats.on_pool,
+        34 + reads_while_lost + 34,
+        "{stats:?}"
+    );
 
     store.close().await;
     assert_eq!(store.read_lanes_connected(), 0);
+    assert_eq!(
+        store.lane_reads().map(|s| (s.lanes, s.connected)),
+        Some((1, 0))
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,23 @@ pub struct WriterStats {
     pub writes: u64,
 }
 
+/// A backend's read lanes: connections outside its pools that answer its hottest read
+/// (Postgres: the task-by-id read behind `get_task_status`, over pipelined connections). A
+/// read no lane can answer goes to the pool: slower, never wrong, so only these counts show
+/// that the lanes are down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneReadStats {
+    /// Lanes configured (0: every such read uses the pool).
+    pub lanes: u32,
+    /// Lanes connected now.
+    pub connected: u32,
+    /// Reads a lane answered since the store was opened.
+    pub on_lane: u64,
+    /// Reads that went to the pool instead since the store was opened: no lane configured or
+    /// connected, or the lane's statement failed.
+    pub on_pool: u64,
+}
+
 /// What a metrics endpoint shows of a store. The task count is one aggregate query, read
 /// rarely (baton: at most every 30 s per instance); the rest is read from memory.
 #[async_trait]
@@ -45,6 +62,11 @@ pub trait StoreStats: Send + Sync + 'static {
 
     /// The backend's writer, if it has one.
     fn writer(&self) -> Option<WriterStats> {
+        None
+    }
+
+    /// The backend's read lanes, if it has them.
+    fn lane_reads(&self) -> Option<LaneReadStats> {
         None
     }
 }

@@ -65,7 +65,7 @@ mod stores;
 pub mod testkit;
 pub mod tool_tasks;
 
-pub use counts::{PoolStats, StoreStats, WriterStats};
+pub use counts::{LaneReadStats, PoolStats, StoreStats, WriterStats};
 pub use error::{Quota, StoreError, StoreErrorKind};
 pub use keys::{SigningKeyRecord, StoredApiKey, signer};
 pub use research::{

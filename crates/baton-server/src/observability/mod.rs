@@ -93,6 +93,10 @@ pub mod names {
     pub const WRITER_BATCHES: &str = "baton_store_writer_batches_total";
     /// Writes those batches carried (counter; over batches: the mean batch size).
     pub const WRITER_WRITES: &str = "baton_store_writer_writes_total";
+    /// Postgres read lanes by state (`connected`, `down`) (gauge).
+    pub const READ_LANES: &str = "baton_store_read_lanes";
+    /// Task-by-id reads by the path that answered them (`lane`, `pool`) (counter).
+    pub const LANE_READS: &str = "baton_store_lane_reads_total";
 }
 
 /// The process-wide recorder's handle: installs the recorder on first use. Every baton app in
@@ -183,6 +187,14 @@ fn describe() {
         WRITER_WRITES,
         "Writes carried by the SQLite writer's batches (over batches: the mean batch size)."
     );
+    describe_gauge!(
+        READ_LANES,
+        "Postgres read lanes (pipelined connections for the task-by-id read) by state (connected, down)."
+    );
+    describe_counter!(
+        LANE_READS,
+        "Postgres task-by-id reads by the path that answered them: a read lane, or the pool when no lane could."
+    );
 }
 
 /// Keeps the recorder's histograms drained; stops with `shutdown`.
@@ -215,9 +227,7 @@ impl MetricsState {
         }
     }
 
-    /// Refreshes the task gauge when it is older than [`TASK_COUNT_MAX_AGE`]. One count
-    /// query per instance at most that often, whatever the scrape rate.
-    /// Publishes the pools and the writer (read from memory, on every scrape).
+    /// Publishes the pools, the writer and the read lanes (read from memory, on every scrape).
     fn refresh_pools(&self) {
         let Some(stats) = &self.counts else { return };
         for pool in stats.pools() {
@@ -232,8 +242,18 @@ impl MetricsState {
             metrics::counter!(names::WRITER_BATCHES).absolute(writer.batches);
             metrics::counter!(names::WRITER_WRITES).absolute(writer.writes);
         }
+        if let Some(lanes) = stats.lane_reads() {
+            let down = lanes.lanes.saturating_sub(lanes.connected);
+            metrics::gauge!(names::READ_LANES, "state" => "connected")
+                .set(f64::from(lanes.connected));
+            metrics::gauge!(names::READ_LANES, "state" => "down").set(f64::from(down));
+            metrics::counter!(names::LANE_READS, "path" => "lane").absolute(lanes.on_lane);
+            metrics::counter!(names::LANE_READS, "path" => "pool").absolute(lanes.on_pool);
+        }
     }
 
+    /// Refreshes the task gauge when it is older than [`TASK_COUNT_MAX_AGE`]. One count
+    /// query per instance at most that often, whatever the scrape rate.
     async fn refresh_task_counts(&self) {
         let Some(counts) = &self.counts else { return };
         {
