@@ -110,8 +110,9 @@ pub fn wrapped<S: AsRef<OsStr>>(prefix: &[S], cmd: &Command) -> Option<Command> 
 /// A build started early at the lowest CPU priority, so that it uses the cores the steps
 /// running meanwhile leave idle (suites waiting on servers and clients, one-core fuzzing);
 /// the step that needs its output then finds the build done, or waits for the rest of it.
-/// Dropping it before [`BackgroundBuild::finish`] kills the process it started (its
-/// [`ChildGuard`]); a cargo that process had started already finishes on its own.
+/// Dropping it before [`BackgroundBuild::finish`] (an error in a step meanwhile) kills the
+/// process it started and every process below it: the cargo that `nice` or the xtask it
+/// runs started, and cargo's compilers ([`ChildGuard::kill_tree`]).
 pub struct BackgroundBuild {
     what: &'static str,
     child: ChildGuard,
@@ -168,6 +169,13 @@ impl BackgroundBuild {
     }
 }
 
+impl Drop for BackgroundBuild {
+    fn drop(&mut self) {
+        // Nothing left after `finish`, which waited for the build.
+        self.child.kill_tree();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,14 +227,36 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_background_build_stops_it() -> anyhow::Result<()> {
-        let mut slow = Command::new("sleep");
-        slow.arg("60");
-        let build = BackgroundBuild::start("a slow build", &slow, log_path("slow"))?;
+    fn dropping_a_background_build_stops_it_and_what_it_started() -> anyhow::Result<()> {
+        // A build tool and its compiler: `sh` (run through `nice`) and its `sleep`.
+        let mut slow = Command::new("sh");
+        slow.args(["-c", "sleep 60 & echo $!; wait"]);
+        let log = log_path("slow");
+        let build = BackgroundBuild::start("a slow build", &slow, log.clone())?;
         let pid = build.child.id();
-        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let compiler: u32 = loop {
+            if let Ok(Ok(pid)) = fs::read_to_string(&log).map(|text| text.trim().parse()) {
+                break pid;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no pid in {}", log.display());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(Path::new(&format!("/proc/{compiler}")).exists());
         drop(build);
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
+        // Killed; its new parent may take a moment to reap it.
+        let ended = || match fs::read_to_string(format!("/proc/{compiler}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ended() {
+            anyhow::ensure!(Instant::now() < deadline, "the build's `sleep` still runs");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Ok(())
     }
 }

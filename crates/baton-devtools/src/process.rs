@@ -124,6 +124,73 @@ impl DerefMut for ChildGuard {
     }
 }
 
+impl ChildGuard {
+    /// Kills the process and every process below it (its children, theirs, …: the compilers
+    /// of a build tool), then reaps it. The tree is read from `/proc` (Linux; elsewhere only
+    /// the process itself is killed): first the tree, then the process, so that it starts no
+    /// more, then the rest. A process started between the reading and the killing runs on.
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader};
+    /// use std::process::{Command, Stdio};
+    /// use baton_devtools::ChildGuard;
+    ///
+    /// let mut shell = ChildGuard::spawn(
+    ///     Command::new("sh")
+    ///         .args(["-c", "sleep 60 & echo started; wait"])
+    ///         .stdout(Stdio::piped()),
+    /// )?;
+    /// let mut started = String::new();
+    /// BufReader::new(shell.stdout.take().expect("piped")).read_line(&mut started)?;
+    /// shell.kill_tree(); // the shell and its `sleep`
+    /// assert!(shell.try_wait()?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill_tree(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let below = descendants(self.child.id());
+        let _ = self.child.kill();
+        if !below.is_empty() {
+            let mut kill = Command::new("kill");
+            kill.arg("-KILL").args(below.iter().map(u32::to_string));
+            // Fails for those that exited meanwhile; the others are killed all the same.
+            let _ = run_to_end(&mut kill, Duration::from_secs(10));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Every process below `pid` in the process tree, read from `/proc` (none where there is no
+/// `/proc`).
+fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parent_of: Vec<(u32, u32)> = entries
+        .filter_map(|entry| {
+            let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            // "pid (name) state ppid …", where the name may hold spaces and parentheses.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            Some((child, ppid.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while let Some(&parent) = tree.get(next) {
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(child, _)| *child),
+        );
+        next += 1;
+    }
+    tree.split_off(1)
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         // Either may fail because the process already exited: nothing left to clean up.
@@ -321,4 +388,52 @@ pub fn redact_password(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `pid` has ended: gone, or a zombie its new parent has not reaped yet.
+    fn ended(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    == Some("Z")
+            }
+        }
+    }
+
+    fn poll(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} within 10 s");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn kill_tree_kills_the_children_of_children_too() -> Result<(), Error> {
+        let mut shell =
+            ChildGuard::spawn(Command::new("sh").args(["-c", "sleep 300 & sleep 300 & wait"]))?;
+        let mut sleeps = Vec::new();
+        poll("the shell starts two sleeps", || {
+            sleeps = descendants(shell.id());
+            sleeps.len() == 2
+        });
+        assert!(!sleeps.contains(&shell.id()), "{sleeps:?}");
+        shell.kill_tree();
+        assert!(matches!(shell.try_wait(), Ok(Some(_))));
+        poll("the sleeps end", || sleeps.iter().all(|&pid| ended(pid)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_process_without_children_has_no_descendants() -> Result<(), Error> {
+        let sleeper = ChildGuard::spawn(Command::new("sleep").arg("60"))?;
+        assert_eq!(descendants(sleeper.id()), Vec::<u32>::new());
+        Ok(())
+    }
 }
