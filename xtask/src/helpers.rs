@@ -242,18 +242,12 @@ mod tests {
             anyhow::ensure!(Instant::now() < deadline, "no pid in {}", log.display());
             std::thread::sleep(Duration::from_millis(20));
         };
-        assert!(Path::new(&format!("/proc/{compiler}")).exists());
+        assert!(!baton_devtools::has_ended(compiler));
         drop(build);
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
         // Killed; its new parent may take a moment to reap it.
-        let ended = || match fs::read_to_string(format!("/proc/{compiler}/stat")) {
-            Err(_) => true,
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ended() {
+        while !baton_devtools::has_ended(compiler) {
             anyhow::ensure!(Instant::now() < deadline, "the build's `sleep` still runs");
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -75,7 +75,9 @@ pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, PostgresAddress, database_url, test_postgres_url,
     test_postgres_url_in,
 };
-pub use process::{Captured, ChildGuard, describe, redact_password, run_captured, run_to_end};
+pub use process::{
+    Captured, ChildGuard, describe, has_ended, redact_password, run_captured, run_to_end,
+};
 pub use redis::{
     DEFAULT_TEST_REDIS_URL, REDIS_READY_WITHIN, RedisCluster, RedisServer, redis_answers,
     test_redis_url, test_redis_url_in,

@@ -162,6 +162,33 @@ impl ChildGuard {
     }
 }
 
+/// The fields of `/proc/PID/stat` after the process name (state, parent, …); `None` when
+/// the process is gone or there is no `/proc`.
+fn stat_fields(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (name) state ppid …", where the name may hold spaces and parentheses.
+    Some(stat.rsplit_once(')')?.1.to_owned())
+}
+
+/// Whether process `pid` has ended: gone from `/proc`, or a zombie its parent has not reaped
+/// yet. For tests that check a kill took effect (Linux: without `/proc` every process looks
+/// ended).
+///
+/// ```
+/// use std::process::Command;
+/// use baton_devtools::{ChildGuard, has_ended};
+///
+/// let sleeper = ChildGuard::spawn(Command::new("sleep").arg("60"))?;
+/// let pid = sleeper.id();
+/// assert!(!has_ended(pid));
+/// drop(sleeper); // killed and reaped
+/// assert!(has_ended(pid));
+/// # Ok::<(), baton_devtools::Error>(())
+/// ```
+pub fn has_ended(pid: u32) -> bool {
+    stat_fields(pid).is_none_or(|fields| fields.split_whitespace().next() == Some("Z"))
+}
+
 /// Every process below `pid` in the process tree, read from `/proc` (none where there is no
 /// `/proc`).
 fn descendants(pid: u32) -> Vec<u32> {
@@ -171,10 +198,12 @@ fn descendants(pid: u32) -> Vec<u32> {
     let parent_of: Vec<(u32, u32)> = entries
         .filter_map(|entry| {
             let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
-            // "pid (name) state ppid …", where the name may hold spaces and parentheses.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
-            Some((child, ppid.parse().ok()?))
+            let ppid = stat_fields(child)?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, ppid))
         })
         .collect();
     let mut tree = vec![pid];
@@ -394,18 +423,6 @@ pub fn redact_password(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Whether `pid` has ended: gone, or a zombie its new parent has not reaped yet.
-    fn ended(pid: u32) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            Ok(stat) => {
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().next())
-                    == Some("Z")
-            }
-        }
-    }
-
     fn poll(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !done() {
@@ -426,7 +443,9 @@ mod tests {
         assert!(!sleeps.contains(&shell.id()), "{sleeps:?}");
         shell.kill_tree();
         assert!(matches!(shell.try_wait(), Ok(Some(_))));
-        poll("the sleeps end", || sleeps.iter().all(|&pid| ended(pid)));
+        poll("the sleeps end", || {
+            sleeps.iter().all(|&pid| has_ended(pid))
+        });
         Ok(())
     }
 
